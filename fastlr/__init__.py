@@ -1,0 +1,21 @@
+"""fastlr: linear regression by gradient descent with fused Numba kernels.
+
+Public surface: :class:`LinearRegression`, :func:`loss_and_gradient`, :func:`make_regression`,
+and :mod:`fastlr.reference`, the pure NumPy twin of all three.
+"""
+
+from fastlr.datasets import make_regression
+from fastlr.estimator import LinearRegression
+from fastlr.exceptions import DivergenceError, NotFittedError
+from fastlr.objective import loss_and_gradient
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DivergenceError",
+    "LinearRegression",
+    "NotFittedError",
+    "__version__",
+    "loss_and_gradient",
+    "make_regression",
+]

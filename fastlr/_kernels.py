@@ -1,0 +1,219 @@
+"""Jitted kernels: the fused pass, the epoch loops, prediction and data generation.
+
+Private. Every kernel has a NumPy twin in :mod:`fastlr.reference` and a test that holds the two
+together. Kernels trust their inputs: dtypes, shapes, contiguity and parameter values are checked
+once, above them (:mod:`fastlr._validation`).
+
+Conventions
+-----------
+- ``X`` is a C-contiguous 2-D float32 or float64 array, ``y`` a 1-D float32 or float64 array; both
+  are read as they are (no copies) and every sum is accumulated in float64.
+- ``coef`` is a float64 array updated in place; the intercept is a float passed in and returned.
+- ``order`` is an ``intp`` array of row indices, or an empty array meaning ``0, 1, ..., n - 1``.
+- Parallel reductions split the rows into ``n_chunks(n)`` contiguous chunks. The layout depends on
+  ``n`` only, never on the thread count, and the chunk results are summed in chunk order, so serial
+  and parallel kernels return bit-identical results on any number of threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: fastmath flags, chosen once for the whole package. ``nnan`` and ``ninf`` are left out on purpose:
+#: the solvers detect non-finite input and divergence from the kernels' own results.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+_OPTIONS = {"cache": True, "nogil": True, "fastmath": FASTMATH, "error_model": "numpy"}
+
+jit_serial = njit(**_OPTIONS)
+jit_parallel = njit(parallel=True, **_OPTIONS)
+
+#: Rows per chunk below which a problem stays in one chunk, and the most chunks a pass uses.
+MIN_CHUNK_ROWS = 1024
+MAX_CHUNKS = 256
+
+
+@jit_serial
+def n_chunks(n_rows: int) -> int:
+    """Number of row chunks of a parallel reduction over ``n_rows`` rows (thread-independent)."""
+    return max(1, min(MAX_CHUNKS, n_rows // MIN_CHUNK_ROWS))
+
+
+@jit_serial
+def _row_prediction(X, i, coef, intercept):  # type: ignore[no-untyped-def]
+    p = intercept
+    for j in range(X.shape[1]):
+        p += X[i, j] * coef[j]
+    return p
+
+
+# --------------------------------------------------------------------------- fused pass
+@jit_serial
+def _fused_rows(X, y, coef, intercept, start, stop, out):  # type: ignore[no-untyped-def]
+    """Add Σ r·x (out[:d]), Σ r (out[d]) and Σ r² (out[d + 1]) over rows [start, stop)."""
+    d = X.shape[1]
+    sum_r = 0.0
+    sum_r2 = 0.0
+    for i in range(start, stop):
+        r = _row_prediction(X, i, coef, intercept) - y[i]
+        sum_r += r
+        sum_r2 += r * r
+        for j in range(d):
+            out[j] += r * X[i, j]
+    out[d] = sum_r
+    out[d + 1] = sum_r2
+
+
+@jit_serial
+def _reduce_chunks(parts, n, grad):  # type: ignore[no-untyped-def]
+    """Sum chunk partials in chunk order; write grad_coef, return (loss, grad_intercept)."""
+    d = grad.shape[0]
+    grad[:] = 0.0
+    sum_r = 0.0
+    sum_r2 = 0.0
+    for c in range(parts.shape[0]):
+        for j in range(d):
+            grad[j] += parts[c, j]
+        sum_r += parts[c, d]
+        sum_r2 += parts[c, d + 1]
+    for j in range(d):
+        grad[j] /= n
+    return 0.5 * sum_r2 / n, sum_r / n
+
+
+@jit_serial
+def fused_pass_serial(X, y, coef, intercept, grad):  # type: ignore[no-untyped-def]
+    """One pass: loss ``Σr²/(2n)`` returned with ``mean(r)``; ``Xᵀr/n`` written to ``grad``."""
+    n, d = X.shape
+    nc = n_chunks(n)
+    parts = np.zeros((nc, d + 2))
+    for c in range(nc):
+        _fused_rows(X, y, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c])
+    return _reduce_chunks(parts, n, grad)
+
+
+@jit_parallel
+def fused_pass_parallel(X, y, coef, intercept, grad):  # type: ignore[no-untyped-def]
+    """:func:`fused_pass_serial` with the chunks spread over the threads; same bits."""
+    n, d = X.shape
+    nc = n_chunks(n)
+    parts = np.zeros((nc, d + 2))
+    for c in prange(nc):
+        _fused_rows(X, y, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c])
+    return _reduce_chunks(parts, n, grad)
+
+
+# --------------------------------------------------------------------------- epochs
+@jit_serial
+def sgd_epoch(X, y, coef, intercept, learning_rate, order, fit_intercept):  # type: ignore[no-untyped-def]
+    """One update per sample, in ``order``. Returns (mean of r²/2 before each update, intercept)."""
+    n, d = X.shape
+    use_order = order.shape[0] > 0
+    sum_r2 = 0.0
+    for k in range(n):
+        i = order[k] if use_order else k
+        r = _row_prediction(X, i, coef, intercept) - y[i]
+        sum_r2 += r * r
+        step = learning_rate * r
+        for j in range(d):
+            coef[j] -= step * X[i, j]
+        if fit_intercept:
+            intercept -= step
+    return 0.5 * sum_r2 / n, intercept
+
+
+@jit_serial
+def minibatch_epoch(  # type: ignore[no-untyped-def]
+    X, y, coef, intercept, learning_rate, order, batch_size, fit_intercept, grad
+):
+    """One fused gradient and update per batch of ``order``; ``grad`` is d-sized scratch.
+
+    Returns (mean of r²/2 over the epoch, each taken before its batch's update, intercept).
+    """
+    n, d = X.shape
+    use_order = order.shape[0] > 0
+    sum_r2 = 0.0
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        grad[:] = 0.0
+        sum_r = 0.0
+        for k in range(start, stop):
+            i = order[k] if use_order else k
+            r = _row_prediction(X, i, coef, intercept) - y[i]
+            sum_r += r
+            sum_r2 += r * r
+            for j in range(d):
+                grad[j] += r * X[i, j]
+        m = stop - start
+        for j in range(d):
+            coef[j] -= learning_rate * (grad[j] / m)
+        if fit_intercept:
+            intercept -= learning_rate * (sum_r / m)
+    return 0.5 * sum_r2 / n, intercept
+
+
+# --------------------------------------------------------------------------- prediction
+@jit_serial
+def predict_serial(X, coef, intercept, out):  # type: ignore[no-untyped-def]
+    """``out[i] = X[i] · coef + intercept``, summed in float64, stored in ``out``'s dtype."""
+    for i in range(X.shape[0]):
+        out[i] = _row_prediction(X, i, coef, intercept)
+
+
+@jit_parallel
+def predict_parallel(X, coef, intercept, out):  # type: ignore[no-untyped-def]
+    """:func:`predict_serial` with the rows spread over the threads (rows are independent)."""
+    for i in prange(X.shape[0]):
+        out[i] = _row_prediction(X, i, coef, intercept)
+
+
+# --------------------------------------------------------------------------- synthetic data
+# A counter-based generator: value k of a stream is a pure function of (key, k), so the data do not
+# depend on the thread count or on how rows are split. SplitMix64 finalizer, Box-Muller normals.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_ONE = np.uint64(1)
+_TWO = np.uint64(2)
+_TWO_PI = 2.0 * np.pi
+_INV_2_53 = 1.0 / 9007199254740992.0
+
+
+@jit_serial
+def _uniform(key, counter):  # type: ignore[no-untyped-def]
+    z = key + (counter + _ONE) * _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return np.float64(z >> np.uint64(11)) * _INV_2_53
+
+
+@jit_serial
+def _normal_pair(key, pair):  # type: ignore[no-untyped-def]
+    u1 = _uniform(key, _TWO * pair)
+    u2 = _uniform(key, _TWO * pair + _ONE)
+    radius = np.sqrt(-2.0 * np.log1p(-u1))
+    angle = _TWO_PI * u2
+    return radius * np.cos(angle), radius * np.sin(angle)
+
+
+@jit_parallel
+def fill_regression(X, y, coef, bias, noise, key_x, key_noise):  # type: ignore[no-untyped-def]
+    """Fill ``X`` with N(0, 1) and ``y`` with ``X @ coef + bias + noise * N(0, 1)``.
+
+    Row ``i`` uses pairs ``i * ceil(d / 2) + p`` of the ``key_x`` stream (X[i, 2p], X[i, 2p + 1])
+    and pair ``i`` of the ``key_noise`` stream; ``y`` is computed from the stored (rounded) X.
+    """
+    n, d = X.shape
+    pairs = (d + 1) // 2
+    for i in prange(n):
+        base = np.uint64(i) * np.uint64(pairs)
+        for p in range(pairs):
+            z0, z1 = _normal_pair(key_x, base + np.uint64(p))
+            X[i, 2 * p] = z0
+            if 2 * p + 1 < d:
+                X[i, 2 * p + 1] = z1
+        value = _row_prediction(X, i, coef, bias)
+        if noise != 0.0:
+            value += noise * _normal_pair(key_noise, np.uint64(i))[0]
+        y[i] = value

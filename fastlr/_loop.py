@@ -1,0 +1,113 @@
+"""The epoch loop shared by the fused solvers and the NumPy reference.
+
+A mode supplies a *step*: ``step(params) -> (loss, grad_norm)`` runs one epoch, updating
+``params`` in place. :func:`run_epochs` owns everything around it: the history, the stopping rule,
+progress lines and the non-finite check. No kernels here, so :mod:`fastlr.reference` can use it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastlr._base import FitResult, Progress, Settings
+from fastlr._random import RandomState
+from fastlr._validation import raise_if_not_finite
+from fastlr.exceptions import DivergenceError
+
+
+@dataclass
+class Params:
+    """The model being trained: float64 coefficients (updated in place) and the intercept."""
+
+    coef: np.ndarray
+    intercept: float
+
+
+EpochStep = Callable[[Params], tuple[float, float]]
+
+
+def improvement_below_tol(previous: float, current: float, tol: float | None) -> bool:
+    """True when the objective improved by no more than ``tol`` relative to ``previous``.
+
+    ``tol=None`` never stops. A loss that went up counts as no improvement.
+
+    Examples
+    --------
+    >>> improvement_below_tol(1.0, 0.5, 1e-3)
+    False
+    >>> improvement_below_tol(1.0, 0.99999, 1e-3)
+    True
+    >>> improvement_below_tol(1.0, 0.0, None)
+    False
+    """
+    if tol is None:
+        return False
+    return previous - current <= tol * abs(previous)
+
+
+class RowOrder:
+    """The row order of each epoch: a fresh in-place shuffle, or empty (meaning 0..n-1).
+
+    One ``intp`` buffer is allocated per fit and reshuffled each epoch, so the fused solvers and
+    the reference, seeded alike, visit rows in the same order.
+    """
+
+    def __init__(self, n_samples: int, shuffle: bool, random_state: RandomState) -> None:
+        if shuffle:
+            self._order = np.arange(n_samples, dtype=np.intp)
+            self._rng: np.random.Generator | None = np.random.default_rng(random_state)
+        else:
+            self._order = np.empty(0, dtype=np.intp)
+            self._rng = None
+
+    def next(self) -> np.ndarray:
+        if self._rng is not None:
+            self._rng.shuffle(self._order)
+        return self._order
+
+
+def mean_update_norm(before: Params, after: Params, learning_rate: float, n_updates: int) -> float:
+    """Norm of the average gradient of an epoch of ``n_updates`` constant-step updates."""
+    coef_change = float(np.linalg.norm(before.coef - after.coef))
+    return math.hypot(coef_change, before.intercept - after.intercept) / (
+        learning_rate * n_updates
+    )
+
+
+def run_epochs(
+    step: EpochStep,
+    X: np.ndarray,
+    y: np.ndarray,
+    settings: Settings,
+    progress: Progress | None,
+) -> FitResult:
+    """Run up to ``settings.max_iter`` epochs from zero coefficients; stop early on ``tol``."""
+    params = Params(coef=np.zeros(X.shape[1]), intercept=0.0)
+    history = np.empty(settings.max_iter)
+    n_iter = 0
+    for epoch in range(settings.max_iter):
+        loss, grad_norm = step(params)
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            _raise_not_finite(X, y, epoch + 1, loss, settings.learning_rate)
+        history[epoch] = loss
+        n_iter = epoch + 1
+        if progress is not None:
+            progress(n_iter, loss, grad_norm)
+        if epoch > 0 and improvement_below_tol(history[epoch - 1], loss, settings.tol):
+            break
+    return FitResult(params.coef, params.intercept, history[:n_iter].copy(), n_iter)
+
+
+def _raise_not_finite(
+    X: np.ndarray, y: np.ndarray, epoch: int, loss: float, learning_rate: float
+) -> None:
+    raise_if_not_finite(X=X, y=y)  # names a NaN/inf in the input when there is one
+    raise DivergenceError(
+        f"training diverged at epoch {epoch}: the loss became {loss} with "
+        f"learning_rate={learning_rate:g}. Try a smaller step, e.g. learning_rate="
+        f"{learning_rate / 10:g}, or scale the features (max |X| = {np.abs(X).max():g})."
+    )

@@ -1,0 +1,167 @@
+"""Input checks, done once above the kernels.
+
+What the kernels get: ``X`` a C-contiguous 2-D float32/float64 array, ``y`` a 1-D float32/float64
+array of the same length. Arrays that already have that form pass through untouched (no copy).
+Other real numeric input (integers, bool, float16, Fortran order, strided views) is converted to
+that form by :func:`as_float_matrix` (one copy, documented on ``fit``), while the functional
+:func:`fastlr.loss_and_gradient` refuses it instead, because it promises never to copy.
+
+Finiteness is not scanned up front: a NaN or inf anywhere in X or y makes the kernels' loss
+non-finite, and only then :func:`raise_if_not_finite` finds and names the culprit. Valid input pays
+nothing for the check.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_SCAN_ROWS = 1 << 16
+
+
+def _as_array(value: Any, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise ValueError(f"{name} could not be read as a numeric array: {exc}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers (bool, int or float); got dtype {array.dtype}"
+        )
+    return array
+
+
+def _float_dtype(array: np.ndarray) -> np.dtype:
+    """float32 and float64 stay; float16 widens to float32; ints and bools become float64."""
+    if array.dtype in FLOAT_DTYPES:
+        return array.dtype
+    return np.dtype(np.float32) if array.dtype == np.float16 else np.dtype(np.float64)
+
+
+def as_float_matrix(X: Any, name: str = "X") -> np.ndarray:
+    """Return ``X`` as a C-contiguous 2-D float32/float64 array, copying only when it must."""
+    array = _as_array(X, name)
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features); got {array.ndim}-D shape {array.shape}"
+            + (". Use X.reshape(-1, 1) for a single feature." if array.ndim == 1 else "")
+        )
+    n_samples, n_features = array.shape
+    if n_samples == 0 or n_features == 0:
+        raise ValueError(f"{name} must have at least one sample and one feature; got {array.shape}")
+    return np.ascontiguousarray(array, dtype=_float_dtype(array))
+
+
+def as_float_target(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray, bool]:
+    """Return ``(y as 1-D float32/float64, whether y came as a column (n, 1))``."""
+    array = _as_array(y, name)
+    column = array.ndim == 2 and array.shape[1] == 1
+    if array.ndim == 2 and array.shape[1] != 1:
+        raise ValueError(
+            f"{name} must be 1-D (n_samples,) or a single column (n_samples, 1); got shape "
+            f"{array.shape} (several targets are not supported yet)"
+        )
+    if array.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D (n_samples,); got {array.ndim}-D shape {array.shape}")
+    flat = array.reshape(-1)
+    if flat.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} samples but {name} has {flat.shape[0]}")
+    return np.ascontiguousarray(flat, dtype=_float_dtype(flat)), column
+
+
+def check_kernel_ready(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Accept X and y only if the kernels can read them as they are; never copy."""
+    if not isinstance(X, np.ndarray) or not isinstance(y, np.ndarray):
+        raise TypeError("X and y must be numpy arrays (loss_and_gradient never copies its input)")
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X must be a non-empty 2-D array; got shape {X.shape}")
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must be 1-D with X.shape[0] = {X.shape[0]} values; got {y.shape}")
+    for name, array in (("X", X), ("y", y)):
+        if array.dtype not in FLOAT_DTYPES:
+            raise TypeError(
+                f"{name} must be float32 or float64, got {array.dtype}; convert it once with "
+                f"{name}.astype(np.float64) (loss_and_gradient never copies its input)"
+            )
+        if not array.flags.c_contiguous:
+            raise ValueError(
+                f"{name} must be C-contiguous; convert it once with np.ascontiguousarray({name}) "
+                "(loss_and_gradient never copies its input)"
+            )
+    return X, y
+
+
+def as_coef(coef: Any, n_features: int, name: str = "coef") -> np.ndarray:
+    """Return ``coef`` as a finite float64 vector of length ``n_features`` (a d-sized copy)."""
+    array = _as_array(coef, name).astype(np.float64).reshape(-1)
+    if array.shape[0] != n_features:
+        raise ValueError(f"{name} must have {n_features} values (one per feature); got {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite")
+    return array
+
+
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    low_open: bool = False,
+    allow_none: bool = False,
+) -> Any:
+    """Check a numeric parameter and say what it accepts when it is wrong."""
+    if value is None and allow_none:
+        return None
+    kind = Integral if integer else Real
+    accepts = ("an int" if integer else "a finite number") + (
+        "" if low is None else f" {'>' if low_open else '>='} {low}"
+    )
+    if allow_none:
+        accepts = "None or " + accepts
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be {accepts}; got {value!r}")
+    if not integer and not np.isfinite(value):
+        raise ValueError(f"{name} must be {accepts}; got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{name} must be {accepts}; got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def _first_nonfinite(array: np.ndarray) -> tuple[int, ...] | None:
+    """Index of the first NaN/inf, scanning in row blocks so memory stays bounded."""
+    rows = array.reshape(array.shape[0], -1)
+    for start in range(0, rows.shape[0], _SCAN_ROWS):
+        bad = np.argwhere(~np.isfinite(rows[start : start + _SCAN_ROWS]))
+        if bad.size:
+            index = bad[0].copy()
+            index[0] += start
+            return tuple(int(i) for i in index[: array.ndim])
+    return None
+
+
+def raise_if_not_finite(**arrays: np.ndarray) -> None:
+    """Raise ValueError naming the first NaN/inf in any of ``arrays`` (called on the error path)."""
+    for name, array in arrays.items():
+        where = _first_nonfinite(array)
+        if where is not None:
+            value = array[where]
+            raise ValueError(
+                f"{name} contains {value} at index {where[0] if len(where) == 1 else where}; "
+                "fastlr needs finite values (drop or impute NaN/inf first)"
+            )
