@@ -6,12 +6,13 @@ and :mod:`fastlr.reference`, the pure NumPy twin of all three.
 
 from fastlr.datasets import make_regression
 from fastlr.estimator import LinearRegression
-from fastlr.exceptions import DivergenceError, NotFittedError
+from fastlr.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
 from fastlr.objective import loss_and_gradient
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvergenceWarning",
     "DivergenceError",
     "LinearRegression",
     "NotFittedError",

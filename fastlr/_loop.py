@@ -8,6 +8,7 @@ progress lines and the non-finite check. No kernels here, so :mod:`fastlr.refere
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ import numpy as np
 from fastlr._base import FitResult, Progress, Settings
 from fastlr._random import RandomState
 from fastlr._validation import raise_if_not_finite
-from fastlr.exceptions import DivergenceError
+from fastlr.exceptions import ConvergenceWarning, DivergenceError
 
 
 @dataclass
@@ -30,23 +31,30 @@ class Params:
 EpochStep = Callable[[Params], tuple[float, float]]
 
 
-def improvement_below_tol(previous: float, current: float, tol: float | None) -> bool:
-    """True when the objective improved by no more than ``tol`` relative to ``previous``.
+#: A loss this many times the first epoch's means the steps diverge (stable runs never rise so).
+DIVERGENCE_GROWTH = 100.0
 
-    ``tol=None`` never stops. A loss that went up counts as no improvement.
+
+def improvement_below_tol(previous: float, current: float, tol: float | None) -> bool:
+    """True when the objective fell, but by no more than ``tol`` relative to ``previous``.
+
+    ``tol=None`` never stops. A loss that went up is not convergence: the run goes on, and if the
+    loss keeps growing the divergence check stops it with an error.
 
     Examples
     --------
-    >>> improvement_below_tol(1.0, 0.5, 1e-3)
-    False
     >>> improvement_below_tol(1.0, 0.99999, 1e-3)
     True
+    >>> improvement_below_tol(1.0, 0.5, 1e-3)
+    False
+    >>> improvement_below_tol(1.0, 1.5, 1e-3)
+    False
     >>> improvement_below_tol(1.0, 0.0, None)
     False
     """
     if tol is None:
         return False
-    return previous - current <= tol * abs(previous)
+    return 0.0 <= previous - current <= tol * abs(previous)
 
 
 class RowOrder:
@@ -89,25 +97,38 @@ def run_epochs(
     params = Params(coef=np.zeros(X.shape[1]), intercept=0.0)
     history = np.empty(settings.max_iter)
     n_iter = 0
+    converged = False
     for epoch in range(settings.max_iter):
-        loss, grad_norm = step(params)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+            loss, grad_norm = step(params)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-            _raise_not_finite(X, y, epoch + 1, loss, settings.learning_rate)
+            raise_if_not_finite(X=X, y=y)  # names a NaN/inf in the input when there is one
+            what = f"the loss ({loss:g}) or its gradient (norm {grad_norm:g}) overflowed"
+            _raise_divergence(X, epoch + 1, what, settings.learning_rate)
+        if epoch > 0 and loss > DIVERGENCE_GROWTH * history[0]:
+            what = f"the loss grew to {loss:g}, {loss / history[0]:.3g} times the first epoch's"
+            _raise_divergence(X, epoch + 1, what, settings.learning_rate)
         history[epoch] = loss
         n_iter = epoch + 1
         if progress is not None:
             progress(n_iter, loss, grad_norm)
         if epoch > 0 and improvement_below_tol(history[epoch - 1], loss, settings.tol):
+            converged = True
             break
+    if settings.tol is not None and not converged:
+        warnings.warn(
+            f"stopped after max_iter={settings.max_iter} epochs before the loss settled within "
+            f"tol={settings.tol:g}; raise max_iter or learning_rate, or pass tol=None to run a "
+            "fixed number of epochs",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
     return FitResult(params.coef, params.intercept, history[:n_iter].copy(), n_iter)
 
 
-def _raise_not_finite(
-    X: np.ndarray, y: np.ndarray, epoch: int, loss: float, learning_rate: float
-) -> None:
-    raise_if_not_finite(X=X, y=y)  # names a NaN/inf in the input when there is one
+def _raise_divergence(X: np.ndarray, epoch: int, what: str, learning_rate: float) -> None:
     raise DivergenceError(
-        f"training diverged at epoch {epoch}: the loss became {loss} with "
+        f"training diverged at epoch {epoch}: {what} with "
         f"learning_rate={learning_rate:g}. Try a smaller step, e.g. learning_rate="
         f"{learning_rate / 10:g}, or scale the features (max |X| = {np.abs(X).max():g})."
     )

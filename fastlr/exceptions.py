@@ -13,3 +13,7 @@ class DivergenceError(FloatingPointError):
     The model keeps whatever state it had before the failed ``fit``. The message names the
     learning rate used and a smaller one to try.
     """
+
+
+class ConvergenceWarning(UserWarning):
+    """``fit`` used all ``max_iter`` epochs without the loss settling within ``tol``."""

@@ -45,15 +45,15 @@ def _rows(n: int, order: np.ndarray) -> np.ndarray:
 
 def predict(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
     """``X @ coef + intercept`` in float64."""
-    return X.astype(np.float64) @ coef + intercept
+    return X.astype(np.float64, copy=False) @ coef + intercept
 
 
 def loss_and_gradient(
     X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: float
 ) -> tuple[float, np.ndarray, float]:
     """``(L, Xᵀr / n, mean(r))`` at ``(coef, intercept)``: twin of the fused pass."""
-    X = X.astype(np.float64)
-    r = X @ coef + intercept - y.astype(np.float64)
+    X = X.astype(np.float64, copy=False)
+    r = X @ coef + intercept - y.astype(np.float64, copy=False)
     n = X.shape[0]
     return 0.5 * float(r @ r) / n, X.T @ r / n, float(r.mean())
 
@@ -63,10 +63,10 @@ def sgd_epoch(
     learning_rate: float, order: np.ndarray, fit_intercept: bool,
 ) -> tuple[float, np.ndarray, float]:
     """One update per sample. Returns (mean r²/2 before each update, new coef, new intercept)."""
-    coef = coef.astype(np.float64)  # a copy: the caller's array is left alone
+    coef = np.array(coef, dtype=np.float64)  # a copy: the caller's array is left alone
     total = 0.0
     for i in _rows(X.shape[0], order):
-        x = X[i].astype(np.float64)
+        x = X[i].astype(np.float64, copy=False)
         r = x @ coef + intercept - float(y[i])
         total += r * r
         coef -= learning_rate * r * x
@@ -80,7 +80,7 @@ def minibatch_epoch(
     learning_rate: float, order: np.ndarray, batch_size: int, fit_intercept: bool,
 ) -> tuple[float, np.ndarray, float]:
     """One gradient step per batch of ``order``. Returns (mean r²/2, new coef, new intercept)."""
-    coef = coef.astype(np.float64)
+    coef = np.array(coef, dtype=np.float64)
     rows = _rows(X.shape[0], order)
     total = 0.0
     for start in range(0, rows.size, batch_size):
@@ -113,7 +113,7 @@ def make_regression(
     pairs = (d + 1) // 2
     z0, z1 = _normal_pairs(spec.key_x, np.arange(n * pairs, dtype=np.uint64))
     X = np.stack([z0, z1], axis=-1).reshape(n, 2 * pairs)[:, :d].astype(spec.dtype)
-    y = X.astype(np.float64) @ spec.coef + spec.bias
+    y = X.astype(np.float64, copy=False) @ spec.coef + spec.bias
     if spec.noise != 0.0:
         y += spec.noise * _normal_pairs(spec.key_noise, np.arange(n, dtype=np.uint64))[0]
     return np.ascontiguousarray(X), y.astype(spec.dtype), spec.coef
@@ -124,7 +124,7 @@ def _uniforms(key: np.uint64, counters: np.ndarray) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / 2.0**53
+    return (z >> np.uint64(11)).astype(np.float64, copy=False) / 2.0**53
 
 
 def _normal_pairs(key: np.uint64, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,145 @@
+"""Bad input gets a clear error naming the problem; a failed fit changes nothing."""
+
+import numpy as np
+import pytest
+
+import fastlr
+from fastlr import reference
+
+
+@pytest.fixture
+def Xy():
+    X, y, _ = fastlr.make_regression(200, 3, noise=0.1, random_state=0)
+    return X, y
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"mode": "newton"}, "mode must be one of 'batch', 'minibatch', 'sgd'; got 'newton'"),
+        ({"learning_rate": 0}, "learning_rate must be a finite number > 0"),
+        ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0"),
+        ({"learning_rate": "auto"}, "learning_rate must be a finite number > 0"),
+        ({"max_iter": 0}, "max_iter must be an int >= 1"),
+        ({"max_iter": 2.5}, "max_iter must be an int >= 1"),
+        ({"tol": -1e-3}, "tol must be None or a finite number >= 0"),
+        ({"batch_size": 0}, "batch_size must be an int >= 1"),
+        ({"shuffle": "yes"}, "shuffle must be True or False"),
+        ({"fit_intercept": 1}, "fit_intercept must be True or False"),
+        ({"random_state": -1}, "random_state must be >= 0"),
+        ({"random_state": "seed"}, "random_state must be None, an int >= 0"),
+        ({"n_jobs": 0}, "n_jobs must be None, between 1 and"),
+        ({"n_jobs": 10_000}, "n_jobs must be None, between 1 and"),
+        ({"verbose": -1}, "verbose must be an int >= 0"),
+    ],
+)
+@pytest.mark.parametrize("estimator", [fastlr.LinearRegression, reference.LinearRegression])
+def test_invalid_parameters_are_named(Xy, estimator, params, message):
+    with pytest.raises((ValueError, TypeError), match=message.replace("(", r"\(")):
+        estimator(**params).fit(*Xy)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "error", "message"),
+    [
+        (np.ones(5), np.ones(5), ValueError, "X must be 2-D .* Use X.reshape"),
+        (np.ones((2, 2, 2)), np.ones(2), ValueError, "X must be 2-D"),
+        (np.ones((0, 3)), np.ones(0), ValueError, "at least one sample and one feature"),
+        (np.ones((3, 0)), np.ones(3), ValueError, "at least one sample and one feature"),
+        (np.ones((4, 2)), np.ones(5), ValueError, "X has 4 samples but y has 5"),
+        (np.ones((4, 2)), np.ones((4, 2)), ValueError, "several targets are not supported"),
+        (np.full((3, 2), "a"), np.ones(3), TypeError, "X must hold real numbers"),
+        (np.ones((3, 2), dtype=complex), np.ones(3), TypeError, "X must hold real numbers"),
+        (np.ones((3, 2)), np.array(["a", "b", "c"]), TypeError, "y must hold real numbers"),
+        ([[1.0, 2.0], [3.0]], [1.0, 2.0], ValueError, "X could not be read"),
+    ],
+)
+def test_bad_arrays_are_named(X, y, error, message):
+    with pytest.raises(error, match=message):
+        fastlr.LinearRegression().fit(X, y)
+
+
+@pytest.mark.parametrize("mode", ["batch", "minibatch", "sgd"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["X", "y"])
+def test_non_finite_input_is_found_and_named(Xy, mode, bad, where):
+    X, y = (a.copy() for a in Xy)
+    if where == "X":
+        X[17, 2] = bad
+        expected = r"X contains .* at index \(17, 2\)"
+    else:
+        y[42] = bad
+        expected = "y contains .* at index 42"
+    model = fastlr.LinearRegression(mode=mode)
+    with pytest.raises(ValueError, match=expected):
+        model.fit(X, y)
+    assert not hasattr(model, "coef_")
+
+
+def test_divergence_is_an_error_and_keeps_the_previous_model(Xy):
+    model = fastlr.LinearRegression(learning_rate=0.5, max_iter=50).fit(*Xy)
+    coef, intercept = model.coef_.copy(), model.intercept_
+    model.set_params(learning_rate=1e6)
+    with pytest.raises(fastlr.DivergenceError, match=r"times the first epoch's with learning_rate=1e\+06.*learning_rate=100000"):
+        model.fit(*Xy)
+    np.testing.assert_array_equal(model.coef_, coef)
+    assert model.intercept_ == intercept and np.isfinite(model.coef_).all()
+
+
+def test_values_too_large_to_square_are_reported(Xy):
+    X, y = Xy
+    with pytest.raises(fastlr.DivergenceError, match=r"overflowed.*max \|X\| = 3.*e\+200"):
+        fastlr.LinearRegression().fit(X * 1e200, y)
+    with pytest.raises(FloatingPointError, match="too large to square"):
+        fastlr.loss_and_gradient(X * 1e200, y, np.ones(3))
+
+
+def test_predict_checks(Xy):
+    X, y = Xy
+    with pytest.raises(fastlr.NotFittedError, match="not fitted yet"):
+        fastlr.LinearRegression().predict(X)
+    model = fastlr.LinearRegression().fit(X, y)
+    with pytest.raises(ValueError, match="X has 2 features, but this model was fitted with 3"):
+        model.predict(X[:, :2])
+
+
+def test_loss_and_gradient_refuses_to_copy(Xy):
+    X, y = Xy
+    coef = np.zeros(3)
+    with pytest.raises(ValueError, match="C-contiguous.*np.ascontiguousarray"):
+        fastlr.loss_and_gradient(np.asfortranarray(X), y, coef)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        fastlr.loss_and_gradient(X[::2], y[::2].copy(), coef)
+    with pytest.raises(TypeError, match="float32 or float64, got int64"):
+        fastlr.loss_and_gradient(X.astype(np.int64), y, coef)
+    with pytest.raises(TypeError, match="must be numpy arrays"):
+        fastlr.loss_and_gradient(X.tolist(), y, coef)
+    with pytest.raises(ValueError, match="coef must have 3 values"):
+        fastlr.loss_and_gradient(X, y, np.zeros(4))
+    with pytest.raises(ValueError, match="y must be 1-D with X.shape"):
+        fastlr.loss_and_gradient(X, y[:-1], coef)
+
+
+def test_loss_and_gradient_reads_read_only_input_in_place(Xy):
+    X, y = Xy
+    X.setflags(write=False)
+    loss, grad, grad_b = fastlr.loss_and_gradient(X, y, np.ones(3), 0.5)
+    expected = reference.loss_and_gradient(X, y, np.ones(3), 0.5)
+    assert loss == pytest.approx(expected[0], rel=1e-12)
+    np.testing.assert_allclose(grad, expected[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_samples": 0, "n_features": 2}, "n_samples must be an int >= 1"),
+        ({"n_samples": 5, "n_features": 0}, "n_features must be an int >= 1"),
+        ({"n_samples": 5, "n_features": 2, "noise": -1.0}, "noise must be a finite number >= 0"),
+        ({"n_samples": 5, "n_features": 2, "dtype": np.int32}, "dtype must be numpy.float32"),
+        ({"n_samples": 5, "n_features": 2, "bias": float("inf")}, "bias must be a finite number"),
+    ],
+)
+def test_make_regression_checks(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        fastlr.make_regression(**kwargs)

@@ -1,0 +1,152 @@
+"""Every kernel against its NumPy twin in fastlr.reference, on random shapes, dtypes and sizes.
+
+Sizes straddle the chunk layout (1, 2, prime sizes, several chunks of MIN_CHUNK_ROWS rows) and
+the parallel kernels must give the serial kernels' bits exactly.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fastlr import _kernels as kernels
+from fastlr import reference
+
+DTYPES = [np.float32, np.float64]
+
+sizes = st.one_of(
+    st.integers(1, 40),
+    st.integers(kernels.MIN_CHUNK_ROWS - 3, 5 * kernels.MIN_CHUNK_ROWS + 7),
+)
+
+
+def problem(seed, n, d, dtype, scale=1.0):
+    rng = np.random.default_rng(seed)
+    X = (scale * rng.standard_normal((n, d))).astype(dtype)
+    y = (X.astype(np.float64) @ rng.standard_normal(d) + rng.standard_normal(n)).astype(dtype)
+    return X, y, rng.standard_normal(d), float(rng.standard_normal())
+
+
+def assert_close(actual, expected, rtol=1e-11):
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=sizes, d=st.integers(1, 33), dtype=st.sampled_from(DTYPES))
+def test_fused_pass_matches_reference_and_parallel_matches_serial(seed, n, d, dtype):
+    X, y, coef, intercept = problem(seed, n, d, dtype)
+    grad_serial, grad_parallel = np.empty(d), np.empty(d)
+    loss_s, gb_s = kernels.fused_pass_serial(X, y, coef, intercept, grad_serial)
+    loss_p, gb_p = kernels.fused_pass_parallel(X, y, coef, intercept, grad_parallel)
+    loss, grad, grad_b = reference.loss_and_gradient(X, y, coef, intercept)
+    assert_close(loss_s, loss)
+    assert_close(grad_serial, grad)
+    assert_close(gb_s, grad_b)
+    assert (loss_p, gb_p) == (loss_s, gb_s)
+    np.testing.assert_array_equal(grad_parallel, grad_serial)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3, 4])
+def test_fused_pass_bits_do_not_depend_on_thread_count(n_threads):
+    import numba
+
+    X, y, coef, intercept = problem(7, 10 * kernels.MIN_CHUNK_ROWS + 5, 9, np.float64)
+    expected_grad = np.empty(9)
+    expected = kernels.fused_pass_serial(X, y, coef, intercept, expected_grad)
+    grad = np.empty(9)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        result = kernels.fused_pass_parallel(X, y, coef, intercept, grad)
+    finally:
+        numba.set_num_threads(previous)
+    assert result == expected
+    np.testing.assert_array_equal(grad, expected_grad)
+
+
+def test_chunk_layout_depends_on_rows_only():
+    assert kernels.n_chunks(1) == 1
+    assert kernels.n_chunks(kernels.MIN_CHUNK_ROWS * 3 + 1) == 3
+    assert kernels.n_chunks(10**9) == kernels.MAX_CHUNKS
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 300),
+    d=st.integers(1, 12),
+    dtype=st.sampled_from(DTYPES),
+    shuffled=st.booleans(),
+    fit_intercept=st.booleans(),
+)
+def test_sgd_epoch_matches_reference(seed, n, d, dtype, shuffled, fit_intercept):
+    X, y, coef, intercept = problem(seed, n, d, dtype)
+    order = np.random.default_rng(seed).permutation(n) if shuffled else np.empty(0, np.intp)
+    expected_loss, expected_coef, expected_b = reference.sgd_epoch(
+        X, y, coef, intercept, 0.01, order, fit_intercept
+    )
+    coef_kernel = coef.copy()
+    loss, b = kernels.sgd_epoch(X, y, coef_kernel, intercept, 0.01, order, fit_intercept)
+    assert_close(loss, expected_loss, rtol=1e-10)
+    assert_close(coef_kernel, expected_coef, rtol=1e-10)
+    assert_close(b, expected_b, rtol=1e-10)
+    if not fit_intercept:
+        assert b == intercept
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 600),
+    d=st.integers(1, 12),
+    batch_size=st.integers(1, 700),
+    dtype=st.sampled_from(DTYPES),
+    shuffled=st.booleans(),
+    fit_intercept=st.booleans(),
+)
+def test_minibatch_epoch_matches_reference(
+    seed, n, d, batch_size, dtype, shuffled, fit_intercept
+):
+    X, y, coef, intercept = problem(seed, n, d, dtype)
+    order = np.random.default_rng(seed).permutation(n) if shuffled else np.empty(0, np.intp)
+    expected_loss, expected_coef, expected_b = reference.minibatch_epoch(
+        X, y, coef, intercept, 0.05, order, batch_size, fit_intercept
+    )
+    coef_kernel = coef.copy()
+    loss, b = kernels.minibatch_epoch(
+        X, y, coef_kernel, intercept, 0.05, order, batch_size, fit_intercept, np.empty(d)
+    )
+    assert_close(loss, expected_loss, rtol=1e-10)
+    assert_close(coef_kernel, expected_coef, rtol=1e-10)
+    assert_close(b, expected_b, rtol=1e-10)
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=sizes, d=st.integers(1, 20), dtype=st.sampled_from(DTYPES))
+def test_predict_matches_reference_in_the_input_dtype(seed, n, d, dtype):
+    X, _, coef, intercept = problem(seed, n, d, dtype)
+    serial, parallel = np.empty(n, dtype), np.empty(n, dtype)
+    kernels.predict_serial(X, coef, intercept, serial)
+    kernels.predict_parallel(X, coef, intercept, parallel)
+    expected = reference.predict(X, coef, intercept)
+    np.testing.assert_array_equal(parallel, serial)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(serial, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+
+
+@given(
+    n=st.integers(1, 3000),
+    d=st.integers(1, 9),
+    noise=st.sampled_from([0.0, 2.5]),
+    seed=st.integers(0, 2**63),
+    dtype=st.sampled_from(DTYPES),
+)
+def test_fill_regression_matches_reference_generator(n, d, noise, seed, dtype):
+    import fastlr
+
+    X, y, coef = fastlr.make_regression(n, d, noise=noise, bias=1.5, random_state=seed, dtype=dtype)
+    X_ref, y_ref, coef_ref = reference.make_regression(
+        n, d, noise=noise, bias=1.5, random_state=seed, dtype=dtype
+    )
+    np.testing.assert_array_equal(coef, coef_ref)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(X, X_ref, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(y, y_ref, rtol=rtol, atol=rtol * max(1.0, np.abs(y_ref).max()))
