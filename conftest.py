@@ -9,7 +9,7 @@ import os
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "4")
 
-from hypothesis import settings  # noqa: E402
+from hypothesis import settings
 
 settings.register_profile("dev", deadline=None, max_examples=40)
 settings.register_profile("ci", deadline=None, max_examples=60, derandomize=True)

@@ -102,7 +102,9 @@ class LinearRegressionBase:
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
-                raise ValueError(f"invalid parameter {name!r}; valid parameters: {', '.join(valid)}")
+                raise ValueError(
+                    f"invalid parameter {name!r}; valid parameters: {', '.join(valid)}"
+                )
             setattr(self, name, value)
         return self
 

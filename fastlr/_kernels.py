@@ -23,10 +23,8 @@ from numba import njit, prange
 #: fastmath flags, chosen once for the whole package. ``nnan`` and ``ninf`` are left out on purpose:
 #: the solvers detect non-finite input and divergence from the kernels' own results.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-_OPTIONS = {"cache": True, "nogil": True, "fastmath": FASTMATH, "error_model": "numpy"}
-
-jit_serial = njit(**_OPTIONS)
-jit_parallel = njit(parallel=True, **_OPTIONS)
+jit_serial = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+jit_parallel = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
 
 #: Rows per chunk below which a problem stays in one chunk, and the most chunks a pass uses.
 MIN_CHUNK_ROWS = 1024
@@ -40,7 +38,7 @@ def n_chunks(n_rows: int) -> int:
 
 
 @jit_serial
-def _row_prediction(X, i, coef, intercept):  # type: ignore[no-untyped-def]
+def _row_prediction(X, i, coef, intercept):
     p = intercept
     for j in range(X.shape[1]):
         p += X[i, j] * coef[j]
@@ -49,7 +47,7 @@ def _row_prediction(X, i, coef, intercept):  # type: ignore[no-untyped-def]
 
 # --------------------------------------------------------------------------- fused pass
 @jit_serial
-def _fused_rows(X, y, coef, intercept, start, stop, out):  # type: ignore[no-untyped-def]
+def _fused_rows(X, y, coef, intercept, start, stop, out):
     """Add Σ r·x (out[:d]), Σ r (out[d]) and Σ r² (out[d + 1]) over rows [start, stop)."""
     d = X.shape[1]
     sum_r = 0.0
@@ -65,7 +63,7 @@ def _fused_rows(X, y, coef, intercept, start, stop, out):  # type: ignore[no-unt
 
 
 @jit_serial
-def _reduce_chunks(parts, n, grad):  # type: ignore[no-untyped-def]
+def _reduce_chunks(parts, n, grad):
     """Sum chunk partials in chunk order; write grad_coef, return (loss, grad_intercept)."""
     d = grad.shape[0]
     grad[:] = 0.0
@@ -82,7 +80,7 @@ def _reduce_chunks(parts, n, grad):  # type: ignore[no-untyped-def]
 
 
 @jit_serial
-def fused_pass_serial(X, y, coef, intercept, grad):  # type: ignore[no-untyped-def]
+def fused_pass_serial(X, y, coef, intercept, grad):
     """One pass: loss ``Σr²/(2n)`` returned with ``mean(r)``; ``Xᵀr/n`` written to ``grad``."""
     n, d = X.shape
     nc = n_chunks(n)
@@ -93,7 +91,7 @@ def fused_pass_serial(X, y, coef, intercept, grad):  # type: ignore[no-untyped-d
 
 
 @jit_parallel
-def fused_pass_parallel(X, y, coef, intercept, grad):  # type: ignore[no-untyped-def]
+def fused_pass_parallel(X, y, coef, intercept, grad):
     """:func:`fused_pass_serial` with the chunks spread over the threads; same bits."""
     n, d = X.shape
     nc = n_chunks(n)
@@ -105,7 +103,7 @@ def fused_pass_parallel(X, y, coef, intercept, grad):  # type: ignore[no-untyped
 
 # --------------------------------------------------------------------------- epochs
 @jit_serial
-def sgd_epoch(X, y, coef, intercept, learning_rate, order, fit_intercept):  # type: ignore[no-untyped-def]
+def sgd_epoch(X, y, coef, intercept, learning_rate, order, fit_intercept):
     """One update per sample, in ``order``. Returns (mean of r²/2 before each update, intercept)."""
     n, d = X.shape
     use_order = order.shape[0] > 0
@@ -123,9 +121,7 @@ def sgd_epoch(X, y, coef, intercept, learning_rate, order, fit_intercept):  # ty
 
 
 @jit_serial
-def minibatch_epoch(  # type: ignore[no-untyped-def]
-    X, y, coef, intercept, learning_rate, order, batch_size, fit_intercept, grad
-):
+def minibatch_epoch(X, y, coef, intercept, learning_rate, order, batch_size, fit_intercept, grad):
     """One fused gradient and update per batch of ``order``; ``grad`` is d-sized scratch.
 
     Returns (mean of r²/2 over the epoch, each taken before its batch's update, intercept).
@@ -154,14 +150,14 @@ def minibatch_epoch(  # type: ignore[no-untyped-def]
 
 # --------------------------------------------------------------------------- prediction
 @jit_serial
-def predict_serial(X, coef, intercept, out):  # type: ignore[no-untyped-def]
+def predict_serial(X, coef, intercept, out):
     """``out[i] = X[i] · coef + intercept``, summed in float64, stored in ``out``'s dtype."""
     for i in range(X.shape[0]):
         out[i] = _row_prediction(X, i, coef, intercept)
 
 
 @jit_parallel
-def predict_parallel(X, coef, intercept, out):  # type: ignore[no-untyped-def]
+def predict_parallel(X, coef, intercept, out):
     """:func:`predict_serial` with the rows spread over the threads (rows are independent)."""
     for i in prange(X.shape[0]):
         out[i] = _row_prediction(X, i, coef, intercept)
@@ -180,7 +176,7 @@ _INV_2_53 = 1.0 / 9007199254740992.0
 
 
 @jit_serial
-def _uniform(key, counter):  # type: ignore[no-untyped-def]
+def _uniform(key, counter):
     z = key + (counter + _ONE) * _GOLDEN
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
@@ -189,7 +185,7 @@ def _uniform(key, counter):  # type: ignore[no-untyped-def]
 
 
 @jit_serial
-def _normal_pair(key, pair):  # type: ignore[no-untyped-def]
+def _normal_pair(key, pair):
     u1 = _uniform(key, _TWO * pair)
     u2 = _uniform(key, _TWO * pair + _ONE)
     radius = np.sqrt(-2.0 * np.log1p(-u1))
@@ -198,7 +194,7 @@ def _normal_pair(key, pair):  # type: ignore[no-untyped-def]
 
 
 @jit_parallel
-def fill_regression(X, y, coef, bias, noise, key_x, key_noise):  # type: ignore[no-untyped-def]
+def fill_regression(X, y, coef, bias, noise, key_x, key_noise):
     """Fill ``X`` with N(0, 1) and ``y`` with ``X @ coef + bias + noise * N(0, 1)``.
 
     Row ``i`` uses pairs ``i * ceil(d / 2) + p`` of the ``key_x`` stream (X[i, 2p], X[i, 2p + 1])

@@ -35,11 +35,11 @@ EpochStep = Callable[[Params], tuple[float, float]]
 DIVERGENCE_GROWTH = 100.0
 
 
-def improvement_below_tol(previous: float, current: float, tol: float | None) -> bool:
-    """True when the objective fell, but by no more than ``tol`` relative to ``previous``.
+def improvement_below_tol(best: float, current: float, tol: float | None) -> bool:
+    """True when ``current`` beats the best loss so far by no more than ``tol`` relative to it.
 
-    ``tol=None`` never stops. A loss that went up is not convergence: the run goes on, and if the
-    loss keeps growing the divergence check stops it with an error.
+    ``tol=None`` never stops. A loss that went up is no improvement; :func:`run_epochs` then
+    checks it is not above the first epoch's, which would mean the steps are too large.
 
     Examples
     --------
@@ -48,13 +48,15 @@ def improvement_below_tol(previous: float, current: float, tol: float | None) ->
     >>> improvement_below_tol(1.0, 0.5, 1e-3)
     False
     >>> improvement_below_tol(1.0, 1.5, 1e-3)
-    False
+    True
+    >>> improvement_below_tol(0.0, 0.0, 1e-3)
+    True
     >>> improvement_below_tol(1.0, 0.0, None)
     False
     """
     if tol is None:
         return False
-    return 0.0 <= previous - current <= tol * abs(previous)
+    return best - current <= tol * best
 
 
 class RowOrder:
@@ -81,9 +83,7 @@ class RowOrder:
 def mean_update_norm(before: Params, after: Params, learning_rate: float, n_updates: int) -> float:
     """Norm of the average gradient of an epoch of ``n_updates`` constant-step updates."""
     coef_change = float(np.linalg.norm(before.coef - after.coef))
-    return math.hypot(coef_change, before.intercept - after.intercept) / (
-        learning_rate * n_updates
-    )
+    return math.hypot(coef_change, before.intercept - after.intercept) / (learning_rate * n_updates)
 
 
 def run_epochs(
@@ -98,6 +98,7 @@ def run_epochs(
     history = np.empty(settings.max_iter)
     n_iter = 0
     converged = False
+    best = math.inf
     for epoch in range(settings.max_iter):
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
             loss, grad_norm = step(params)
@@ -112,9 +113,13 @@ def run_epochs(
         n_iter = epoch + 1
         if progress is not None:
             progress(n_iter, loss, grad_norm)
-        if epoch > 0 and improvement_below_tol(history[epoch - 1], loss, settings.tol):
+        if epoch > 0 and improvement_below_tol(best, loss, settings.tol):
+            if loss > history[0]:
+                what = f"the loss rose from {history[0]:g} (first epoch) to {loss:g}"
+                _raise_divergence(X, n_iter, what, settings.learning_rate)
             converged = True
             break
+        best = min(best, loss)
     if settings.tol is not None and not converged:
         warnings.warn(
             f"stopped after max_iter={settings.max_iter} epochs before the loss settled within "

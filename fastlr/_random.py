@@ -58,10 +58,9 @@ def regression_spec(
     return RegressionSpec(n_samples, n_features, noise, bias, float_dtype, key_x, key_noise, coef)
 
 
-def _streams(
-    random_state: RandomState, n_features: int
-) -> tuple[np.uint64, np.uint64, np.ndarray]:
+def _streams(random_state: RandomState, n_features: int) -> tuple[np.uint64, np.uint64, np.ndarray]:
     """Keys of the X and noise streams and the true coefficients (``100 * U[0, 1)``, float64)."""
+    entropy: int | None
     if isinstance(random_state, np.random.Generator):
         entropy = int(random_state.integers(0, 2**63))
     else:

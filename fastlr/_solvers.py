@@ -26,7 +26,11 @@ def thread_count(X: np.ndarray, n_jobs: int | None) -> int:
 
 
 def fused_pass(
-    X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: float, grad: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    coef: np.ndarray,
+    intercept: float,
+    grad: np.ndarray,
     n_threads: int,
 ) -> tuple[float, float]:
     """Loss and intercept gradient returned, coefficient gradient written to ``grad``."""
@@ -68,7 +72,12 @@ def _sgd_step(X: np.ndarray, y: np.ndarray, settings: Settings, n_threads: int) 
     def step(params: Params) -> tuple[float, float]:
         before = Params(params.coef.copy(), params.intercept)
         loss, params.intercept = kernels.sgd_epoch(
-            X, y, params.coef, params.intercept, settings.learning_rate, rows.next(),
+            X,
+            y,
+            params.coef,
+            params.intercept,
+            settings.learning_rate,
+            rows.next(),
             settings.fit_intercept,
         )
         return loss, mean_update_norm(before, params, settings.learning_rate, X.shape[0])
@@ -84,8 +93,15 @@ def _minibatch_step(X: np.ndarray, y: np.ndarray, settings: Settings, n_threads:
     def step(params: Params) -> tuple[float, float]:
         before = Params(params.coef.copy(), params.intercept)
         loss, params.intercept = kernels.minibatch_epoch(
-            X, y, params.coef, params.intercept, settings.learning_rate, rows.next(),
-            settings.batch_size, settings.fit_intercept, grad,
+            X,
+            y,
+            params.coef,
+            params.intercept,
+            settings.learning_rate,
+            rows.next(),
+            settings.batch_size,
+            settings.fit_intercept,
+            grad,
         )
         return loss, mean_update_norm(before, params, settings.learning_rate, n_updates)
 

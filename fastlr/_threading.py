@@ -19,8 +19,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from numbers import Integral
+from typing import Any
 
 import numba
+
+# numba's config values and threading_layer() are set at import time, unknown to type checkers.
+_numba_any: Any = numba
+_config: Any = numba.config
 
 #: Held around every parallel kernel launch (cheap: one uncontended lock per epoch).
 LAUNCH_LOCK = threading.Lock()
@@ -28,13 +33,21 @@ LAUNCH_LOCK = threading.Lock()
 _USER_CHOSE_LAYER = any(
     name in os.environ for name in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY")
 )
-if not _USER_CHOSE_LAYER and numba.config.THREADING_LAYER == "default":
-    numba.config.THREADING_LAYER_PRIORITY = ["tbb", "workqueue", "omp"]
+if not _USER_CHOSE_LAYER and _config.THREADING_LAYER == "default":
+    _config.THREADING_LAYER_PRIORITY = ["tbb", "workqueue", "omp"]
+
+
+def active_layer() -> str:
+    """The threading layer numba started in this process, or ``"none yet"``."""
+    try:
+        return str(_numba_any.threading_layer())
+    except ValueError:  # no parallel kernel has run in this process
+        return "none yet"
 
 
 def max_threads() -> int:
     """The largest thread count numba allows in this process (``NUMBA_NUM_THREADS``)."""
-    return int(numba.config.NUMBA_NUM_THREADS)
+    return int(_config.NUMBA_NUM_THREADS)
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:

@@ -13,6 +13,8 @@ nothing for the check.
 
 from __future__ import annotations
 
+import math
+import operator
 from numbers import Integral, Real
 from typing import Any
 
@@ -98,7 +100,9 @@ def as_coef(coef: Any, n_features: int, name: str = "coef") -> np.ndarray:
     """Return ``coef`` as a finite float64 vector of length ``n_features`` (a d-sized copy)."""
     array = _as_array(coef, name).astype(np.float64).reshape(-1)
     if array.shape[0] != n_features:
-        raise ValueError(f"{name} must have {n_features} values (one per feature); got {array.shape}")
+        raise ValueError(
+            f"{name} must have {n_features} values (one per feature); got {array.shape}"
+        )
     if not np.isfinite(array).all():
         raise ValueError(f"{name} must be finite")
     return array
@@ -116,7 +120,7 @@ def check_number(
     """Check a numeric parameter and say what it accepts when it is wrong."""
     if value is None and allow_none:
         return None
-    kind = Integral if integer else Real
+    kind: Any = Integral if integer else Real
     accepts = ("an int" if integer else "a finite number") + (
         "" if low is None else f" {'>' if low_open else '>='} {low}"
     )
@@ -124,11 +128,12 @@ def check_number(
         accepts = "None or " + accepts
     if isinstance(value, bool) or not isinstance(value, kind):
         raise TypeError(f"{name} must be {accepts}; got {value!r}")
-    if not integer and not np.isfinite(value):
+    number = operator.index(value) if integer else float(value)
+    if not math.isfinite(number):
         raise ValueError(f"{name} must be {accepts}; got {value!r}")
-    if low is not None and (value <= low if low_open else value < low):
+    if low is not None and (number <= low if low_open else number < low):
         raise ValueError(f"{name} must be {accepts}; got {value!r}")
-    return int(value) if integer else float(value)
+    return number
 
 
 def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:

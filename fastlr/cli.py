@@ -1,4 +1,4 @@
-"""The ``fastlr`` command: ``fastlr train`` generates a large problem, trains it, times the reference.
+"""The ``fastlr`` command: ``fastlr train`` generates a large problem, trains, times the reference.
 
 Also run as ``python -m fastlr``. ``import fastlr`` does not import this module.
 """
@@ -53,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs", type=_positive_int, default=None, help="default: 25 batch, 3 minibatch/sgd"
     )
     train.add_argument(
-        "--learning-rate", type=_positive_float, default=None, metavar="LR",
+        "--learning-rate",
+        type=_positive_float,
+        default=None,
+        metavar="LR",
         help="default: 0.5 batch, 0.05 minibatch, 0.005 sgd",
     )
     train.add_argument("--batch-size", type=_positive_int, default=256)
@@ -80,6 +83,7 @@ def train(args: argparse.Namespace) -> int:
     import fastlr
     from fastlr import reference
     from fastlr._solvers import PARALLEL_MIN_ELEMENTS
+    from fastlr._threading import active_layer
 
     defaults = MODE_DEFAULTS[args.mode]
     epochs = args.epochs or int(defaults["epochs"])
@@ -99,8 +103,13 @@ def train(args: argparse.Namespace) -> int:
     )
 
     params = {
-        "mode": args.mode, "learning_rate": learning_rate, "max_iter": epochs, "tol": None,
-        "batch_size": args.batch_size, "random_state": args.seed, "n_jobs": args.threads,
+        "mode": args.mode,
+        "learning_rate": learning_rate,
+        "max_iter": epochs,
+        "tol": None,
+        "batch_size": args.batch_size,
+        "random_state": args.seed,
+        "n_jobs": args.threads,
     }
     # Compile (or load from the cache) every kernel the real fit will call, on a small slice
     # large enough to take the same parallel path, so the timed fit is steady-state.
@@ -120,15 +129,19 @@ def train(args: argparse.Namespace) -> int:
     mse = float(np.mean((prediction - y) ** 2))
     coef_error = np.abs(model.coef_ - true_coef)
     relative = float(np.linalg.norm(model.coef_ - true_coef) / np.linalg.norm(true_coef))
-    threads = args.threads or numba.get_num_threads()
-    layer = numba.threading_layer() if model.n_iter_ and args.mode == "batch" else "serial"
+    if args.mode == "batch" and X.size >= PARALLEL_MIN_ELEMENTS:
+        threads = f"{args.threads or numba.get_num_threads()} threads, layer {active_layer()}"
+    else:
+        threads = "serial kernel"
     print("result:")
     print(f"  epochs           {model.n_iter_}")
     print(
         f"  fit time         {_seconds(fit_time)} ({fit_time / model.n_iter_ * 1e3:.1f} ms/epoch, "
-        f"{threads} thread(s), layer {layer})"
+        f"{threads})"
     )
-    print(f"  coef error       max |coef - true| {coef_error.max():.3e}, relative L2 {relative:.3e}")
+    print(
+        f"  coef error       max |coef - true| {coef_error.max():.3e}, relative L2 {relative:.3e}"
+    )
     print(f"  intercept        {model.intercept_:.6f} (true {args.bias:g})")
     print(f"  MSE              {mse:.6f} (noise variance {args.noise**2:g})")
     print(f"  R^2              {model.score(X, y):.6f}")

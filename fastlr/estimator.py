@@ -11,7 +11,7 @@ from fastlr._base import FitResult, LinearRegressionBase, Progress, Settings
 class LinearRegression(LinearRegressionBase):
     """Linear regression trained by gradient descent with fused Numba kernels.
 
-    Minimizes ``L(w, b) = 1/(2n) · Σ (x_i·w + b − y_i)²`` from zero coefficients.
+    Minimizes ``L(w, b) = 1/(2n) · Σ (x_i·w + b - y_i)²`` from zero coefficients.
 
     Parameters
     ----------

@@ -13,7 +13,7 @@ Examples
 >>> import numpy as np
 >>> from fastlr import reference
 >>> X, y, coef = reference.make_regression(200, 2, random_state=0)
->>> model = reference.LinearRegression(learning_rate=0.5, max_iter=60).fit(X, y)
+>>> model = reference.LinearRegression(learning_rate=0.5, max_iter=500).fit(X, y)
 >>> bool(np.allclose(model.coef_, coef))
 True
 """
@@ -45,7 +45,8 @@ def _rows(n: int, order: np.ndarray) -> np.ndarray:
 
 def predict(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
     """``X @ coef + intercept`` in float64."""
-    return X.astype(np.float64, copy=False) @ coef + intercept
+    prediction: np.ndarray = X.astype(np.float64, copy=False) @ coef + intercept
+    return prediction
 
 
 def loss_and_gradient(
@@ -59,8 +60,13 @@ def loss_and_gradient(
 
 
 def sgd_epoch(
-    X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: float,
-    learning_rate: float, order: np.ndarray, fit_intercept: bool,
+    X: np.ndarray,
+    y: np.ndarray,
+    coef: np.ndarray,
+    intercept: float,
+    learning_rate: float,
+    order: np.ndarray,
+    fit_intercept: bool,
 ) -> tuple[float, np.ndarray, float]:
     """One update per sample. Returns (mean r²/2 before each update, new coef, new intercept)."""
     coef = np.array(coef, dtype=np.float64)  # a copy: the caller's array is left alone
@@ -76,8 +82,14 @@ def sgd_epoch(
 
 
 def minibatch_epoch(
-    X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: float,
-    learning_rate: float, order: np.ndarray, batch_size: int, fit_intercept: bool,
+    X: np.ndarray,
+    y: np.ndarray,
+    coef: np.ndarray,
+    intercept: float,
+    learning_rate: float,
+    order: np.ndarray,
+    batch_size: int,
+    fit_intercept: bool,
 ) -> tuple[float, np.ndarray, float]:
     """One gradient step per batch of ``order``. Returns (mean r²/2, new coef, new intercept)."""
     coef = np.array(coef, dtype=np.float64)
@@ -124,7 +136,8 @@ def _uniforms(key: np.uint64, counters: np.ndarray) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64, copy=False) / 2.0**53
+    uniforms: np.ndarray = (z >> np.uint64(11)).astype(np.float64) / 2.0**53
+    return uniforms
 
 
 def _normal_pairs(key: np.uint64, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +157,9 @@ class LinearRegression(LinearRegressionBase):
     >>> import numpy as np
     >>> from fastlr import reference
     >>> X = np.arange(10.0).reshape(-1, 1)
-    >>> model = reference.LinearRegression(learning_rate=0.02, max_iter=5000).fit(X, 3 * X[:, 0] + 1)
+    >>> y = 3 * X[:, 0] + 1
+    >>> model = reference.LinearRegression(learning_rate=0.02, max_iter=5000, tol=None)
+    >>> model = model.fit(X, y)
     >>> np.round(model.coef_, 3), round(model.intercept_, 3)
     (array([3.]), 1.0)
     """
@@ -172,7 +187,13 @@ class LinearRegression(LinearRegressionBase):
         def minibatch(params: Params) -> tuple[float, float]:
             before = Params(params.coef.copy(), params.intercept)
             loss, params.coef[:], params.intercept = minibatch_epoch(
-                X, y, params.coef, params.intercept, lr, rows.next(), settings.batch_size,
+                X,
+                y,
+                params.coef,
+                params.intercept,
+                lr,
+                rows.next(),
+                settings.batch_size,
                 fit_intercept,
             )
             n_updates = -(-X.shape[0] // settings.batch_size)

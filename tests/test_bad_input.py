@@ -81,10 +81,14 @@ def test_divergence_is_an_error_and_keeps_the_previous_model(Xy):
     model = fastlr.LinearRegression(learning_rate=0.5, max_iter=50).fit(*Xy)
     coef, intercept = model.coef_.copy(), model.intercept_
     model.set_params(learning_rate=1e6)
-    with pytest.raises(fastlr.DivergenceError, match=r"times the first epoch's with learning_rate=1e\+06.*learning_rate=100000"):
+    with pytest.raises(
+        fastlr.DivergenceError,
+        match=r"times the first epoch's with learning_rate=1e\+06.*learning_rate=100000",
+    ):
         model.fit(*Xy)
     np.testing.assert_array_equal(model.coef_, coef)
-    assert model.intercept_ == intercept and np.isfinite(model.coef_).all()
+    assert model.intercept_ == intercept
+    assert np.isfinite(model.coef_).all()
 
 
 def test_values_too_large_to_square_are_reported(Xy):
@@ -107,7 +111,7 @@ def test_predict_checks(Xy):
 def test_loss_and_gradient_refuses_to_copy(Xy):
     X, y = Xy
     coef = np.zeros(3)
-    with pytest.raises(ValueError, match="C-contiguous.*np.ascontiguousarray"):
+    with pytest.raises(ValueError, match=r"C-contiguous.*np\.ascontiguousarray"):
         fastlr.loss_and_gradient(np.asfortranarray(X), y, coef)
     with pytest.raises(ValueError, match="C-contiguous"):
         fastlr.loss_and_gradient(X[::2], y[::2].copy(), coef)
@@ -117,14 +121,14 @@ def test_loss_and_gradient_refuses_to_copy(Xy):
         fastlr.loss_and_gradient(X.tolist(), y, coef)
     with pytest.raises(ValueError, match="coef must have 3 values"):
         fastlr.loss_and_gradient(X, y, np.zeros(4))
-    with pytest.raises(ValueError, match="y must be 1-D with X.shape"):
+    with pytest.raises(ValueError, match=r"y must be 1-D with X\.shape"):
         fastlr.loss_and_gradient(X, y[:-1], coef)
 
 
 def test_loss_and_gradient_reads_read_only_input_in_place(Xy):
     X, y = Xy
     X.setflags(write=False)
-    loss, grad, grad_b = fastlr.loss_and_gradient(X, y, np.ones(3), 0.5)
+    loss, grad, _grad_b = fastlr.loss_and_gradient(X, y, np.ones(3), 0.5)
     expected = reference.loss_and_gradient(X, y, np.ones(3), 0.5)
     assert loss == pytest.approx(expected[0], rel=1e-12)
     np.testing.assert_allclose(grad, expected[1], rtol=1e-12)
@@ -143,3 +147,19 @@ def test_loss_and_gradient_reads_read_only_input_in_place(Xy):
 def test_make_regression_checks(kwargs, message):
     with pytest.raises((ValueError, TypeError), match=message):
         fastlr.make_regression(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("tol", "message"), [(1e-4, "the loss rose from"), (None, "times the first")]
+)
+def test_a_step_slightly_too_large_is_caught_with_or_without_tol(Xy, tol, message):
+    # The Hessian of standard-normal data has eigenvalues near 1: a step of 2.2 is just unstable.
+    with pytest.raises(fastlr.DivergenceError, match=message):
+        fastlr.LinearRegression(learning_rate=2.2, max_iter=1000, tol=tol).fit(*Xy)
+
+
+def test_noise_free_data_converges_without_a_warning():
+    X, y, coef = fastlr.make_regression(300, 3, random_state=1)
+    model = fastlr.LinearRegression(learning_rate=0.5, max_iter=1000).fit(X, y)
+    assert model.n_iter_ < 1000
+    np.testing.assert_allclose(model.coef_, coef, rtol=1e-6)

@@ -12,9 +12,7 @@ LEARNING_RATES = {"batch": 0.5, "minibatch": 0.05, "sgd": 0.01}
 
 
 def data(n=500, d=4, dtype=np.float64, seed=0, noise=0.5):
-    X, y, coef = fastlr.make_regression(
-        n, d, noise=noise, bias=2.0, random_state=seed, dtype=dtype
-    )
+    X, y, coef = fastlr.make_regression(n, d, noise=noise, bias=2.0, random_state=seed, dtype=dtype)
     return X, y, coef
 
 
@@ -25,8 +23,14 @@ def data(n=500, d=4, dtype=np.float64, seed=0, noise=0.5):
 def test_fit_matches_reference_estimator(mode, dtype, shuffle, fit_intercept):
     X, y, _ = data(n=333, d=5, dtype=dtype)
     params = {
-        "mode": mode, "learning_rate": LEARNING_RATES[mode], "max_iter": 6, "tol": None,
-        "batch_size": 32, "shuffle": shuffle, "random_state": 3, "fit_intercept": fit_intercept,
+        "mode": mode,
+        "learning_rate": LEARNING_RATES[mode],
+        "max_iter": 6,
+        "tol": None,
+        "batch_size": 32,
+        "shuffle": shuffle,
+        "random_state": 3,
+        "fit_intercept": fit_intercept,
     }
     fast = fastlr.LinearRegression(**params).fit(X, y)
     twin = reference.LinearRegression(**params).fit(X, y)
@@ -36,7 +40,9 @@ def test_fit_matches_reference_estimator(mode, dtype, shuffle, fit_intercept):
     assert fast.n_iter_ == twin.n_iter_ == 6
     if not fit_intercept:
         assert fast.intercept_ == 0.0
-    np.testing.assert_allclose(fast.predict(X), twin.predict(X), rtol=1e-5 if dtype == np.float32 else 1e-10)
+    np.testing.assert_allclose(
+        fast.predict(X), twin.predict(X), rtol=1e-5 if dtype == np.float32 else 1e-10
+    )
 
 
 def test_minibatch_with_batch_size_n_equals_batch():
@@ -74,7 +80,11 @@ def test_batch_converges_to_least_squares(dtype):
 def test_stochastic_modes_reach_least_squares_neighbourhood(mode):
     X, y, coef = data(n=20000, d=6, noise=0.1)
     model = fastlr.LinearRegression(
-        mode=mode, learning_rate=LEARNING_RATES[mode] / 5, batch_size=16, max_iter=5, tol=None,
+        mode=mode,
+        learning_rate=LEARNING_RATES[mode] / 5,
+        batch_size=16,
+        max_iter=5,
+        tol=None,
         random_state=0,
     ).fit(X, y)
     np.testing.assert_allclose(model.coef_, coef, rtol=0, atol=0.05)
@@ -126,9 +136,12 @@ def test_tol_none_runs_every_epoch_and_tol_stops_early():
 
 def test_column_target_gives_column_outputs():
     X, y, _ = data()
-    model = fastlr.LinearRegression(learning_rate=0.5, max_iter=50, tol=None).fit(X, y.reshape(-1, 1))
+    model = fastlr.LinearRegression(learning_rate=0.5, max_iter=50, tol=None).fit(
+        X, y.reshape(-1, 1)
+    )
     flat = fastlr.LinearRegression(learning_rate=0.5, max_iter=50, tol=None).fit(X, y)
-    assert model.coef_.shape == (1, 4) and model.intercept_.shape == (1,)
+    assert model.coef_.shape == (1, 4)
+    assert model.intercept_.shape == (1,)
     assert model.predict(X).shape == (len(y), 1)
     np.testing.assert_array_equal(model.coef_[0], flat.coef_)
 
@@ -153,7 +166,8 @@ def test_fit_leaves_the_callers_arrays_untouched():
         fastlr.LinearRegression(mode=mode, learning_rate=0.01, max_iter=3, tol=None).fit(X, y)
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(y, y_before)
-    assert X.dtype == np.float32 and y.dtype == np.float32
+    assert X.dtype == np.float32
+    assert y.dtype == np.float32
 
 
 def test_verbose_prints_progress_lines(capsys):
@@ -173,8 +187,11 @@ def test_verbose_prints_progress_lines(capsys):
 def test_params_protocol_and_repr():
     model = fastlr.LinearRegression(mode="sgd", learning_rate=0.1)
     params = model.get_params()
-    assert params["mode"] == "sgd" and params["learning_rate"] == 0.1 and params["tol"] == 1e-4
-    assert model.set_params(max_iter=5) is model and model.max_iter == 5
+    assert params["mode"] == "sgd"
+    assert params["learning_rate"] == 0.1
+    assert params["tol"] == 1e-4
+    assert model.set_params(max_iter=5) is model
+    assert model.max_iter == 5
     assert repr(model) == "LinearRegression(mode='sgd', learning_rate=0.1, max_iter=5)"
     with pytest.raises(ValueError, match="invalid parameter 'alpha'"):
         model.set_params(alpha=1.0)

@@ -4,6 +4,8 @@ Sizes straddle the chunk layout (1, 2, prime sizes, several chunks of MIN_CHUNK_
 the parallel kernels must give the serial kernels' bits exactly.
 """
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -103,9 +105,7 @@ def test_sgd_epoch_matches_reference(seed, n, d, dtype, shuffled, fit_intercept)
     shuffled=st.booleans(),
     fit_intercept=st.booleans(),
 )
-def test_minibatch_epoch_matches_reference(
-    seed, n, d, batch_size, dtype, shuffled, fit_intercept
-):
+def test_minibatch_epoch_matches_reference(seed, n, d, batch_size, dtype, shuffled, fit_intercept):
     X, y, coef, intercept = problem(seed, n, d, dtype)
     order = np.random.default_rng(seed).permutation(n) if shuffled else np.empty(0, np.intp)
     expected_loss, expected_coef, expected_b = reference.minibatch_epoch(
@@ -150,3 +150,13 @@ def test_fill_regression_matches_reference_generator(n, d, noise, seed, dtype):
     rtol = 1e-6 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(X, X_ref, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(y, y_ref, rtol=rtol, atol=rtol * max(1.0, np.abs(y_ref).max()))
+
+
+@pytest.mark.skipif(
+    os.environ.get("NUMBA_BOUNDSCHECK") != "1", reason="only meaningful with NUMBA_BOUNDSCHECK=1"
+)
+def test_boundscheck_run_really_checks_bounds():
+    # CI runs the suite a second time with NUMBA_BOUNDSCHECK=1; prove the kernels were rebuilt so.
+    X, y, coef, intercept = problem(0, 10, 4, np.float64)
+    with pytest.raises(IndexError):
+        kernels.sgd_epoch(X, y, coef[:3].copy(), intercept, 0.1, np.empty(0, np.intp), True)
