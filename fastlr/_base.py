@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from fastlr._validation import (
     check_choice,
     check_number,
 )
-from fastlr.exceptions import NotFittedError
+from fastlr.exceptions import ConvergenceWarning, NotFittedError
 
 MODES = ("batch", "minibatch", "sgd")
 
@@ -57,6 +58,7 @@ class FitResult:
     intercept: float
     loss_history: np.ndarray
     n_iter: int
+    converged: bool
 
 
 class LinearRegressionBase:
@@ -148,6 +150,14 @@ class LinearRegressionBase:
         X = as_float_matrix(X)
         y_flat, column = as_float_target(y, X.shape[0])
         result = self._train(X, y_flat, settings, _progress_printer(settings))
+        if not result.converged:
+            warnings.warn(
+                f"stopped after max_iter={settings.max_iter} epochs before the loss settled "
+                f"within tol={settings.tol:g}; raise max_iter or learning_rate, or pass tol=None "
+                "to run a fixed number of epochs",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         self.coef_ = result.coef.reshape(1, -1) if column else result.coef
         self.intercept_ = np.array([result.intercept]) if column else float(result.intercept)
         self.loss_history_ = result.loss_history

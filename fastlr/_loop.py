@@ -8,7 +8,6 @@ progress lines and the non-finite check. No kernels here, so :mod:`fastlr.refere
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,8 +15,8 @@ import numpy as np
 
 from fastlr._base import FitResult, Progress, Settings
 from fastlr._random import RandomState
-from fastlr._validation import raise_if_not_finite
-from fastlr.exceptions import ConvergenceWarning, DivergenceError
+from fastlr._validation import max_abs, raise_if_not_finite
+from fastlr.exceptions import DivergenceError
 
 
 @dataclass
@@ -86,54 +85,88 @@ def mean_update_norm(before: Params, after: Params, learning_rate: float, n_upda
     return math.hypot(coef_change, before.intercept - after.intercept) / (learning_rate * n_updates)
 
 
+def n_batches(n_samples: int, batch_size: int) -> int:
+    """Updates per mini-batch epoch (the last batch may be smaller)."""
+    return -(-n_samples // batch_size)
+
+
 def run_epochs(
     step: EpochStep,
     X: np.ndarray,
     y: np.ndarray,
     settings: Settings,
     progress: Progress | None,
+    *,
+    monotone: bool,
 ) -> FitResult:
-    """Run up to ``settings.max_iter`` epochs from zero coefficients; stop early on ``tol``."""
+    """Run up to ``settings.max_iter`` epochs from zero coefficients; stop early on ``tol``.
+
+    ``monotone`` says the mode's loss cannot rise while the step is stable (full-batch descent
+    with a constant step), so any rise beyond rounding is reported as divergence at once.
+    Every mode raises :class:`DivergenceError` when the loss or the coefficients overflow, when
+    the loss grows past ``DIVERGENCE_GROWTH`` times the first epoch's, or when the run ends
+    above the first epoch's loss: a model worse than where it started is never returned.
+    """
     params = Params(coef=np.zeros(X.shape[1]), intercept=0.0)
     history = np.empty(settings.max_iter)
+    best = math.inf
     n_iter = 0
     converged = False
-    best = math.inf
     for epoch in range(settings.max_iter):
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
             loss, grad_norm = step(params)
-        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-            raise_if_not_finite(X=X, y=y)  # names a NaN/inf in the input when there is one
-            what = f"the loss ({loss:g}) or its gradient (norm {grad_norm:g}) overflowed"
-            _raise_divergence(X, epoch + 1, what, settings.learning_rate)
-        if epoch > 0 and loss > DIVERGENCE_GROWTH * history[0]:
-            what = f"the loss grew to {loss:g}, {loss / history[0]:.3g} times the first epoch's"
-            _raise_divergence(X, epoch + 1, what, settings.learning_rate)
-        history[epoch] = loss
         n_iter = epoch + 1
+        first = history[0] if epoch else loss
+        problem = _divergence(loss, grad_norm, best, first, monotone)
+        if problem is not None:
+            if not math.isfinite(loss):
+                raise_if_not_finite(X=X, y=y)  # names a NaN/inf in the input when there is one
+            _raise_divergence(X, n_iter, problem, settings.learning_rate)
+        history[epoch] = loss
         if progress is not None:
             progress(n_iter, loss, grad_norm)
         if epoch > 0 and improvement_below_tol(best, loss, settings.tol):
-            if loss > history[0]:
-                what = f"the loss rose from {history[0]:g} (first epoch) to {loss:g}"
-                _raise_divergence(X, n_iter, what, settings.learning_rate)
             converged = True
             break
         best = min(best, loss)
-    if settings.tol is not None and not converged:
-        warnings.warn(
-            f"stopped after max_iter={settings.max_iter} epochs before the loss settled within "
-            f"tol={settings.tol:g}; raise max_iter or learning_rate, or pass tol=None to run a "
-            "fixed number of epochs",
-            ConvergenceWarning,
-            stacklevel=4,
+    if not (np.isfinite(params.coef).all() and math.isfinite(params.intercept)):
+        _raise_divergence(X, n_iter, "the last step overflowed", settings.learning_rate)
+    if history[n_iter - 1] > history[0]:
+        what = f"the loss ended at {history[n_iter - 1]:g}, above the first epoch's {history[0]:g}"
+        _raise_divergence(X, n_iter, what, settings.learning_rate)
+    return FitResult(
+        params.coef,
+        params.intercept,
+        history[:n_iter].copy(),
+        n_iter,
+        converged=converged or settings.tol is None,
+    )
+
+
+#: Batch mode: a rise above ``best * (1 + RISE_RTOL) + RISE_ATOL * first`` is not rounding.
+RISE_RTOL = 1e-9
+RISE_ATOL = 1e-20
+
+
+def _divergence(
+    loss: float, grad_norm: float, best: float, first: float, monotone: bool
+) -> str | None:
+    """Why this epoch shows divergence, or None."""
+    if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+        return f"the loss ({loss:g}) or its gradient (norm {grad_norm:g}) overflowed"
+    if loss > DIVERGENCE_GROWTH * first:
+        return f"the loss grew to {loss:g}, {loss / first:.3g} times the first epoch's"
+    if monotone and loss > best * (1 + RISE_RTOL) + RISE_ATOL * first:
+        return (
+            f"the loss rose from {best:g} to {loss:g} (full-batch descent with a stable step "
+            "never raises it)"
         )
-    return FitResult(params.coef, params.intercept, history[:n_iter].copy(), n_iter)
+    return None
 
 
 def _raise_divergence(X: np.ndarray, epoch: int, what: str, learning_rate: float) -> None:
     raise DivergenceError(
         f"training diverged at epoch {epoch}: {what} with "
         f"learning_rate={learning_rate:g}. Try a smaller step, e.g. learning_rate="
-        f"{learning_rate / 10:g}, or scale the features (max |X| = {np.abs(X).max():g})."
+        f"{learning_rate / 10:g}, or scale the features (max |X| = {max_abs(X):g})."
     )

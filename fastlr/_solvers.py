@@ -13,16 +13,22 @@ import numpy as np
 
 from fastlr import _kernels as kernels
 from fastlr._base import FitResult, Progress, Settings
-from fastlr._loop import EpochStep, Params, RowOrder, mean_update_norm, run_epochs
-from fastlr._threading import LAUNCH_LOCK, kernel_threads, resolve_n_jobs
+from fastlr._loop import EpochStep, Params, RowOrder, mean_update_norm, n_batches, run_epochs
+from fastlr._threading import parallel_launch, resolve_n_jobs
 
 #: Below this many elements of X a parallel launch costs more than it saves.
 PARALLEL_MIN_ELEMENTS = 1 << 17
 
 
 def thread_count(X: np.ndarray, n_jobs: int | None) -> int:
-    """Threads worth using on ``X``: 1 for small inputs, else what ``n_jobs`` asks for."""
-    return 1 if X.size < PARALLEL_MIN_ELEMENTS else resolve_n_jobs(n_jobs)
+    """Threads worth using on ``X``: 1 for small inputs, else what ``n_jobs`` asks for.
+
+    ``n_jobs`` is checked either way, so a bad value fails on small inputs too.
+    """
+    requested = None if n_jobs is None else resolve_n_jobs(n_jobs)
+    if X.size < PARALLEL_MIN_ELEMENTS:
+        return 1
+    return requested if requested is not None else resolve_n_jobs(None)
 
 
 def fused_pass(
@@ -36,7 +42,7 @@ def fused_pass(
     """Loss and intercept gradient returned, coefficient gradient written to ``grad``."""
     if n_threads == 1:
         return kernels.fused_pass_serial(X, y, coef, intercept, grad)  # type: ignore[no-any-return]
-    with LAUNCH_LOCK:
+    with parallel_launch(n_threads):
         return kernels.fused_pass_parallel(X, y, coef, intercept, grad)  # type: ignore[no-any-return]
 
 
@@ -47,7 +53,7 @@ def predict_into(
     if n_threads == 1:
         kernels.predict_serial(X, coef, intercept, out)
         return
-    with kernel_threads(n_threads), LAUNCH_LOCK:
+    with parallel_launch(n_threads):
         kernels.predict_parallel(X, coef, intercept, out)
 
 
@@ -88,7 +94,8 @@ def _sgd_step(X: np.ndarray, y: np.ndarray, settings: Settings, n_threads: int) 
 def _minibatch_step(X: np.ndarray, y: np.ndarray, settings: Settings, n_threads: int) -> EpochStep:
     rows = RowOrder(X.shape[0], settings.shuffle, settings.random_state)
     grad = np.empty(X.shape[1])
-    n_updates = -(-X.shape[0] // settings.batch_size)
+    batch_size = min(settings.batch_size, X.shape[0])  # a huge batch_size must not overflow int64
+    n_updates = n_batches(X.shape[0], batch_size)
 
     def step(params: Params) -> tuple[float, float]:
         before = Params(params.coef.copy(), params.intercept)
@@ -99,7 +106,7 @@ def _minibatch_step(X: np.ndarray, y: np.ndarray, settings: Settings, n_threads:
             params.intercept,
             settings.learning_rate,
             rows.next(),
-            settings.batch_size,
+            batch_size,
             settings.fit_intercept,
             grad,
         )
@@ -116,7 +123,4 @@ def train(X: np.ndarray, y: np.ndarray, settings: Settings, progress: Progress |
     # Only the batch pass is parallel; sgd and mini-batch updates are sequential by nature.
     n_threads = thread_count(X, settings.n_jobs) if settings.mode == "batch" else 1
     step = _STEPS[settings.mode](X, y, settings, n_threads)
-    if n_threads == 1:
-        return run_epochs(step, X, y, settings, progress)
-    with kernel_threads(n_threads):
-        return run_epochs(step, X, y, settings, progress)
+    return run_epochs(step, X, y, settings, progress, monotone=settings.mode == "batch")

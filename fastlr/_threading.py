@@ -71,11 +71,19 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
 
 
 @contextmanager
-def kernel_threads(n_threads: int) -> Iterator[None]:
-    """Run the block with ``n_threads`` kernel threads in this Python thread, then restore."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+def parallel_launch(n_threads: int | None = None) -> Iterator[None]:
+    """Hold :data:`LAUNCH_LOCK` and run the block's parallel kernels on ``n_threads`` threads.
+
+    ``None`` keeps numba's current setting. The thread count is restored on the way out (it is
+    per Python thread in numba, so other threads are not affected).
+    """
+    with LAUNCH_LOCK:
+        if n_threads is None:
+            yield
+            return
+        previous = numba.get_num_threads()
+        numba.set_num_threads(n_threads)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)

@@ -61,6 +61,11 @@ def as_float_target(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray
     """Return ``(y as 1-D float32/float64, whether y came as a column (n, 1))``."""
     array = _as_array(y, name)
     column = array.ndim == 2 and array.shape[1] == 1
+    if array.ndim == 2 and array.shape[0] == 1 and n_samples != 1:
+        raise ValueError(
+            f"{name} must be 1-D (n_samples,) or a column (n_samples, 1); got a row of shape "
+            f"{array.shape}: pass {name}.ravel()"
+        )
     if array.ndim == 2 and array.shape[1] != 1:
         raise ValueError(
             f"{name} must be 1-D (n_samples,) or a single column (n_samples, 1); got shape "
@@ -83,6 +88,11 @@ def check_kernel_ready(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(f"y must be 1-D with X.shape[0] = {X.shape[0]} values; got {y.shape}")
     for name, array in (("X", X), ("y", y)):
+        if array.dtype.kind == "f" and not array.dtype.isnative:
+            raise TypeError(
+                f"{name} has non-native byte order ({array.dtype.str}); convert it once with "
+                f"{name}.astype({name}.dtype.newbyteorder('=')) (loss_and_gradient never copies)"
+            )
         if array.dtype not in FLOAT_DTYPES:
             raise TypeError(
                 f"{name} must be float32 or float64, got {array.dtype}; convert it once with "
@@ -146,6 +156,11 @@ def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False; got {value!r}")
     return bool(value)
+
+
+def max_abs(array: np.ndarray) -> float:
+    """Largest absolute value, without an array-sized temporary (used in error messages)."""
+    return float(max(array.max(), -array.min()))
 
 
 def _first_nonfinite(array: np.ndarray) -> tuple[int, ...] | None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from fastlr import _kernels as kernels
 from fastlr._random import regression_spec
-from fastlr._threading import LAUNCH_LOCK
+from fastlr._threading import parallel_launch
 
 
 def make_regression(
@@ -59,6 +59,6 @@ def make_regression(
     spec = regression_spec(n_samples, n_features, noise, bias, random_state, dtype)
     X = np.empty((spec.n_samples, spec.n_features), dtype=spec.dtype)
     y = np.empty(spec.n_samples, dtype=spec.dtype)
-    with LAUNCH_LOCK:
+    with parallel_launch():
         kernels.fill_regression(X, y, spec.coef, spec.bias, spec.noise, spec.key_x, spec.key_noise)
     return X, y, spec.coef

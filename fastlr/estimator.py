@@ -26,8 +26,8 @@ class LinearRegression(LinearRegressionBase):
     max_iter : int, default=1000
         Epochs (full passes over the data), in every mode.
     tol : float or None, default=1e-4
-        Stop when an epoch improves the loss by no more than ``tol`` times the previous loss.
-        ``None`` runs all ``max_iter`` epochs.
+        Stop when an epoch fails to beat the best loss so far by ``tol`` times that loss. ``None``
+        runs all ``max_iter`` epochs. Using every epoch before that warns (``ConvergenceWarning``).
     batch_size : int, default=256
         Rows per update in ``"minibatch"`` mode (the last batch may be smaller).
     shuffle : bool, default=True

@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from fastlr._solvers import fused_pass, thread_count
-from fastlr._validation import as_coef, check_kernel_ready, check_number, raise_if_not_finite
+from fastlr._validation import (
+    as_coef,
+    check_kernel_ready,
+    check_number,
+    max_abs,
+    raise_if_not_finite,
+)
 
 
 def loss_and_gradient(
@@ -63,6 +69,6 @@ def loss_and_gradient(
         raise_if_not_finite(X=X, y=y)
         raise FloatingPointError(
             f"the loss overflowed ({loss}); the values of X, y or coef are too large to square "
-            f"in float64 (max |X| = {np.abs(X).max():g}, max |y| = {np.abs(y).max():g})"
+            f"in float64 (max |X| = {max_abs(X):g}, max |y| = {max_abs(y):g})"
         )
     return loss, grad, grad_intercept

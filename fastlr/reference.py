@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from fastlr._base import FitResult, LinearRegressionBase, Progress, Settings
-from fastlr._loop import Params, RowOrder, mean_update_norm, run_epochs
+from fastlr._loop import Params, RowOrder, mean_update_norm, n_batches, run_epochs
 from fastlr._random import regression_spec
 
 __all__ = [
@@ -50,7 +50,7 @@ def predict(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
 
 
 def loss_and_gradient(
-    X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: float
+    X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: float = 0.0
 ) -> tuple[float, np.ndarray, float]:
     """``(L, Xᵀr / n, mean(r))`` at ``(coef, intercept)``: twin of the fused pass."""
     X = X.astype(np.float64, copy=False)
@@ -196,11 +196,11 @@ class LinearRegression(LinearRegressionBase):
                 settings.batch_size,
                 fit_intercept,
             )
-            n_updates = -(-X.shape[0] // settings.batch_size)
+            n_updates = n_batches(X.shape[0], settings.batch_size)
             return loss, mean_update_norm(before, params, lr, n_updates)
 
         step = {"batch": batch, "sgd": sgd, "minibatch": minibatch}[settings.mode]
-        return run_epochs(step, X, y, settings, progress)
+        return run_epochs(step, X, y, settings, progress, monotone=settings.mode == "batch")
 
     def _predict(self, X: np.ndarray, coef: np.ndarray, intercept: float, out: np.ndarray) -> None:
         out[:] = predict(X, coef, intercept)

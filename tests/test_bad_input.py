@@ -31,6 +31,7 @@ def Xy():
         ({"random_state": "seed"}, "random_state must be None, an int >= 0"),
         ({"n_jobs": 0}, "n_jobs must be None, between 1 and"),
         ({"n_jobs": 10_000}, "n_jobs must be None, between 1 and"),
+        ({"n_jobs": "all"}, "n_jobs must be None or an int"),
         ({"verbose": -1}, "verbose must be an int >= 0"),
     ],
 )
@@ -49,6 +50,7 @@ def test_invalid_parameters_are_named(Xy, estimator, params, message):
         (np.ones((3, 0)), np.ones(3), ValueError, "at least one sample and one feature"),
         (np.ones((4, 2)), np.ones(5), ValueError, "X has 4 samples but y has 5"),
         (np.ones((4, 2)), np.ones((4, 2)), ValueError, "several targets are not supported"),
+        (np.ones((4, 2)), np.ones((1, 4)), ValueError, r"row of shape \(1, 4\): pass y\.ravel"),
         (np.full((3, 2), "a"), np.ones(3), TypeError, "X must hold real numbers"),
         (np.ones((3, 2), dtype=complex), np.ones(3), TypeError, "X must hold real numbers"),
         (np.ones((3, 2)), np.array(["a", "b", "c"]), TypeError, "y must hold real numbers"),
@@ -149,13 +151,36 @@ def test_make_regression_checks(kwargs, message):
         fastlr.make_regression(**kwargs)
 
 
-@pytest.mark.parametrize(
-    ("tol", "message"), [(1e-4, "the loss rose from"), (None, "times the first")]
-)
-def test_a_step_slightly_too_large_is_caught_with_or_without_tol(Xy, tol, message):
-    # The Hessian of standard-normal data has eigenvalues near 1: a step of 2.2 is just unstable.
-    with pytest.raises(fastlr.DivergenceError, match=message):
-        fastlr.LinearRegression(learning_rate=2.2, max_iter=1000, tol=tol).fit(*Xy)
+@pytest.mark.parametrize("tol", [1e-4, None])
+@pytest.mark.parametrize("max_iter", [10, 1000])
+def test_a_step_slightly_too_large_is_caught_with_or_without_tol(Xy, tol, max_iter):
+    # The Hessian of standard-normal data has eigenvalues near 1: a step of 2.05 is just unstable.
+    with pytest.raises(fastlr.DivergenceError, match="the loss rose from"):
+        fastlr.LinearRegression(learning_rate=2.05, max_iter=max_iter, tol=tol).fit(*Xy)
+
+
+@pytest.mark.parametrize("estimator", [fastlr.LinearRegression, reference.LinearRegression])
+def test_a_slowly_unstable_direction_is_not_mistaken_for_convergence(estimator):
+    # Feature scales 10 and 1: the stable limit is a step of 0.02. At 0.0205 the large direction
+    # grows by 5% an epoch while the small one still improves, so the loss first falls, then rises.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 2)) * [10.0, 1.0]
+    y = X @ [0.0, 1.0]
+    with pytest.raises(fastlr.DivergenceError, match="rose"):
+        estimator(learning_rate=0.0205, max_iter=1000).fit(X, y)
+
+
+def test_an_overflowing_last_step_is_an_error(Xy):
+    with pytest.raises(fastlr.DivergenceError, match="the last step overflowed"):
+        fastlr.LinearRegression(learning_rate=1e307, max_iter=1, tol=None).fit(*Xy)
+
+
+@pytest.mark.parametrize("mode", ["minibatch", "sgd"])
+def test_stochastic_modes_never_return_a_model_worse_than_the_start(Xy, mode):
+    with pytest.raises(fastlr.DivergenceError, match=r"overflowed|times the first|ended at"):
+        fastlr.LinearRegression(
+            mode=mode, learning_rate=0.9, batch_size=2, max_iter=5, tol=None
+        ).fit(*Xy)
 
 
 def test_noise_free_data_converges_without_a_warning():
@@ -163,3 +188,31 @@ def test_noise_free_data_converges_without_a_warning():
     model = fastlr.LinearRegression(learning_rate=0.5, max_iter=1000).fit(X, y)
     assert model.n_iter_ < 1000
     np.testing.assert_allclose(model.coef_, coef, rtol=1e-6)
+
+
+def test_loss_and_gradient_checks_n_jobs(Xy):
+    X, y = Xy
+    with pytest.raises(ValueError, match="n_jobs must be None, between 1 and"):
+        fastlr.loss_and_gradient(X, y, np.zeros(3), n_jobs=0)
+    with pytest.raises(TypeError, match="n_jobs must be None or an int"):
+        fastlr.loss_and_gradient(X, y, np.zeros(3), n_jobs="two")
+
+
+def test_loss_and_gradient_names_byte_order(Xy):
+    X, y = Xy
+    swapped = X.astype(X.dtype.newbyteorder(">"))
+    with pytest.raises(TypeError, match="non-native byte order"):
+        fastlr.loss_and_gradient(swapped, y, np.zeros(3))
+    # fit converts it instead (one documented copy) and gets the same answer.
+    params = {"learning_rate": 0.5, "max_iter": 20, "tol": None}
+    np.testing.assert_array_equal(
+        fastlr.LinearRegression(**params).fit(swapped, y).coef_,
+        fastlr.LinearRegression(**params).fit(X, y).coef_,
+    )
+
+
+def test_huge_batch_size_means_one_batch(Xy):
+    params = {"mode": "minibatch", "learning_rate": 0.3, "max_iter": 5, "tol": None}
+    huge = fastlr.LinearRegression(batch_size=2**63, shuffle=False, **params).fit(*Xy)
+    whole = fastlr.LinearRegression(batch_size=200, shuffle=False, **params).fit(*Xy)
+    np.testing.assert_array_equal(huge.coef_, whole.coef_)

@@ -204,3 +204,68 @@ def test_running_out_of_epochs_before_tol_warns():
     with pytest.warns(fastlr.ConvergenceWarning, match="max_iter=3 .* tol=0.0001"):
         model = fastlr.LinearRegression(learning_rate=0.01, max_iter=3).fit(X, y)
     assert model.n_iter_ == 3
+
+
+def test_running_out_of_epochs_warning_points_at_the_callers_line():
+    X, y, _ = data()
+    with pytest.warns(fastlr.ConvergenceWarning) as record:
+        fastlr.LinearRegression(learning_rate=0.01, max_iter=3).fit(X, y)
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["batch", "minibatch", "sgd"])
+def test_fit_reads_c_contiguous_float_input_in_place(monkeypatch, dtype, mode):
+    X, y, _ = data(dtype=dtype)
+    seen = {}
+    original = fastlr.LinearRegression._train
+
+    def spy(self, X_seen, y_seen, settings, progress):
+        seen["X"], seen["y"] = X_seen, y_seen
+        return original(self, X_seen, y_seen, settings, progress)
+
+    monkeypatch.setattr(fastlr.LinearRegression, "_train", spy)
+    fastlr.LinearRegression(mode=mode, learning_rate=0.01, max_iter=2, tol=None).fit(X, y)
+    assert np.shares_memory(seen["X"], X)
+    assert np.shares_memory(seen["y"], y)
+    assert seen["X"].dtype == dtype
+
+
+def test_read_only_input_and_a_single_sample_fit():
+    X, y, _ = data(n=50)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    for mode in ("batch", "minibatch", "sgd"):
+        params = {"mode": mode, "learning_rate": 0.05, "max_iter": 3, "tol": None}
+        model = fastlr.LinearRegression(random_state=0, **params)
+        twin = reference.LinearRegression(random_state=0, **params)
+        np.testing.assert_allclose(model.fit(X, y).coef_, twin.fit(X, y).coef_, rtol=1e-10)
+    one = fastlr.LinearRegression(learning_rate=0.1, max_iter=200, tol=None).fit([[2.0]], [3.0])
+    assert one.predict([[2.0]])[0] == pytest.approx(3.0)
+
+
+def hand_written_epochs(X, y, mode, learning_rate, epochs, batch_size, seed):
+    """Mini-batch and sgd written out independently of fastlr's loop, shuffling and kernels."""
+    rng = np.random.default_rng(seed)
+    order = np.arange(len(y))
+    w, b = np.zeros(X.shape[1]), 0.0
+    size = 1 if mode == "sgd" else batch_size
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for start in range(0, len(y), size):
+            rows = order[start : start + size]
+            r = X[rows] @ w + b - y[rows]
+            w = w - learning_rate * (X[rows].T @ r) / len(rows)
+            b = b - learning_rate * r.mean()
+    return w, b
+
+
+@pytest.mark.parametrize("mode", ["minibatch", "sgd"])
+def test_stochastic_modes_match_a_hand_written_loop(mode):
+    X, y, _ = data(n=301, d=4)
+    model = fastlr.LinearRegression(
+        mode=mode, learning_rate=0.02, max_iter=4, tol=None, batch_size=16, random_state=11
+    ).fit(X, y)
+    w, b = hand_written_epochs(X, y, mode, 0.02, 4, 16, seed=11)
+    np.testing.assert_allclose(model.coef_, w, rtol=1e-10)
+    assert model.intercept_ == pytest.approx(b, rel=1e-10)
