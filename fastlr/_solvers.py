@@ -39,11 +39,15 @@ def fused_pass(
     grad: np.ndarray,
     n_threads: int,
 ) -> tuple[float, float]:
-    """Loss and intercept gradient returned, coefficient gradient written to ``grad``."""
+    """Loss and intercept gradient returned, coefficient gradient written to ``grad``.
+
+    Narrow rows go to the kernel unrolled for their width (coefficients passed as a tuple).
+    """
+    weights = tuple(coef.tolist()) if coef.shape[0] <= kernels.NARROW_MAX_FEATURES else coef
     if n_threads == 1:
-        return kernels.fused_pass_serial(X, y, coef, intercept, grad)  # type: ignore[no-any-return]
+        return kernels.fused_pass_serial(X, y, weights, intercept, grad)  # type: ignore[no-any-return]
     with parallel_launch(n_threads):
-        return kernels.fused_pass_parallel(X, y, coef, intercept, grad)  # type: ignore[no-any-return]
+        return kernels.fused_pass_parallel(X, y, weights, intercept, grad)  # type: ignore[no-any-return]
 
 
 def predict_into(

@@ -160,3 +160,21 @@ def test_boundscheck_run_really_checks_bounds():
     X, y, coef, intercept = problem(0, 10, 4, np.float64)
     with pytest.raises(IndexError):
         kernels.sgd_epoch(X, y, coef[:3].copy(), intercept, 0.1, np.empty(0, np.intp), True)
+
+
+@pytest.mark.parametrize("d", range(1, kernels.NARROW_MAX_FEATURES + 1))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unrolled_narrow_rows_give_the_generic_kernels_results(d, dtype):
+    n = 3 * kernels.MIN_CHUNK_ROWS + 17
+    X, y, coef, intercept = problem(d, n, d, dtype)
+    expected_grad = np.empty(d)
+    expected = kernels.fused_pass_serial(X, y, coef, intercept, expected_grad)
+    for kernel in (kernels.fused_pass_serial, kernels.fused_pass_parallel):
+        grad = np.empty(d)
+        loss, grad_b = kernel(X, y, tuple(coef.tolist()), intercept, grad)
+        assert_close(loss, expected[0], rtol=1e-12)
+        assert_close(grad_b, expected[1], rtol=1e-12)
+        assert_close(grad, expected_grad, rtol=1e-12)
+    reference_loss, reference_grad, _ = reference.loss_and_gradient(X, y, coef, intercept)
+    assert_close(loss, reference_loss)
+    assert_close(grad, reference_grad)
