@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-reference", action="store_true", help="skip timing the NumPy reference"
     )
     train.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    bench = commands.add_parser(
+        "bench",
+        help="time fastlr against NumPy, the memory stream, scikit-learn and PyTorch",
+        description="Print a table of medians and ratios, each pair measured side by side on "
+        "the same arrays, with the target each ratio is held to.",
+    )
+    bench.add_argument("--quick", action="store_true", help="sizes divided by 100 (seconds)")
+    bench.add_argument("--repeats", type=_positive_int, default=7)
     return parser
 
 
@@ -164,6 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fastlr`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "bench":
+            from fastlr import bench
+
+            bench.run(quick=args.quick, repeats=args.repeats)
+            return 0
         return train(args)
     except (ValueError, TypeError, FloatingPointError, MemoryError) as exc:
         print(f"fastlr: error: {exc}", file=sys.stderr)

@@ -77,3 +77,34 @@ def test_python_dash_m_runs_the_command():
     )
     assert result.returncode == 0
     assert "--n-samples" in result.stdout
+
+
+def test_bench_quick_prints_every_comparison(capsys):
+    assert cli.main(["bench", "--quick", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    comparisons = {row.split(" | ")[0].strip("| ") for row in rows[1:]}
+    assert {
+        "batch epoch vs NumPy epoch",
+        "batch epoch vs fastlr.reference",
+        "batch epoch vs X.sum() (memory)",
+        "sgd epoch vs SGDRegressor",
+        "mini-batch epoch vs batch epoch",
+        "batch epoch, 4x the rows",
+        "batch fit to tol=1e-9 vs LinearRegression (lstsq)",
+        "make_regression vs sklearn's",
+    } <= comparisons
+    for row in rows[1:]:
+        ratio = float(row.split(" | ")[4].rstrip("x"))
+        assert 0 < ratio < 1e4
+        assert "(quick: not judged)" in row
+
+
+def test_bench_rows_judge_their_targets():
+    from fastlr.bench import Row
+
+    met = Row("x", "d", 0.010, "other", 0.060, 6.0, ">= 5x", True).line()
+    missed = Row("x", "d", 0.010, "other", 0.040, 4.0, ">= 5x", False).line()
+    assert met.endswith(">= 5x met |")
+    assert "| 6.00x |" in met
+    assert missed.endswith(">= 5x MISSED |")

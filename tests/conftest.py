@@ -1,4 +1,4 @@
-"""Test-wide settings, loaded before numba is imported.
+"""Test-suite settings, loaded before numba is imported (benchmarks/ does not load them).
 
 - Four kernel threads even on a 2-core machine, so thread-count independence is really tested.
 - Hypothesis: no deadline (the first example of a kernel includes its compilation); in CI a

@@ -1,0 +1,49 @@
+"""asv: epochs and fits of fastlr against its NumPy reference, every mode, shape and dtype.
+
+The JIT is compiled (or loaded from its cache) in ``setup``, so timings are steady-state.
+"""
+
+from __future__ import annotations
+
+from .common import DTYPES, IMPLEMENTATIONS, MODES, SHAPES, data, estimator
+
+
+class Training:
+    params = (list(IMPLEMENTATIONS), MODES, SHAPES, DTYPES)
+    param_names = ["implementation", "mode", "shape", "dtype"]
+    timeout = 300
+
+    def setup(self, implementation: str, mode: str, shape: str, dtype: str) -> None:
+        self.X, self.y = data(shape, dtype)
+        estimator(implementation, mode, 1).fit(self.X[:1000], self.y[:1000])  # compile
+
+    def time_epoch(self, implementation: str, mode: str, shape: str, dtype: str) -> None:
+        estimator(implementation, mode, 1).fit(self.X, self.y)
+
+    def time_fit(self, implementation: str, mode: str, shape: str, dtype: str) -> None:
+        estimator(implementation, mode, 5).fit(self.X, self.y)
+
+    def peakmem_fit(self, implementation: str, mode: str, shape: str, dtype: str) -> None:
+        estimator(implementation, mode, 5).fit(self.X, self.y)
+
+    def track_final_loss(self, implementation: str, mode: str, shape: str, dtype: str) -> float:
+        model = estimator(implementation, mode, 5).fit(self.X, self.y)
+        return float(model.loss_history_[-1])
+
+
+class LossAndGradient:
+    """The functional API against its twin: one fused pass."""
+
+    params = (list(IMPLEMENTATIONS), SHAPES, DTYPES)
+    param_names = ["implementation", "shape", "dtype"]
+
+    def setup(self, implementation: str, shape: str, dtype: str) -> None:
+        import numpy as np
+
+        self.X, self.y = data(shape, dtype)
+        self.coef = np.full(self.X.shape[1], 0.5)
+        self.function = IMPLEMENTATIONS[implementation].loss_and_gradient
+        self.function(self.X, self.y, self.coef, 0.1)
+
+    def time_loss_and_gradient(self, implementation: str, shape: str, dtype: str) -> None:
+        self.function(self.X, self.y, self.coef, 0.1)

@@ -1,0 +1,91 @@
+"""pytest-benchmark cases for the kernels, each beside its NumPy twin (fastlr.reference).
+
+Not part of the default test run (``testpaths`` is ``tests`` and ``fastlr``). Run and compare::
+
+    python -m pytest benchmarks/test_kernel_speed.py --benchmark-autosave
+    # ... change the code ...
+    python -m pytest benchmarks/test_kernel_speed.py --benchmark-compare \
+        --benchmark-compare-fail=median:10%
+
+Every case calls its function once before timing, so JIT compilation (or the cache load) is
+not timed. Groups pair the implementations of one kernel on one shape.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+import fastlr
+from fastlr import _kernels as kernels
+from fastlr import reference
+
+SHAPES = [(200_000, 20), (20_000, 200)]
+
+
+@pytest.fixture(scope="module", params=SHAPES, ids=lambda shape: f"{shape[0]}x{shape[1]}")
+def problem(request):
+    n, d = request.param
+    X, y, _ = fastlr.make_regression(n, d, noise=1.0, random_state=0)
+    order = np.random.default_rng(0).permutation(n)
+    return X, y, np.full(d, 0.5), order
+
+
+def run(benchmark, group, function):
+    benchmark.group = group
+    function()  # compile, or load from the cache
+    benchmark(function)
+
+
+@pytest.mark.parametrize("implementation", ["numpy", "fastlr-serial", "fastlr-parallel"])
+def test_fused_pass(benchmark, problem, implementation):
+    X, y, coef, _ = problem
+    grad = np.empty_like(coef)
+    function = {
+        "numpy": lambda: reference.loss_and_gradient(X, y, coef, 0.1),
+        "fastlr-serial": lambda: kernels.fused_pass_serial(X, y, coef, 0.1, grad),
+        "fastlr-parallel": lambda: kernels.fused_pass_parallel(X, y, coef, 0.1, grad),
+    }[implementation]
+    run(
+        benchmark,
+        f"fused pass {X.shape[0]}x{X.shape[1]} ({numba.get_num_threads()} threads)",
+        function,
+    )
+
+
+@pytest.mark.parametrize("implementation", ["numpy", "fastlr"])
+def test_sgd_epoch(benchmark, problem, implementation):
+    X, y, coef, order = problem
+    if X.shape[0] > 20_000:  # the NumPy twin is a Python loop per sample: time 20,000 of them
+        X, y, order = X[:20_000], y[:20_000], order[order < 20_000]
+    function = {
+        "numpy": lambda: reference.sgd_epoch(X, y, coef, 0.1, 1e-3, order, True),
+        "fastlr": lambda: kernels.sgd_epoch(X, y, coef.copy(), 0.1, 1e-3, order, True),
+    }[implementation]
+    run(benchmark, f"sgd epoch {X.shape[0]}x{X.shape[1]}", function)
+
+
+@pytest.mark.parametrize("implementation", ["numpy", "fastlr"])
+def test_minibatch_epoch(benchmark, problem, implementation):
+    X, y, coef, order = problem
+    grad = np.empty_like(coef)
+    function = {
+        "numpy": lambda: reference.minibatch_epoch(X, y, coef, 0.1, 1e-3, order, 256, True),
+        "fastlr": lambda: kernels.minibatch_epoch(
+            X, y, coef.copy(), 0.1, 1e-3, order, 256, True, grad
+        ),
+    }[implementation]
+    run(benchmark, f"minibatch epoch {X.shape[0]}x{X.shape[1]}", function)
+
+
+@pytest.mark.parametrize("implementation", ["numpy", "fastlr-serial", "fastlr-parallel"])
+def test_predict(benchmark, problem, implementation):
+    X, _, coef, _ = problem
+    out = np.empty(X.shape[0])
+    function = {
+        "numpy": lambda: reference.predict(X, coef, 0.1),
+        "fastlr-serial": lambda: kernels.predict_serial(X, coef, 0.1, out),
+        "fastlr-parallel": lambda: kernels.predict_parallel(X, coef, 0.1, out),
+    }[implementation]
+    run(benchmark, f"predict {X.shape[0]}x{X.shape[1]}", function)

@@ -1,0 +1,334 @@
+"""``fastlr bench``: fastlr against every alternative, on the same arrays, in one run.
+
+Each row times two things side by side (median of ``repeats`` runs after a warm-up that
+compiles the kernels) and prints the ratio with the target it is held to. Optional peers
+(scikit-learn, PyTorch) are imported only here, and skipped with a note when missing.
+
+Run it as ``fastlr bench`` (``--quick`` for small sizes: seconds, for smoke tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import statistics
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import fastlr
+from fastlr import reference
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison: fastlr's median against another's, and the target for their ratio."""
+
+    what: str
+    data: str
+    ours: float
+    other_name: str
+    other: float
+    ratio: float  # ">= target" rows: other / ours (speed-up); "<= target" rows: ours / other
+    target: str
+    met: bool | None  # None: reported only
+
+    def line(self) -> str:
+        verdict = {True: "met", False: "MISSED", None: ""}[self.met]
+        return (
+            f"| {self.what} | {self.data} | {_ms(self.ours)} | {self.other_name} {_ms(self.other)}"
+            f" | {self.ratio:.2f}x | {self.target} {verdict} |"
+        )
+
+
+HEADER = "| comparison | data | fastlr | other | ratio | target |\n|---|---|---|---|---|---|"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def median_time(function: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``function`` over ``repeats`` runs, after one untimed warm-up run."""
+    function()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def _pair(
+    ours: Callable[[], object], other: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """Medians of two functions timed alternately, so drift in machine speed hits both alike."""
+    ours(), other()
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(repeats):
+        for function, samples in ((ours, a), (other, b)):
+            start = time.perf_counter()
+            function()
+            samples.append(time.perf_counter() - start)
+    return statistics.median(a), statistics.median(b)
+
+
+def _shape(n: int, d: int, dtype: Any) -> str:
+    return f"{n:,} x {d} {np.dtype(dtype).name}"
+
+
+def numpy_epoch(X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    """A good NumPy batch epoch: two BLAS passes and one n-sized temporary."""
+    r = X @ coef.astype(X.dtype)
+    r += intercept
+    r -= y
+    gradient: np.ndarray = X.T @ r
+    return gradient
+
+
+def batch_rows(scale: int, repeats: int) -> Iterator[Row]:
+    """Batch epoch against a NumPy epoch, the NumPy reference and the memory stream."""
+    for n, d, speedup in ((20_000_000, 5, 3.0), (2_000_000, 50, 3.0), (200_000, 500, 2.0)):
+        for dtype in (np.float32, np.float64):
+            yield from _batch_cell(n // scale, d, dtype, speedup, repeats)
+
+
+def _batch_cell(n: int, d: int, dtype: Any, speedup: float, repeats: int) -> list[Row]:
+    X, y, _ = fastlr.make_regression(n, d, noise=1.0, random_state=0, dtype=dtype)
+    coef = np.full(d, 0.5)
+
+    def ours() -> object:
+        return fastlr.loss_and_gradient(X, y, coef, 0.1)
+
+    data = _shape(n, d, dtype)
+    fast_a, numpy = _pair(ours, lambda: numpy_epoch(X, y, coef, 0.1), repeats)
+    fast_b, twin = _pair(ours, lambda: reference.loss_and_gradient(X, y, coef, 0.1), repeats)
+    fast_c, stream = _pair(ours, X.sum, repeats)
+    return [
+        Row(
+            "batch epoch vs NumPy epoch",
+            data,
+            fast_a,
+            "NumPy",
+            numpy,
+            numpy / fast_a,
+            f">= {speedup:g}x",
+            numpy / fast_a >= speedup,
+        ),
+        Row(
+            "batch epoch vs fastlr.reference",
+            data,
+            fast_b,
+            "reference",
+            twin,
+            twin / fast_b,
+            "reported",
+            None,
+        ),
+        Row(
+            "batch epoch vs X.sum() (memory)",
+            data,
+            fast_c,
+            "X.sum()",
+            stream,
+            fast_c / stream,
+            "<= 1.25x",
+            fast_c / stream <= 1.25,
+        ),
+    ]
+
+
+def sgd_rows(scale: int, repeats: int) -> Iterator[Row]:
+    """One sgd epoch against scikit-learn's SGDRegressor(max_iter=1), same constant step."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        print("(scikit-learn not installed: SGDRegressor rows skipped)")
+        return
+    for n, d in ((1_000_000, 20), (200_000, 200)):
+        yield _sgd_cell(n // scale, d, repeats)
+
+
+def _sgd_cell(n: int, d: int, repeats: int) -> Row:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDRegressor
+
+    X, y, _ = fastlr.make_regression(n, d, noise=1.0, random_state=0)
+    step = 0.1 / d
+    ours = fastlr.LinearRegression(
+        mode="sgd", learning_rate=step, max_iter=1, tol=None, random_state=0
+    )
+    theirs = SGDRegressor(
+        max_iter=1, tol=None, learning_rate="constant", eta0=step, penalty=None, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fast, other = _pair(lambda: ours.fit(X, y), lambda: theirs.fit(X, y), repeats)
+    return Row(
+        "sgd epoch vs SGDRegressor",
+        _shape(n, d, np.float64),
+        fast,
+        "sklearn",
+        other,
+        other / fast,
+        ">= 5x",
+        other / fast >= 5,
+    )
+
+
+def minibatch_rows(scale: int, repeats: int) -> Iterator[Row]:
+    """Mini-batch epoch (batch 256) against fastlr's batch epoch and a PyTorch loop."""
+    n, d = 1_000_000 // scale, 20
+    X, y, _ = fastlr.make_regression(n, d, noise=1.0, random_state=0, dtype=np.float32)
+    model = fastlr.LinearRegression(
+        mode="minibatch", batch_size=256, learning_rate=0.05, max_iter=1, tol=None, random_state=0
+    )
+    data = _shape(n, d, np.float32)
+    coef = np.zeros(d)
+    fast, other = _pair(
+        lambda: model.fit(X, y), lambda: fastlr.loss_and_gradient(X, y, coef, 0.0), repeats
+    )
+    yield Row(
+        "mini-batch epoch vs batch epoch",
+        data,
+        fast,
+        "batch",
+        other,
+        fast / other,
+        "<= 2.5x",
+        fast / other <= 2.5,
+    )
+    try:
+        import torch
+    except ImportError:
+        print("(PyTorch not installed: the PyTorch loop row is skipped)")
+        return
+    torch.manual_seed(0)
+    features, target = torch.from_numpy(X), torch.from_numpy(y).unsqueeze(1)
+    linear = torch.nn.Linear(d, 1)
+    optimizer = torch.optim.SGD(linear.parameters(), lr=0.025)  # MSELoss = 2 L: half the step
+    loss_function = torch.nn.MSELoss()
+
+    def torch_epoch() -> None:
+        permutation = torch.randperm(n)
+        for start in range(0, n, 256):
+            rows = permutation[start : start + 256]
+            optimizer.zero_grad()
+            loss_function(linear(features[rows]), target[rows]).backward()
+            optimizer.step()
+
+    fast, other = _pair(lambda: model.fit(X, y), torch_epoch, max(1, repeats // 2))
+    yield Row(
+        "mini-batch epoch vs PyTorch loop",
+        data,
+        fast,
+        "torch",
+        other,
+        other / fast,
+        ">= 15x",
+        other / fast >= 15,
+    )
+
+
+def scaling_rows(scale: int, repeats: int) -> Iterator[Row]:
+    """Batch epoch time against n: each 4x of rows should cost 3.6x to 4.4x."""
+    sizes = [n // scale for n in (1_000_000, 4_000_000, 16_000_000)]
+    times = {n: _epoch_time(n, repeats) for n in sizes}
+    for small, large in itertools.pairwise(sizes):
+        ratio = times[large] / times[small]
+        yield Row(
+            "batch epoch, 4x the rows",
+            f"{large:,} vs {small:,} x 20 float32",
+            times[large],
+            f"{small:,} rows",
+            times[small],
+            ratio,
+            "3.6x to 4.4x",
+            3.6 <= ratio <= 4.4,
+        )
+
+
+def _epoch_time(n: int, repeats: int) -> float:
+    X, y, _ = fastlr.make_regression(n, 20, random_state=0, dtype=np.float32)
+    coef = np.zeros(20)
+    return median_time(lambda: fastlr.loss_and_gradient(X, y, coef, 0.0), repeats)
+
+
+def fitted_model_rows(scale: int, repeats: int) -> Iterator[Row]:
+    """Time to a fitted model against scikit-learn, and data generation against its generator."""
+    try:
+        from sklearn.datasets import make_regression as sklearn_make_regression
+    except ImportError:
+        print("(scikit-learn not installed: LinearRegression and make_regression rows skipped)")
+        return
+    n, d = 2_000_000 // scale, 50
+    yield _fitted_model_cell(n, d, repeats)
+    fast, other = _pair(
+        lambda: fastlr.make_regression(n, d, noise=1.0, random_state=0),
+        lambda: sklearn_make_regression(n, d, noise=1.0, random_state=0),
+        max(1, repeats // 2),
+    )
+    yield Row(
+        "make_regression vs sklearn's",
+        _shape(n, d, np.float64),
+        fast,
+        "sklearn",
+        other,
+        other / fast,
+        ">= 3x",
+        other / fast >= 3,
+    )
+
+
+def _fitted_model_cell(n: int, d: int, repeats: int) -> Row:
+    from sklearn.linear_model import LinearRegression as SklearnLinearRegression
+
+    X, y, _ = fastlr.make_regression(n, d, noise=1.0, random_state=0)
+    ours = fastlr.LinearRegression(learning_rate=0.5, max_iter=200, tol=1e-9)
+    fast, other = _pair(
+        lambda: ours.fit(X, y), lambda: SklearnLinearRegression().fit(X, y), max(1, repeats // 2)
+    )
+    return Row(
+        "batch fit to tol=1e-9 vs LinearRegression (lstsq)",
+        _shape(n, d, np.float64),
+        fast,
+        "sklearn",
+        other,
+        other / fast,
+        "reported",
+        None,
+    )
+
+
+SECTIONS = (batch_rows, sgd_rows, minibatch_rows, scaling_rows, fitted_model_rows)
+
+
+def run(quick: bool = False, repeats: int = 7) -> list[Row]:
+    """Print the comparison table row by row and return its rows."""
+    import platform
+
+    import numba
+
+    from fastlr._threading import max_threads
+
+    scale = 100 if quick else 1
+    print(
+        f"fastlr {fastlr.__version__}, numba {numba.__version__}, numpy {np.__version__}, "
+        f"{max_threads()} threads, {platform.processor() or platform.machine()}"
+        + (" (quick: sizes / 100)" if quick else "")
+    )
+    print(f"medians of {repeats} runs, each pair timed alternately\n")
+    print(HEADER, flush=True)
+    rows = []
+    for section in SECTIONS:
+        for row in section(scale, repeats):
+            if quick:  # the targets hold for the full sizes only
+                row = dataclasses.replace(row, target="(quick: not judged)", met=None)
+            print(row.line(), flush=True)
+            rows.append(row)
+    return rows
