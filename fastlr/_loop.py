@@ -58,25 +58,29 @@ def improvement_below_tol(best: float, current: float, tol: float | None) -> boo
     return best - current <= tol * best
 
 
-class RowOrder:
-    """The row order of each epoch: a fresh in-place shuffle, or empty (meaning 0..n-1).
+#: Rounds of the Feistel network that shuffles the rows of an epoch.
+SHUFFLE_ROUNDS = 4
 
-    One ``intp`` buffer is allocated per fit and reshuffled each epoch, so the fused solvers and
-    the reference, seeded alike, visit rows in the same order.
+
+class RowOrder:
+    """The key of each epoch's row order: empty (rows in order) or a fresh random permutation.
+
+    A shuffled epoch gets ``[half_bits, key_1, ..., key_4]``: the kernels (and
+    :func:`fastlr.reference.row_order`) turn position ``k`` into a row with a keyed Feistel
+    permutation, so no n-sized index array is stored or reshuffled. Seeded alike, the fused
+    solvers and the reference visit rows in the same order.
     """
 
     def __init__(self, n_samples: int, shuffle: bool, random_state: RandomState) -> None:
-        if shuffle:
-            self._order = np.arange(n_samples, dtype=np.intp)
-            self._rng: np.random.Generator | None = np.random.default_rng(random_state)
-        else:
-            self._order = np.empty(0, dtype=np.intp)
-            self._rng = None
+        self._rng = np.random.default_rng(random_state) if shuffle else None
+        bits = max(1, (n_samples - 1).bit_length())
+        self._half_bits = (bits + bits % 2) // 2  # each half of an even-bit domain >= n
 
     def next(self) -> np.ndarray:
-        if self._rng is not None:
-            self._rng.shuffle(self._order)
-        return self._order
+        if self._rng is None:
+            return np.empty(0, dtype=np.uint64)
+        keys = self._rng.integers(0, 2**64, size=SHUFFLE_ROUNDS, dtype=np.uint64)
+        return np.concatenate([np.array([self._half_bits], dtype=np.uint64), keys])
 
 
 def mean_update_norm(before: Params, after: Params, learning_rate: float, n_updates: int) -> float:

@@ -34,13 +34,47 @@ __all__ = [
     "make_regression",
     "minibatch_epoch",
     "predict",
+    "row_order",
     "sgd_epoch",
 ]
 
 
-def _rows(n: int, order: np.ndarray) -> np.ndarray:
-    """The epoch's row order; an empty ``order`` means 0, 1, ..., n - 1 (as in the kernels)."""
-    return order if order.size else np.arange(n)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def row_order(n: int, shuffle: np.ndarray) -> np.ndarray:
+    """The rows an epoch visits, in order: twin of the kernels' keyed permutation.
+
+    An empty ``shuffle`` means 0, 1, ..., n - 1. Otherwise ``shuffle = [h, k1, k2, k3, k4]``
+    and each position goes through a 4-round Feistel network on ``2h``-bit numbers (halves of
+    ``h`` bits), again and again until it lands below ``n`` (cycle walking): a permutation.
+    """
+    positions = np.arange(n, dtype=np.uint64)
+    if shuffle.size == 0:
+        return positions.astype(np.intp)
+    half, k1, k2, k3, k4 = shuffle
+    mask = (np.uint64(1) << half) - np.uint64(1)
+
+    def round_function(half_value: np.ndarray, key: np.uint64) -> np.ndarray:
+        z = (half_value ^ key) * _MIX1  # wraps mod 2**64, like the kernels' uint64
+        mixed: np.ndarray = (z ^ (z >> np.uint64(32))) & mask
+        return mixed
+
+    def feistel(x: np.ndarray) -> np.ndarray:
+        left, right = x >> half, x & mask
+        left ^= round_function(right, k1)
+        right ^= round_function(left, k2)
+        left ^= round_function(right, k3)
+        right ^= round_function(left, k4)
+        combined: np.ndarray = (left << half) | right
+        return combined
+
+    rows = feistel(positions)
+    outside = rows >= n
+    while outside.any():
+        rows[outside] = feistel(rows[outside])
+        outside = rows >= n
+    return rows.astype(np.intp)
 
 
 def predict(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
@@ -65,13 +99,14 @@ def sgd_epoch(
     coef: np.ndarray,
     intercept: float,
     learning_rate: float,
-    order: np.ndarray,
+    shuffle: np.ndarray,
     fit_intercept: bool,
 ) -> tuple[float, np.ndarray, float]:
-    """One update per sample. Returns (mean r²/2 before each update, new coef, new intercept)."""
+    """One update per sample, in :func:`row_order`. Returns (mean r²/2 before each update, new
+    coef, new intercept)."""
     coef = np.array(coef, dtype=np.float64)  # a copy: the caller's array is left alone
     total = 0.0
-    for i in _rows(X.shape[0], order):
+    for i in row_order(X.shape[0], shuffle):
         x = X[i].astype(np.float64, copy=False)
         r = x @ coef + intercept - float(y[i])
         total += r * r
@@ -87,13 +122,14 @@ def minibatch_epoch(
     coef: np.ndarray,
     intercept: float,
     learning_rate: float,
-    order: np.ndarray,
+    shuffle: np.ndarray,
     batch_size: int,
     fit_intercept: bool,
 ) -> tuple[float, np.ndarray, float]:
-    """One gradient step per batch of ``order``. Returns (mean r²/2, new coef, new intercept)."""
+    """One gradient step per batch of :func:`row_order`. Returns (mean r²/2, new coef, new
+    intercept)."""
     coef = np.array(coef, dtype=np.float64)
-    rows = _rows(X.shape[0], order)
+    rows = row_order(X.shape[0], shuffle)
     total = 0.0
     for start in range(0, rows.size, batch_size):
         batch = rows[start : start + batch_size]

@@ -246,12 +246,13 @@ def test_read_only_input_and_a_single_sample_fit():
 
 def hand_written_epochs(X, y, mode, learning_rate, epochs, batch_size, seed):
     """Mini-batch and sgd written out independently of fastlr's loop, shuffling and kernels."""
-    rng = np.random.default_rng(seed)
-    order = np.arange(len(y))
+    rng = np.random.default_rng(seed)  # each epoch's Feistel keys, drawn as RowOrder documents
+    half_bits = ((len(y) - 1).bit_length() + 1) // 2
     w, b = np.zeros(X.shape[1]), 0.0
     size = 1 if mode == "sgd" else batch_size
     for _ in range(epochs):
-        rng.shuffle(order)
+        keys = rng.integers(0, 2**64, size=4, dtype=np.uint64)
+        order = reference.row_order(len(y), np.array([half_bits, *keys], dtype=np.uint64))
         for start in range(0, len(y), size):
             rows = order[start : start + size]
             r = X[rows] @ w + b - y[rows]

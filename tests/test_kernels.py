@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from fastlr import _kernels as kernels
 from fastlr import reference
+from fastlr._loop import RowOrder
 
 DTYPES = [np.float32, np.float64]
 
@@ -83,7 +84,7 @@ def test_chunk_layout_depends_on_rows_only():
 )
 def test_sgd_epoch_matches_reference(seed, n, d, dtype, shuffled, fit_intercept):
     X, y, coef, intercept = problem(seed, n, d, dtype)
-    order = np.random.default_rng(seed).permutation(n) if shuffled else np.empty(0, np.intp)
+    order = RowOrder(n, shuffled, seed).next()
     expected_loss, expected_coef, expected_b = reference.sgd_epoch(
         X, y, coef, intercept, 0.01, order, fit_intercept
     )
@@ -107,7 +108,7 @@ def test_sgd_epoch_matches_reference(seed, n, d, dtype, shuffled, fit_intercept)
 )
 def test_minibatch_epoch_matches_reference(seed, n, d, batch_size, dtype, shuffled, fit_intercept):
     X, y, coef, intercept = problem(seed, n, d, dtype)
-    order = np.random.default_rng(seed).permutation(n) if shuffled else np.empty(0, np.intp)
+    order = RowOrder(n, shuffled, seed).next()
     expected_loss, expected_coef, expected_b = reference.minibatch_epoch(
         X, y, coef, intercept, 0.05, order, batch_size, fit_intercept
     )
@@ -159,7 +160,7 @@ def test_boundscheck_run_really_checks_bounds():
     # CI runs the suite a second time with NUMBA_BOUNDSCHECK=1; prove the kernels were rebuilt so.
     X, y, coef, intercept = problem(0, 10, 4, np.float64)
     with pytest.raises(IndexError):
-        kernels.sgd_epoch(X, y, coef[:3].copy(), intercept, 0.1, np.empty(0, np.intp), True)
+        kernels.sgd_epoch(X, y, coef[:3].copy(), intercept, 0.1, np.empty(0, np.uint64), True)
 
 
 @pytest.mark.parametrize("d", range(1, kernels.NARROW_MAX_FEATURES + 1))
@@ -178,3 +179,32 @@ def test_unrolled_narrow_rows_give_the_generic_kernels_results(d, dtype):
     reference_loss, reference_grad, _ = reference.loss_and_gradient(X, y, coef, intercept)
     assert_close(loss, reference_loss)
     assert_close(grad, reference_grad)
+
+
+@given(
+    n=st.one_of(
+        st.integers(1, 3000), st.sampled_from([2**k + e for k in range(1, 14) for e in (-1, 0, 1)])
+    ),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_shuffled_epochs_visit_every_row_once_in_the_references_order(n, seed):
+    shuffle = RowOrder(n, True, seed).next()
+    visited = np.empty(n, dtype=np.uint64)
+    kernels.epoch_row_order(n, shuffle, visited)
+    np.testing.assert_array_equal(np.sort(visited), np.arange(n))  # a permutation
+    np.testing.assert_array_equal(visited, reference.row_order(n, shuffle))
+    kernels.epoch_row_order(n, np.empty(0, np.uint64), visited)
+    np.testing.assert_array_equal(visited, np.arange(n))
+
+
+def test_shuffles_differ_between_epochs_and_look_random():
+    rows = RowOrder(10_000, True, 0)
+    first, second = (
+        reference.row_order(10_000, rows.next()),
+        reference.row_order(10_000, rows.next()),
+    )
+    assert not np.array_equal(first, second)
+    # A random permutation keeps almost no row in place and decorrelates position and row.
+    assert np.sum(first == np.arange(10_000)) < 10
+    assert abs(np.corrcoef(first, np.arange(10_000))[0, 1]) < 0.05
+    assert abs(np.corrcoef(first[:-1], first[1:])[0, 1]) < 0.05
