@@ -1,10 +1,11 @@
 """pytest-benchmark cases for the kernels, each beside its NumPy twin (fastlr.reference).
 
-Not part of the default test run (``testpaths`` is ``tests`` and ``fastlr``). Run and compare::
+Not part of the default test run (``testpaths`` is ``tests`` and ``fastlr``), and kept out of
+asv's discovery (no ``__init__.py`` here). Run and compare::
 
-    python -m pytest benchmarks/test_kernel_speed.py --benchmark-autosave
+    python -m pytest benchmarks/kernels/test_kernel_speed.py --benchmark-autosave
     # ... change the code ...
-    python -m pytest benchmarks/test_kernel_speed.py --benchmark-compare \
+    python -m pytest benchmarks/kernels/test_kernel_speed.py --benchmark-compare \
         --benchmark-compare-fail=median:10%
 
 Every case calls its function once before timing, so JIT compilation (or the cache load) is
