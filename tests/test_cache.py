@@ -39,14 +39,20 @@ def fit_in_fresh_process(package_parent: Path, **env: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.slow
-def test_unwritable_package_directory_falls_back_to_the_user_cache(tmp_path):
-    installed = tmp_path / "site-packages"
+@pytest.fixture
+def installed(tmp_path):
+    """A copy of the package, laid out as an installer would, with no cache yet."""
+    site_packages = tmp_path / "site-packages"
     shutil.copytree(
         Path(fastlr.__file__).parent,
-        installed / "fastlr",
+        site_packages / "fastlr",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
+    return site_packages
+
+
+@pytest.mark.slow
+def test_unwritable_package_directory_falls_back_to_the_user_cache(tmp_path, installed):
     # numba caches beside the source in __pycache__; a plain file there makes that unusable,
     # as a read-only install would (chmod cannot stop root, which CI runs as).
     (installed / "fastlr" / "__pycache__").write_text("not a directory")
@@ -60,13 +66,7 @@ def test_unwritable_package_directory_falls_back_to_the_user_cache(tmp_path):
 
 
 @pytest.mark.slow
-def test_numba_cache_dir_chooses_the_location(tmp_path):
-    installed = tmp_path / "site-packages"
-    shutil.copytree(
-        Path(fastlr.__file__).parent,
-        installed / "fastlr",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+def test_numba_cache_dir_chooses_the_location(tmp_path, installed):
     chosen = tmp_path / "chosen"
     first = fit_in_fresh_process(installed, NUMBA_CACHE_DIR=str(chosen))
     second = fit_in_fresh_process(installed, NUMBA_CACHE_DIR=str(chosen))
