@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
-from collections.abc import Callable
 
 import numpy as np
 
 import fastlr
 from fastlr import reference
-
-
-def timings(function: Callable[[], object], repeats: int) -> list[float]:
-    function()  # warm: JIT compile or cache load, page faults, BLAS threads
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return samples
+from fastlr.bench import time_samples
 
 
 def main(argv: list[str]) -> None:
@@ -42,7 +31,7 @@ def main(argv: list[str]) -> None:
     print(f"batch epoch on {n:,} x {d} {dtype.name} ({X.nbytes / 2**20:,.0f} MiB), {repeats} runs")
     medians = {}
     for name, function in cases.items():
-        samples = timings(function, repeats)
+        samples = time_samples(function, repeats)
         medians[name] = statistics.median(samples)
         print(
             f"  {name:<30} median {medians[name] * 1e3:8.2f} ms  "

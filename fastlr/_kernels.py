@@ -10,7 +10,7 @@ Conventions
   are read as they are (no copies) and every sum is accumulated in float64.
 - ``coef`` is a float64 array updated in place; the intercept is a float passed in and returned.
 - ``shuffle`` is empty (an epoch visits rows 0, 1, ..., n - 1) or the key of a permutation of
-  the rows computed on the fly (no index array; see ``_permuted``).
+  the rows computed on the fly (no index array; see ``_fill_rows``).
 - Parallel reductions split the rows into ``n_chunks(n)`` contiguous chunks. The layout depends on
   ``n`` only, never on the thread count, and the chunk results are summed in chunk order, so serial
   and parallel kernels return bit-identical results on any number of threads.

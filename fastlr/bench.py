@@ -52,15 +52,20 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
-def median_time(function: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``function`` over ``repeats`` runs, after one untimed warm-up run."""
-    function()
+def time_samples(function: Callable[[], object], repeats: int) -> list[float]:
+    """Wall times of ``repeats`` runs of ``function``, after one untimed warm-up run."""
+    function()  # JIT compilation or cache load, page faults, BLAS threads
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
         function()
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return samples
+
+
+def median_time(function: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``function`` over ``repeats`` runs, after one untimed warm-up run."""
+    return statistics.median(time_samples(function, repeats))
 
 
 def _pair(
