@@ -13,7 +13,7 @@ import numpy as np
 
 import fastlr
 from fastlr import reference
-from fastlr.bench import time_samples
+from fastlr import bench
 
 
 def main(argv: list[str]) -> None:
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> None:
     print(f"batch epoch on {n:,} x {d} {dtype.name} ({X.nbytes / 2**20:,.0f} MiB), {repeats} runs")
     medians = {}
     for name, function in cases.items():
-        samples = time_samples(function, repeats)
+        samples = bench.time_samples(function, repeats)
         medians[name] = statistics.median(samples)
         print(
             f"  {name:<30} median {medians[name] * 1e3:8.2f} ms  "
