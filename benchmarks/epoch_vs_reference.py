@@ -12,8 +12,7 @@ import sys
 import numpy as np
 
 import fastlr
-from fastlr import reference
-from fastlr import bench
+from fastlr import bench, reference
 
 
 def main(argv: list[str]) -> None:

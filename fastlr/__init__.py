@@ -4,9 +4,15 @@ Public surface: :class:`LinearRegression`, :func:`loss_and_gradient`, :func:`mak
 and :mod:`fastlr.reference`, the pure NumPy twin of all three.
 """
 
+from fastlr._loop import EpochInfo
 from fastlr.datasets import make_regression
 from fastlr.estimator import LinearRegression
-from fastlr.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
+from fastlr.exceptions import (
+    ConvergenceWarning,
+    DivergenceError,
+    FitInterruptedWarning,
+    NotFittedError,
+)
 from fastlr.objective import loss_and_gradient
 
 __version__ = "0.1.0"
@@ -14,6 +20,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvergenceWarning",
     "DivergenceError",
+    "EpochInfo",
+    "FitInterruptedWarning",
     "LinearRegression",
     "NotFittedError",
     "__version__",

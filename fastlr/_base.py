@@ -8,20 +8,25 @@ and the reference cannot drift apart in behaviour.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from fastlr import _rules
+from fastlr._loop import EpochInfo, Progress
 from fastlr._random import RandomState, check_random_state
+from fastlr._training import Trained, TrainSettings
 from fastlr._validation import (
+    as_coef,
     as_float_matrix,
     as_float_target,
+    as_sample_weight,
     check_bool,
     check_choice,
     check_number,
@@ -29,36 +34,8 @@ from fastlr._validation import (
 from fastlr.exceptions import ConvergenceWarning, NotFittedError
 
 MODES = ("batch", "minibatch", "sgd")
-
-#: ``progress(epoch, loss, grad_norm)``, called after every epoch (epoch counts from 1).
-Progress = Callable[[int, float, float], None]
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The estimator's parameters, checked and reduced to plain values."""
-
-    mode: str
-    learning_rate: float
-    max_iter: int
-    tol: float | None
-    batch_size: int
-    shuffle: bool
-    random_state: RandomState
-    fit_intercept: bool
-    n_jobs: int | None
-    verbose: int
-
-
-@dataclass
-class FitResult:
-    """What a training loop hands back; the estimator turns it into fitted attributes."""
-
-    coef: np.ndarray
-    intercept: float
-    loss_history: np.ndarray
-    n_iter: int
-    converged: bool
+PENALTIES = (None, "l2", "l1", "elasticnet")
+SOLVERS = ("auto", "gram", "fused")
 
 
 class LinearRegressionBase:
@@ -68,13 +45,29 @@ class LinearRegressionBase:
         self,
         mode: str = "batch",
         *,
-        learning_rate: float = 0.01,
+        learning_rate: float | str = "auto",
         max_iter: int = 1000,
         tol: float | None = 1e-4,
+        n_iter_no_change: int = 5,
         batch_size: int = 256,
         shuffle: bool = True,
         random_state: RandomState = None,
         fit_intercept: bool = True,
+        standardize: bool = True,
+        schedule: str = "constant",
+        power_t: float = 0.25,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        penalty: str | None = None,
+        alpha: float = 1e-4,
+        l1_ratio: float = 0.15,
+        average: bool | None = None,
+        solver: str = "auto",
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        warm_start: bool = False,
+        callback: Callable[[EpochInfo], Any] | None = None,
+        hogwild: bool = False,
         n_jobs: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -82,10 +75,26 @@ class LinearRegressionBase:
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
         self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.schedule = schedule
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.average = average
+        self.solver = solver
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.callback = callback
+        self.hogwild = hogwild
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -120,54 +129,205 @@ class LinearRegressionBase:
         return f"{type(self).__name__}({', '.join(changed)})"
 
     # ------------------------------------------------------------------ checks
-    def _settings(self) -> Settings:
-        from fastlr._threading import resolve_n_jobs
-
-        if self.n_jobs is not None:
-            resolve_n_jobs(self.n_jobs)  # raise early, with the message naming n_jobs
-        return Settings(
-            mode=check_choice(self.mode, "mode", MODES),
-            learning_rate=check_number(self.learning_rate, "learning_rate", low=0, low_open=True),
+    def _settings(self, n_threads: int = 1) -> TrainSettings:
+        mode = check_choice(self.mode, "mode", MODES)
+        if isinstance(self.learning_rate, str):
+            check_choice(self.learning_rate, "learning_rate", ("auto",))
+            learning_rate = None
+        else:
+            learning_rate = check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
+        schedule = check_choice(self.schedule, "schedule", tuple(_rules.SCHEDULES))
+        momentum = check_number(self.momentum, "momentum", low=0)
+        if momentum >= 1:
+            raise ValueError(f"momentum must be in [0, 1); got {self.momentum!r}")
+        nesterov = check_bool(self.nesterov, "nesterov")
+        if momentum > 0 and mode == "sgd":
+            raise ValueError(
+                "momentum applies to mode='batch' and mode='minibatch'; with mode='sgd' leave "
+                "momentum=0 (or use mode='minibatch' with a small batch_size)"
+            )
+        if nesterov and momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        if self.penalty not in PENALTIES:
+            raise ValueError(
+                f"penalty must be one of None, 'l2', 'l1', 'elasticnet'; got {self.penalty!r}"
+            )
+        alpha = check_number(self.alpha, "alpha", low=0)
+        l1_ratio = check_number(self.l1_ratio, "l1_ratio", low=0)
+        if l1_ratio > 1:
+            raise ValueError(f"l1_ratio must be in [0, 1]; got {self.l1_ratio!r}")
+        ratio = {None: None, "l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}[self.penalty]
+        l1 = 0.0 if ratio is None else alpha * ratio
+        l2 = 0.0 if ratio is None else alpha * (1.0 - ratio)
+        if self.average is not None:
+            check_bool(self.average, "average")
+        average = mode != "batch" if self.average is None else bool(self.average)
+        if average and mode == "batch":
+            raise ValueError("average=True applies to mode='sgd' and mode='minibatch'")
+        hogwild = check_bool(self.hogwild, "hogwild")
+        if hogwild and mode != "sgd":
+            raise ValueError("hogwild=True applies to mode='sgd' only")
+        validation_fraction = check_number(
+            self.validation_fraction, "validation_fraction", low=0, low_open=True
+        )
+        if validation_fraction >= 1:
+            raise ValueError(
+                f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}"
+            )
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be None or a callable; got {self.callback!r}")
+        check_bool(self.warm_start, "warm_start")
+        return TrainSettings(
+            mode=mode,
+            learning_rate=learning_rate,
             max_iter=check_number(self.max_iter, "max_iter", integer=True, low=1),
             tol=check_number(self.tol, "tol", low=0, allow_none=True),
+            n_iter_no_change=check_number(
+                self.n_iter_no_change, "n_iter_no_change", integer=True, low=1
+            ),
             batch_size=check_number(self.batch_size, "batch_size", integer=True, low=1),
             shuffle=check_bool(self.shuffle, "shuffle"),
             random_state=check_random_state(self.random_state),
             fit_intercept=check_bool(self.fit_intercept, "fit_intercept"),
-            n_jobs=self.n_jobs,
-            verbose=check_number(self.verbose, "verbose", integer=True, low=0),
+            standardize=check_bool(self.standardize, "standardize"),
+            schedule=_rules.SCHEDULES[schedule],
+            power_t=check_number(self.power_t, "power_t", low=0),
+            momentum=momentum,
+            nesterov=nesterov,
+            l2=l2,
+            l1=l1,
+            average=average,
+            solver=check_choice(self.solver, "solver", SOLVERS),
+            early_stopping=check_bool(self.early_stopping, "early_stopping"),
+            validation_fraction=validation_fraction,
+            hogwild=hogwild,
+            n_threads=n_threads,
         )
 
+    def _check_common(self) -> int:
+        """Check ``n_jobs`` and ``verbose`` (the parameters the subclasses read themselves)."""
+        from fastlr._threading import resolve_n_jobs
+
+        if self.n_jobs is not None:
+            resolve_n_jobs(self.n_jobs)  # raise early, with the message naming n_jobs
+        return int(check_number(self.verbose, "verbose", integer=True, low=0))
+
     # ------------------------------------------------------------------ fit / predict / score
-    def fit(self, X: Any, y: Any) -> LinearRegressionBase:
-        """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples,) or (n_samples, 1).
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        coef_init: Any = None,
+        intercept_init: Any = None,
+    ) -> LinearRegressionBase:
+        """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples,) or (n_samples, n_outputs).
 
         C-contiguous float32/float64 ``X`` is used as it is; any other real array (ints, float16,
-        Fortran order, strided views) is converted once to a C-contiguous float copy. A failed
-        ``fit`` leaves a previously fitted model unchanged.
+        Fortran order, strided views) is converted once to a C-contiguous float copy.
+        ``sample_weight`` weighs each sample's squared residual; ``coef_init`` and
+        ``intercept_init`` (in the units of X) start the descent elsewhere than at zero, as
+        ``warm_start=True`` does from the last fit. A failed ``fit`` leaves a previously fitted
+        model unchanged.
         """
-        settings = self._settings()
+        verbose = self._check_common()
         X = as_float_matrix(X)
-        y_flat, column = as_float_target(y, X.shape[0])
-        result = self._train(X, y_flat, settings, _progress_printer(settings))
-        if not result.converged:
+        Y, two_d = as_float_target(y, X.shape[0])
+        settings = self._settings(self._threads_for(X))
+        weights = as_sample_weight(sample_weight, X.shape[0])
+        init = self._initial_model(X.shape[1], Y.shape[1], coef_init, intercept_init)
+        trained = self._train(
+            X,
+            Y,
+            weights,
+            settings,
+            init=init,
+            progress=_progress_printer(settings.max_iter, verbose),
+            callback=_in_user_shape(self.callback, two_d),
+        )
+        loop = trained.loop
+        if not loop.converged and not loop.stopped_by_user:
             warnings.warn(
                 f"stopped after max_iter={settings.max_iter} epochs before the loss settled "
-                f"within tol={settings.tol:g}; raise max_iter or learning_rate, or pass tol=None "
-                "to run a fixed number of epochs",
+                f"within tol={settings.tol:g} for n_iter_no_change={settings.n_iter_no_change} "
+                "epochs; raise max_iter, or pass tol=None to run a fixed number of epochs",
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.coef_ = result.coef.reshape(1, -1) if column else result.coef
-        self.intercept_ = np.array([result.intercept]) if column else float(result.intercept)
-        self.loss_history_ = result.loss_history
-        self.n_iter_ = result.n_iter
-        self.n_features_in_ = X.shape[1]
-        self._target_is_column = column
+        self._publish(trained, two_d, X.shape[1], loop.history, append=False)
+        self.validation_loss_history_ = loop.validation_history
+        self.n_iter_ = loop.n_iter
         return self
 
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegressionBase:
+        """One epoch over the chunk ``(X, y)`` in ``mode``, continuing the model so far.
+
+        The first call (on an unfitted model) fixes the standardization and the automatic step
+        from its chunk; later chunks must have the same number of features and outputs. The
+        schedule's epoch counter and the momentum carry over from call to call (and from a
+        previous ``fit``).
+        """
+        verbose = self._check_common()
+        X = as_float_matrix(X)
+        Y, two_d = as_float_target(y, X.shape[0])
+        settings = self._settings(self._threads_for(X))
+        weights = as_sample_weight(sample_weight, X.shape[0])
+        previous = getattr(self, "_trained", None)
+        if previous is not None:
+            k, d = previous.model.coef.shape
+            if X.shape[1] != d:
+                raise ValueError(f"X has {X.shape[1]} features, but this model was fitted with {d}")
+            if Y.shape[1] != k:
+                raise ValueError(f"y has {Y.shape[1]} outputs, but this model was fitted with {k}")
+        trained = self._partial(X, Y, weights, settings, previous, _progress_printer(1, verbose))
+        history = trained.loop.history
+        self._publish(trained, two_d, X.shape[1], history, append=previous is not None)
+        self.n_iter_ = trained.loop.n_iter
+        return self
+
+    def _initial_model(
+        self, d: int, k: int, coef_init: Any, intercept_init: Any
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where descent starts, in the units of X: coef_init/intercept_init, the last fit
+        (warm_start) or None (zeros)."""
+        if coef_init is None and intercept_init is None:
+            if self.warm_start and hasattr(self, "coef_"):
+                coef = np.asarray(self.coef_, dtype=np.float64).reshape(-1, d)
+                if coef.shape[0] != k or coef.shape[1] != d:
+                    raise ValueError(
+                        f"warm_start: the fitted coef_ has shape {np.shape(self.coef_)}, which "
+                        f"does not match {k} output(s) and {d} features"
+                    )
+                return coef.copy(), np.asarray(self.intercept_, dtype=np.float64).reshape(k).copy()
+            return None
+        coef = np.zeros((k, d))
+        if coef_init is not None:
+            coef = as_coef(coef_init, k * d, "coef_init").reshape(k, d)
+        intercept = np.zeros(k)
+        if intercept_init is not None:
+            intercept = as_coef(intercept_init, k, "intercept_init")
+        return coef, intercept
+
+    def _publish(
+        self, trained: Trained, two_d: bool, d: int, history: np.ndarray, append: bool
+    ) -> None:
+        """Fitted attributes from a run, in the units of X."""
+        coef, intercept = trained.scaling.to_user(trained.model.coef, trained.model.intercept)
+        self.coef_ = coef if two_d else coef[0]
+        self.intercept_ = intercept if two_d else float(intercept[0])
+        old = getattr(self, "loss_history_", None)
+        self.loss_history_ = (
+            np.concatenate([old, history]) if append and old is not None else history
+        )
+        self.n_features_in_ = d
+        self.learning_rate_ = trained.learning_rate
+        self.solver_ = trained.path
+        self.t_ = trained.model.t
+        self._trained = trained
+        self._two_d = two_d
+
     def predict(self, X: Any) -> np.ndarray:
-        """Predict ``X @ coef_ + intercept_``, summed in float64, returned in X's float dtype."""
+        """Predict ``X @ coef_.T + intercept_``, summed in float64, returned in X's float dtype."""
         if not hasattr(self, "coef_"):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(X, y) first"
@@ -177,30 +337,61 @@ class LinearRegressionBase:
             raise ValueError(
                 f"X has {X.shape[1]} features, but this model was fitted with {self.n_features_in_}"
             )
-        coef = np.ascontiguousarray(self.coef_, dtype=np.float64).reshape(-1)
-        intercept = float(np.asarray(self.intercept_).reshape(-1)[0])
-        out = np.empty(X.shape[0], dtype=X.dtype)
+        coef = np.ascontiguousarray(self.coef_, dtype=np.float64).reshape(-1, X.shape[1])
+        intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(-1)
+        out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
         self._predict(X, coef, intercept, out)
-        return out.reshape(-1, 1) if self._target_is_column else out
+        return out if self._two_d else out[:, 0]
 
-    def score(self, X: Any, y: Any) -> float:
-        """Coefficient of determination R² of ``predict(X)`` against ``y`` (1 is perfect)."""
-        prediction = self.predict(X).reshape(-1).astype(np.float64)
-        y_flat, _ = as_float_target(y, prediction.shape[0])
-        target = y_flat.astype(np.float64)
-        residual = float(np.sum((target - prediction) ** 2))
-        total = float(np.sum((target - target.mean()) ** 2))
-        if total == 0.0:
-            return 1.0 if residual == 0.0 else 0.0
-        return 1.0 - residual / total
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Coefficient of determination R² of ``predict(X)`` against ``y`` (1 is perfect);
+        averaged over outputs."""
+        prediction = self.predict(X).reshape(np.shape(X)[0], -1).astype(np.float64)
+        Y, _ = as_float_target(y, prediction.shape[0])
+        target = Y.astype(np.float64)
+        weights = as_sample_weight(sample_weight, prediction.shape[0])
+        w = np.ones(target.shape[0]) if weights is None else weights
+        residual = (w[:, None] * (target - prediction) ** 2).sum(axis=0)
+        mean = np.average(target, axis=0, weights=w)
+        total = (w[:, None] * (target - mean) ** 2).sum(axis=0)
+        scores = np.where(
+            total > 0,
+            1.0 - residual / np.where(total > 0, total, 1.0),
+            np.where(residual == 0, 1.0, 0.0),
+        )
+        return float(scores.mean())
 
     # ------------------------------------------------------------------ subclass hooks
+    def _threads_for(self, X: np.ndarray) -> int:
+        return 1
+
     def _train(
-        self, X: np.ndarray, y: np.ndarray, settings: Settings, progress: Progress | None
-    ) -> FitResult:
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        settings: TrainSettings,
+        *,
+        init: tuple[np.ndarray, np.ndarray] | None,
+        progress: Progress | None,
+        callback: Callable[[EpochInfo], Any] | None,
+    ) -> Trained:
         raise NotImplementedError
 
-    def _predict(self, X: np.ndarray, coef: np.ndarray, intercept: float, out: np.ndarray) -> None:
+    def _partial(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        settings: TrainSettings,
+        previous: Trained | None,
+        progress: Progress | None,
+    ) -> Trained:
+        raise NotImplementedError
+
+    def _predict(
+        self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
+    ) -> None:
         raise NotImplementedError
 
 
@@ -211,19 +402,37 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-def _progress_printer(settings: Settings) -> Progress | None:
-    """Progress lines like the first seed's: about ten per fit at verbose=1, every epoch at 2."""
-    if settings.verbose == 0:
-        return None
-    every = 1 if settings.verbose >= 2 else max(1, settings.max_iter // 10)
-    start = time.perf_counter()
-    width = len(str(settings.max_iter))
+def _in_user_shape(
+    callback: Callable[[EpochInfo], Any] | None, two_d: bool
+) -> Callable[[EpochInfo], Any] | None:
+    """The callback, seeing coef and intercept shaped like ``coef_`` and ``intercept_``."""
+    if callback is None or two_d:
+        return callback
+    user_callback = callback
 
-    def progress(epoch: int, loss: float, grad_norm: float) -> None:
-        if epoch == 1 or epoch % every == 0 or epoch == settings.max_iter:
+    def shaped(info: EpochInfo) -> Any:
+        return user_callback(
+            dataclasses.replace(
+                info, coef=info.coef[0], intercept=float(np.asarray(info.intercept).reshape(-1)[0])
+            )
+        )
+
+    return shaped
+
+
+def _progress_printer(max_iter: int, verbose: int) -> Progress | None:
+    """Progress lines like the first seed's: about ten per fit at verbose=1, every epoch at 2."""
+    if verbose == 0:
+        return None
+    every = 1 if verbose >= 2 else max(1, max_iter // 10)
+    start = time.perf_counter()
+    width = len(str(max_iter))
+
+    def progress(epoch: int, loss: float, learning_rate: float) -> None:
+        if epoch == 1 or epoch % every == 0 or epoch == max_iter:
             print(
-                f"epoch {epoch:>{width}}/{settings.max_iter}  loss {loss:.6e}  "
-                f"|grad| {grad_norm:.3e}  elapsed {time.perf_counter() - start:.2f} s",
+                f"epoch {epoch:>{width}}/{max_iter}  loss {loss:.6e}  "
+                f"step {learning_rate:.3e}  elapsed {time.perf_counter() - start:.2f} s",
                 file=sys.stdout,
                 flush=True,
             )

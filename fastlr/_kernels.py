@@ -24,6 +24,8 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from fastlr import _rules
+
 #: fastmath flags, chosen once for the whole package. ``nnan`` and ``ninf`` are left out on purpose:
 #: the solvers detect non-finite input and divergence from the kernels' own results.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -265,63 +267,530 @@ def _visit_block(X, y, shuffle, rows, start):
     return min(count, ROW_BLOCK)
 
 
+# --------------------------------------------------------------------------- the epoch rules
+# The same source as the Python loop's (fastlr._rules), compiled for the kernels.
+update_parameters = jit_serial(_rules.update_parameters)
+epoch_learning_rate = jit_serial(_rules.epoch_learning_rate)
+epoch_verdict = jit_serial(_rules.epoch_verdict)
+penalty_value = jit_serial(_rules.penalty_value)
+_NONFINITE = _rules.NONFINITE
+_CONVERGED = _rules.CONVERGED
+
+# --------------------------------------------------------------------------- options
+# An optional input (sample weights, the standardization, averaging, momentum, the cumulative
+# L1 state) is passed as None or as an array. Numba compiles one specialization per combination
+# and prunes the ``is None`` branches when it compiles, so an option left off costs nothing.
+
+
 @jit_serial
-def sgd_epoch(X, y, coef, intercept, learning_rate, shuffle, fit_intercept):
-    """One update per sample, in the epoch's row order. Returns (mean r²/2 before each update,
-    intercept)."""
-    n = X.shape[0]
-    d = _u(X.shape[1])
-    shuffled = shuffle.shape[0] > 0
-    rows = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)  # always valid rows
+def _weight(sample_weight, i):
+    if sample_weight is None:
+        return 1.0
+    return np.float64(sample_weight[i])
+
+
+@jit_serial
+def _standardized(X, i, j, shift, scale):
+    """``X[i, j]`` in training coordinates: ``(x - shift) * scale``, or x itself."""
+    if shift is None:
+        return np.float64(X[i, j])
+    return (np.float64(X[i, j]) - shift[j]) * scale[j]
+
+
+@jit_serial
+def _slot(array, p):
+    """``array[p]``, or None when the option is off."""
+    if array is None:
+        return None
+    return array[p]
+
+
+@jit_serial
+def _accumulate(average, coef, intercept):
+    """Add the current iterate to the running sum of iterates (Polyak-Ruppert averaging)."""
+    if average is None:
+        return
+    k, d = coef.shape
+    for o in range(k):
+        for j in range(d):
+            average[o, j] += coef[o, j]
+        average[o, d] += intercept[o]
+    average[0, d + 1] += 1.0
+
+
+@jit_serial
+def _cumulative_l1(coef, state, l1_step):
+    """Tsuruoka et al.'s cumulative L1 penalty after one sgd step; ``state`` = [q..., u]."""
+    if state is None:
+        return
+    k, d = coef.shape
+    total = state[k * d] + l1_step
+    state[k * d] = total
+    for o in range(k):
+        for j in range(d):
+            applied = state[o * d + j]
+            w = coef[o, j]
+            if w > 0.0:
+                new = max(0.0, w - (total + applied))
+            elif w < 0.0:
+                new = min(0.0, w + (total - applied))
+            else:
+                new = w
+            state[o * d + j] = applied + (new - w)
+            coef[o, j] = new
+
+
+# ----------------------------------------------------------------- weighted, multi-output pass
+@jit_serial
+def _fused_rows_multi(X, Y, sample_weight, coef, intercept, start, stop, out):
+    """Over rows [start, stop): out[o, :d] += Σ w·r_o·x, out[o, d] += Σ w·r_o and
+    out[0, d + 1] += Σ_o Σ w·r_o², for every output o of ``coef`` (k, d)."""
+    k = _u(coef.shape[0])
+    d = _u(coef.shape[1])
+    weighted = np.empty(coef.shape[0])
     sum_r2 = 0.0
-    for start in range(0, n, ROW_BLOCK):
-        count = _visit_block(X, y, shuffle, rows, start)
-        for t in range(count):
-            if shuffled:
-                _prefetch_row(X, y, rows[t + PREFETCH_ROWS])  # at the end: a stale, valid row
-            i = rows[t]
-            r = _row_prediction(X, i, coef, intercept) - y[i]
-            sum_r2 += r * r
-            step = learning_rate * r
+    for i in range(_u(start), _u(stop)):
+        w = _weight(sample_weight, i)
+        for o in range(k):
+            p = intercept[o]
             for j in range(d):
-                coef[j] -= step * X[i, j]
-            if fit_intercept:
-                intercept -= step
-    return 0.5 * sum_r2 / n, intercept
+                p += X[i, j] * coef[o, j]
+            r = p - Y[i, o]
+            sum_r2 += w * r * r
+            weighted[o] = w * r
+        for o in range(k):
+            for j in range(d):
+                out[o, j] += weighted[o] * X[i, j]
+            out[o, d] += weighted[o]
+    out[0, d + _u(1)] += sum_r2
 
 
 @jit_serial
-def minibatch_epoch(X, y, coef, intercept, learning_rate, shuffle, batch_size, fit_intercept, grad):
-    """One fused gradient and update per batch of the epoch's row order; ``grad`` is scratch.
+def _reduce_multi(parts, total_weight, grad):
+    """Sum chunk partials in chunk order into ``grad`` (k, d + 1) / W; return Σ w·r² / (2W)."""
+    k, d1 = grad.shape
+    grad[:, :] = 0.0
+    sum_r2 = 0.0
+    for c in range(parts.shape[0]):
+        for o in range(k):
+            for j in range(d1):
+                grad[o, j] += parts[c, o, j]
+        sum_r2 += parts[c, 0, d1]
+    for o in range(k):
+        for j in range(d1):
+            grad[o, j] /= total_weight
+    return 0.5 * sum_r2 / total_weight
 
-    Returns (mean of r²/2 over the epoch, each taken before its batch's update, intercept).
+
+@jit_serial
+def fused_pass_multi_serial(X, Y, sample_weight, coef, intercept, total_weight, grad):
+    """The fused pass for weighted rows and/or several outputs: ``Y`` (n, k), ``coef`` (k, d),
+    ``intercept`` (k,), ``sample_weight`` (n,) or None summing to ``total_weight``.
+
+    Writes ``Xᵀ(w·r) / W`` and ``Σ w·r / W`` into ``grad`` (k, d + 1); returns Σ w·r² / (2W).
     """
     n = X.shape[0]
+    nc = n_chunks(n)
+    parts = np.zeros((nc, coef.shape[0], coef.shape[1] + 2))
+    for c in range(nc):
+        _fused_rows_multi(
+            X, Y, sample_weight, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c]
+        )
+    return _reduce_multi(parts, total_weight, grad)
+
+
+@jit_parallel
+def fused_pass_multi_parallel(X, Y, sample_weight, coef, intercept, total_weight, grad):
+    """:func:`fused_pass_multi_serial` with the chunks spread over the threads; same bits."""
+    n = X.shape[0]
+    nc = n_chunks(n)
+    parts = np.zeros((nc, coef.shape[0], coef.shape[1] + 2))
+    for c in prange(nc):
+        _fused_rows_multi(
+            X, Y, sample_weight, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c]
+        )
+    return _reduce_multi(parts, total_weight, grad)
+
+
+# --------------------------------------------------------------------------- statistics
+@jit_serial
+def _column_sums_rows(X, sample_weight, start, stop, out):
+    """out[0] += Σ w, out[1 + j] += Σ w·(x_j - x0_j), out[1 + d + j] += Σ w·(x_j - x0_j)², with
+    x0 the first row of [start, stop): a shift that keeps the sums of squares accurate."""
     d = _u(X.shape[1])
+    for i in range(_u(start), _u(stop)):
+        w = _weight(sample_weight, i)
+        out[0] += w
+        for j in range(d):
+            delta = np.float64(X[i, j]) - np.float64(X[_u(start), j])
+            out[_u(1) + j] += w * delta
+            out[_u(1) + d + j] += w * delta * delta
+
+
+@jit_parallel
+def column_moments(X, sample_weight):
+    """Per chunk: (Σw, Σw·δ, Σw·δ², shift) with δ = x - the chunk's first row. Fixed layout."""
+    n, d = X.shape
+    nc = n_chunks(n)
+    parts = np.zeros((nc, 1 + 3 * d))
+    for c in prange(nc):
+        start = c * n // nc
+        _column_sums_rows(X, sample_weight, start, (c + 1) * n // nc, parts[c])
+        for j in range(d):
+            parts[c, 1 + 2 * d + j] = X[start, j]
+    return parts
+
+
+@jit_parallel
+def row_norm_bounds(X, sample_weight, shift, scale, fit_intercept):
+    """(max over rows of w·(||z||² + 1{intercept}), Σ w·(||z||² + 1{intercept})), z in training
+    coordinates: the smoothness constants of sgd and mini-batch steps."""
+    n, d = X.shape
+    nc = n_chunks(n)
+    maxima = np.zeros(nc)
+    sums = np.zeros(nc)
+    extra = 1.0 if fit_intercept else 0.0
+    for c in prange(nc):
+        for i in range(c * n // nc, (c + 1) * n // nc):
+            w = _weight(sample_weight, i)
+            norm = extra
+            for j in range(d):
+                z = _standardized(X, i, j, shift, scale)
+                norm += z * z
+            maxima[c] = max(maxima[c], w * norm)
+            sums[c] += w * norm
+    return maxima.max(), sums.sum()
+
+
+# --------------------------------------------------------------------------- epochs
+@jit_serial
+def _sgd_positions(
+    X,
+    Y,
+    sample_weight,
+    coef,
+    intercept,
+    learning_rate,
+    shuffle,
+    lo,
+    hi,
+    fit_intercept,
+    shift,
+    scale,
+    decay,
+    l1_step,
+    l1_state,
+    average,
+):
+    """SGD over epoch positions [lo, hi): one update per sample. Returns Σ w·r² (each residual
+    taken before its own update)."""
+    k = _u(coef.shape[0])
+    d = _u(coef.shape[1])
     shuffled = shuffle.shape[0] > 0
     rows = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)  # always valid rows
+    z = np.empty(coef.shape[1])
+    steps = np.empty(coef.shape[0])
     sum_r2 = 0.0
-    for batch_start in range(0, n, batch_size):
-        batch_stop = min(batch_start + batch_size, n)
-        grad[:] = 0.0
-        sum_r = 0.0
+    for start in range(lo, hi, ROW_BLOCK):
+        count = min(_visit_block(X, Y, shuffle, rows, start), hi - start)
+        for t in range(count):
+            if shuffled:
+                _prefetch_row(X, Y, rows[t + PREFETCH_ROWS])  # at the end: a stale, valid row
+            i = rows[t]
+            w = _weight(sample_weight, i)
+            for j in range(d):
+                z[j] = _standardized(X, i, j, shift, scale)
+            for o in range(k):
+                p = intercept[o]
+                for j in range(d):
+                    p += z[j] * coef[o, j]
+                r = p - Y[i, o]
+                sum_r2 += w * r * r
+                steps[o] = learning_rate * w * r
+            for o in range(k):
+                step = steps[o]
+                for j in range(d):
+                    coef[o, j] = decay * coef[o, j] - step * z[j]
+                if fit_intercept:
+                    intercept[o] -= step
+            _cumulative_l1(coef, l1_state, l1_step)
+            _accumulate(average, coef, intercept)
+    return sum_r2
+
+
+@jit_serial
+def sgd_epoch(
+    X,
+    Y,
+    sample_weight,
+    coef,
+    intercept,
+    learning_rate,
+    shuffle,
+    lo,
+    hi,
+    fit_intercept,
+    shift,
+    scale,
+    decay,
+    l1_step,
+    l1_state,
+    average,
+):
+    """One sgd update per sample for epoch positions [lo, hi), in the epoch's row order.
+
+    ``coef`` (k, d) and ``intercept`` (k,) are float64, updated in place, in training
+    coordinates ``z = (x - shift) * scale`` (or x when ``shift`` is None). Each step is
+    ``learning_rate · w · r · z``; L2 multiplies coef by ``decay`` first; L1 is the cumulative
+    penalty (``l1_state`` None when off); ``average`` (k, d + 2) or None sums the iterates.
+    Returns Σ w·r² over the positions.
+    """
+    return _sgd_positions(
+        X,
+        Y,
+        sample_weight,
+        coef,
+        intercept,
+        learning_rate,
+        shuffle,
+        lo,
+        hi,
+        fit_intercept,
+        shift,
+        scale,
+        decay,
+        l1_step,
+        l1_state,
+        average,
+    )
+
+
+@jit_parallel
+def sgd_epoch_hogwild(
+    X,
+    Y,
+    sample_weight,
+    coef,
+    intercept,
+    learning_rate,
+    shuffle,
+    n_parts,
+    fit_intercept,
+    shift,
+    scale,
+    decay,
+    l1_step,
+    l1_states,
+    averages,
+):
+    """Hogwild!: ``n_parts`` threads each run :func:`sgd_epoch` on their share of the epoch's
+    positions and write the shared ``coef`` without locks. Not bit-reproducible (the
+    interleaving of the writes depends on timing); ``l1_states``/``averages`` are per part."""
+    n = X.shape[0]
+    sums = np.zeros(n_parts)
+    for p in prange(n_parts):
+        sums[p] = _sgd_positions(
+            X,
+            Y,
+            sample_weight,
+            coef,
+            intercept,
+            learning_rate,
+            shuffle,
+            p * n // n_parts,
+            (p + 1) * n // n_parts,
+            fit_intercept,
+            shift,
+            scale,
+            decay,
+            l1_step,
+            _slot(l1_states, p),
+            _slot(averages, p),
+        )
+    return sums.sum()
+
+
+@jit_serial
+def _effective(coef, intercept, shift, scale, eff_coef, eff_intercept):
+    """The raw-unit model equal to (coef, intercept) in training coordinates."""
+    k, d = coef.shape
+    for o in range(k):
+        b = intercept[o]
+        for j in range(d):
+            if shift is None:
+                eff_coef[o, j] = coef[o, j]
+            else:
+                eff_coef[o, j] = coef[o, j] * scale[j]
+                b -= eff_coef[o, j] * shift[j]
+        eff_intercept[o] = b
+
+
+@jit_serial
+def _to_training_gradient(grad, total_weight, shift, scale):
+    """Raw-unit sums Σ w·r·x, Σ w·r over a batch -> the gradient in training coordinates."""
+    k, d1 = grad.shape
+    d = d1 - 1
+    for o in range(k):
+        for j in range(d):
+            g = grad[o, j]
+            if shift is not None:
+                g = scale[j] * (g - shift[j] * grad[o, d])
+            grad[o, j] = g / total_weight
+        grad[o, d] /= total_weight
+
+
+@jit_serial
+def minibatch_epoch(
+    X,
+    Y,
+    sample_weight,
+    coef,
+    intercept,
+    learning_rate,
+    shuffle,
+    lo,
+    hi,
+    batch_size,
+    fit_intercept,
+    shift,
+    scale,
+    l2,
+    l1,
+    momentum,
+    nesterov,
+    velocity,
+    average,
+):
+    """One fused gradient and update per batch of epoch positions [lo, hi) (``lo`` a multiple
+    of ``batch_size``). The batch gradient is summed over raw rows with the model's raw-unit
+    twin and turned into training coordinates once per batch; the update is
+    :func:`fastlr._rules.update_parameters`. Returns Σ w·r² (before each batch's update)."""
+    k = _u(coef.shape[0])
+    d = _u(coef.shape[1])
+    shuffled = shuffle.shape[0] > 0
+    rows = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)
+    grad = np.empty((coef.shape[0], coef.shape[1] + 1))
+    eff = np.empty(coef.shape)
+    eff_b = np.empty(coef.shape[0])
+    weighted = np.empty(coef.shape[0])
+    sum_r2 = 0.0
+    for batch_start in range(lo, hi, batch_size):
+        batch_stop = min(batch_start + batch_size, hi)
+        _effective(coef, intercept, shift, scale, eff, eff_b)
+        grad[:, :] = 0.0
+        total_weight = 0.0
         for start in range(batch_start, batch_stop, ROW_BLOCK):
-            count = min(_visit_block(X, y, shuffle, rows, start), batch_stop - start)
+            count = min(_visit_block(X, Y, shuffle, rows, start), batch_stop - start)
             for t in range(count):
                 if shuffled:
-                    _prefetch_row(X, y, rows[t + PREFETCH_ROWS])
+                    _prefetch_row(X, Y, rows[t + PREFETCH_ROWS])
                 i = rows[t]
-                r = _row_prediction(X, i, coef, intercept) - y[i]
-                sum_r += r
-                sum_r2 += r * r
-                for j in range(d):
-                    grad[j] += r * X[i, j]
-        m = batch_stop - batch_start
+                w = _weight(sample_weight, i)
+                total_weight += w
+                for o in range(k):
+                    p = eff_b[o]
+                    for j in range(d):
+                        p += X[i, j] * eff[o, j]
+                    r = p - Y[i, o]
+                    sum_r2 += w * r * r
+                    weighted[o] = w * r
+                for o in range(k):
+                    for j in range(d):
+                        grad[o, j] += weighted[o] * X[i, j]
+                    grad[o, d] += weighted[o]
+        if total_weight > 0.0:
+            _to_training_gradient(grad, total_weight, shift, scale)
+            update_parameters(
+                coef,
+                intercept,
+                grad,
+                learning_rate,
+                l2,
+                l1,
+                momentum,
+                nesterov,
+                velocity,
+                fit_intercept,
+            )
+            _accumulate(average, coef, intercept)
+    return sum_r2
+
+
+# --------------------------------------------------------------------------- sufficient statistics
+@jit_serial
+def gram_loss_and_gradient(H, C, mean_z, y_mean, y_var, coef, intercept, grad):
+    """Loss and gradient from the sufficient statistics, in training coordinates.
+
+    With u = b - ȳ: ``L = ½ Σ_o (wᵀHw - 2wᵀC_o + 2u·m_zᵀw + u² + var_o)``,
+    ``∇_w = Hw - C_o + u·m_z`` and ``∇_b = u + m_zᵀw``, where H = E_w[zzᵀ], C = E_w[z(y - ȳ)],
+    m_z = E_w[z]. Centered y keeps the loss accurate down to rounding of var(y).
+    """
+    k, d = coef.shape
+    loss = 0.0
+    for o in range(k):
+        u = intercept[o] - y_mean[o]
+        quad = 0.0
+        lin = 0.0
+        mz_w = 0.0
         for j in range(d):
-            coef[j] -= learning_rate * (grad[j] / m)
-        if fit_intercept:
-            intercept -= learning_rate * (sum_r / m)
-    return 0.5 * sum_r2 / n, intercept
+            hw = 0.0
+            for m in range(d):
+                hw += H[j, m] * coef[o, m]
+            quad += coef[o, j] * hw
+            lin += coef[o, j] * C[j, o]
+            mz_w += mean_z[j] * coef[o, j]
+            grad[o, j] = hw - C[j, o] + u * mean_z[j]
+        grad[o, d] = u + mz_w
+        loss += 0.5 * (quad - 2.0 * lin + 2.0 * u * mz_w + u * u + y_var[o])
+    return loss
+
+
+@jit_serial
+def gram_epochs(
+    H,
+    C,
+    mean_z,
+    y_mean,
+    y_var,
+    coef,
+    intercept,
+    velocity,
+    learning_rate,
+    schedule,
+    power_t,
+    t_start,
+    l2,
+    l1,
+    momentum,
+    nesterov,
+    fit_intercept,
+    max_epochs,
+    tol,
+    n_iter_no_change,
+    monotone,
+    rise_atol,
+    state,
+    history,
+):
+    """Up to ``max_epochs`` full-batch iterations on the sufficient statistics, O(k·d²) each,
+    with the same rules as the Python loop (:mod:`fastlr._rules`). Returns (epochs, verdict);
+    ``history`` receives each epoch's objective."""
+    k, d = coef.shape
+    grad = np.empty((k, d + 1))
+    for e in range(max_epochs):
+        loss = gram_loss_and_gradient(H, C, mean_z, y_mean, y_var, coef, intercept, grad)
+        loss += penalty_value(coef, l2, l1)
+        rate = epoch_learning_rate(learning_rate, schedule, t_start + e, power_t, state)
+        update_parameters(
+            coef, intercept, grad, rate, l2, l1, momentum, nesterov, velocity, fit_intercept
+        )
+        verdict = epoch_verdict(state, loss, tol, n_iter_no_change, schedule, monotone, rise_atol)
+        if verdict >= _NONFINITE:
+            return e, verdict
+        history[e] = loss
+        if verdict == _CONVERGED:
+            return e + 1, verdict
+    return max_epochs, 0
 
 
 # --------------------------------------------------------------------------- prediction

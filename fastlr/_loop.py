@@ -1,61 +1,228 @@
 """The epoch loop shared by the fused solvers and the NumPy reference.
 
-A mode supplies a *step*: ``step(params) -> (loss, grad_norm)`` runs one epoch, updating
-``params`` in place. :func:`run_epochs` owns everything around it: the history, the stopping rule,
-progress lines and the non-finite check. No kernels here, so :mod:`fastlr.reference` can use it.
+A mode supplies an *epoch*: ``epoch(model, learning_rate) -> loss`` runs one epoch, updating the
+:class:`Model` in place. :func:`run_epochs` owns everything around it: the schedule, the verdict
+of each epoch (:mod:`fastlr._rules`), early stopping, the history, progress lines, callbacks,
+Ctrl-C and divergence. No kernels here, so :mod:`fastlr.reference` can use it.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from fastlr._base import FitResult, Progress, Settings
+from fastlr import _rules
 from fastlr._random import RandomState
-from fastlr._validation import max_abs, raise_if_not_finite
-from fastlr.exceptions import DivergenceError
+from fastlr.exceptions import DivergenceError, FitInterruptedWarning
 
 
 @dataclass
-class Params:
-    """The model being trained: float64 coefficients (updated in place) and the intercept."""
+class Model:
+    """A model being trained, in training coordinates, with everything a later epoch needs.
+
+    ``coef`` (k, d) and ``intercept`` (k,) are float64 and updated in place; ``velocity``
+    (k, d + 1) is the momentum buffer; ``l1_state`` the cumulative L1 penalty of sgd (or None);
+    ``t`` counts the epochs run over the model's life (the schedules' clock); ``state`` is the
+    loop state of :mod:`fastlr._rules`.
+    """
 
     coef: np.ndarray
-    intercept: float
+    intercept: np.ndarray
+    velocity: np.ndarray
+    l1_state: np.ndarray | None = None
+    t: int = 0
+    state: np.ndarray = field(default_factory=_rules.new_state)
+
+    @classmethod
+    def zeros(cls, n_outputs: int, n_features: int) -> Model:
+        return cls(
+            coef=np.zeros((n_outputs, n_features)),
+            intercept=np.zeros(n_outputs),
+            velocity=np.zeros((n_outputs, n_features + 1)),
+        )
+
+    def copy(self) -> Model:
+        return copy.deepcopy(self)
+
+    def load(self, other: Model) -> None:
+        """Take ``other``'s values (arrays copied in place)."""
+        self.coef[...] = other.coef
+        self.intercept[...] = other.intercept
+        self.velocity[...] = other.velocity
+        if self.l1_state is not None and other.l1_state is not None:
+            self.l1_state[...] = other.l1_state
+        self.t = other.t
+        self.state[...] = other.state
+
+    def finite(self) -> bool:
+        return bool(np.isfinite(self.coef).all() and np.isfinite(self.intercept).all())
 
 
-EpochStep = Callable[[Params], tuple[float, float]]
+@dataclass(frozen=True)
+class EpochInfo:
+    """What a ``callback`` receives after each epoch (coefficients in the user's units).
 
-
-#: A loss this many times the first epoch's means the steps diverge (stable runs never rise so).
-DIVERGENCE_GROWTH = 100.0
-
-
-def improvement_below_tol(best: float, current: float, tol: float | None) -> bool:
-    """True when ``current`` beats the best loss so far by no more than ``tol`` relative to it.
-
-    ``tol=None`` never stops. A loss that went up is no improvement; :func:`run_epochs` then
-    checks it is not above the first epoch's, which would mean the steps are too large.
-
-    Examples
-    --------
-    >>> improvement_below_tol(1.0, 0.99999, 1e-3)
-    True
-    >>> improvement_below_tol(1.0, 0.5, 1e-3)
-    False
-    >>> improvement_below_tol(1.0, 1.5, 1e-3)
-    True
-    >>> improvement_below_tol(0.0, 0.0, 1e-3)
-    True
-    >>> improvement_below_tol(1.0, 0.0, None)
-    False
+    Attributes
+    ----------
+    epoch : int
+        Epochs run in this call to ``fit`` (from 1).
+    loss : float
+        The epoch's training objective.
+    validation_loss : float or None
+        The held-out objective when ``early_stopping=True``.
+    learning_rate : float
+        The step the epoch used.
+    coef : ndarray
+        Coefficients after the epoch, in the units of X (a copy).
+    intercept : ndarray
+        Intercepts after the epoch.
     """
-    if tol is None:
-        return False
-    return best - current <= tol * best
+
+    epoch: int
+    loss: float
+    validation_loss: float | None
+    learning_rate: float
+    coef: np.ndarray
+    intercept: np.ndarray | float
+
+
+#: ``progress(epoch, loss, learning_rate)``, called after every epoch (epoch counts from 1).
+Progress = Callable[[int, float, float], None]
+Epoch = Callable[[Model, float], float]
+
+
+@dataclass(frozen=True)
+class LoopRules:
+    """How a run is judged: the numbers :func:`fastlr._rules.epoch_verdict` needs."""
+
+    learning_rate: float
+    schedule: int
+    power_t: float
+    tol: float  # < 0: never stop on a plateau
+    n_iter_no_change: int
+    monotone: bool
+    rise_atol: float
+
+
+@dataclass
+class LoopResult:
+    history: np.ndarray
+    validation_history: np.ndarray | None
+    n_iter: int
+    converged: bool
+    stopped_by_user: bool
+
+
+def run_epochs(
+    epoch: Epoch,
+    model: Model,
+    rules: LoopRules,
+    max_epochs: int,
+    *,
+    validation: Callable[[Model], float] | None = None,
+    progress: Progress | None = None,
+    callback: Callable[[EpochInfo], Any] | None = None,
+    to_user_units: Callable[[Model], tuple[np.ndarray, np.ndarray]] | None = None,
+    on_nonfinite: Callable[[], None] | None = None,
+) -> LoopResult:
+    """Run up to ``max_epochs`` epochs of ``epoch`` on ``model``.
+
+    With ``validation`` (early stopping), the verdict looks at the held-out loss and the model
+    with the best held-out loss is restored at the end. Ctrl-C stops the run: the model goes back
+    to the last completed epoch and a :class:`FitInterruptedWarning` says so. Divergence raises
+    :class:`DivergenceError` naming the step.
+    """
+    history: list[float] = []
+    validation_history: list[float] = []
+    best: Model | None = None
+    best_score = math.inf
+    converged = stopped = False
+    for index in range(max_epochs):
+        rate = _rules.epoch_learning_rate(
+            rules.learning_rate, rules.schedule, model.t + 1, rules.power_t, model.state
+        )
+        before = model.copy()
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+                loss = epoch(model, rate)
+                score = validation(model) if validation is not None else loss
+        except KeyboardInterrupt:
+            model.load(before)
+            warnings.warn(
+                f"fit interrupted (Ctrl-C) during epoch {index + 1}: kept the model of the last "
+                f"completed epoch ({index})",
+                FitInterruptedWarning,
+                stacklevel=4,
+            )
+            stopped = True
+            break
+        model.t += 1
+        score = score if math.isfinite(loss) else math.nan
+        verdict = _rules.epoch_verdict(
+            model.state,
+            score,
+            rules.tol,
+            rules.n_iter_no_change,
+            rules.schedule,
+            rules.monotone,
+            rules.rise_atol,
+        )
+        if verdict >= _rules.NONFINITE:
+            if verdict == _rules.NONFINITE and on_nonfinite is not None:
+                on_nonfinite()  # names a NaN/inf in the input when there is one
+            raise_divergence(verdict, index + 1, loss, model.state, rate)
+        history.append(loss)
+        if validation is not None:
+            validation_history.append(score)
+            if score < best_score:
+                best_score, best = score, model.copy()
+        if progress is not None:
+            progress(index + 1, loss, rate)
+        if callback is not None and to_user_units is not None:
+            coef, intercept = to_user_units(model)
+            info = EpochInfo(
+                index + 1, loss, score if validation is not None else None, rate, coef, intercept
+            )
+            if callback(info) is False:
+                stopped = True
+                break
+        if verdict == _rules.CONVERGED:
+            converged = True
+            break
+    if best is not None:
+        model.load(best)
+    if not model.finite():
+        raise_divergence(_rules.NONFINITE, len(history), math.inf, model.state, rules.learning_rate)
+    return LoopResult(
+        np.array(history),
+        np.array(validation_history) if validation is not None else None,
+        len(history),
+        converged or rules.tol < 0,
+        stopped,
+    )
+
+
+def raise_divergence(verdict: int, epoch: int, loss: float, state: np.ndarray, rate: float) -> None:
+    """Raise :class:`DivergenceError` for ``verdict``, naming the step and a safer one."""
+    first = state[_rules.FIRST]
+    what = {
+        _rules.NONFINITE: f"the loss or the coefficients overflowed (loss {loss:g})",
+        _rules.GREW: f"the loss grew to {loss:g}, {loss / first:.3g} times the first epoch's",
+        _rules.ROSE: (
+            f"the loss rose from {state[_rules.BEST]:g} to {loss:g} (full-batch descent with a "
+            "stable step never raises it)"
+        ),
+    }[verdict]
+    raise DivergenceError(
+        f"training diverged at epoch {epoch}: {what} with learning_rate={rate:g}. Try a "
+        f"smaller step, e.g. learning_rate={rate / 10:g}, or standardize=True."
+    )
 
 
 #: Rounds of the Feistel network that shuffles the rows of an epoch.
@@ -81,96 +248,3 @@ class RowOrder:
             return np.empty(0, dtype=np.uint64)
         keys = self._rng.integers(0, 2**64, size=SHUFFLE_ROUNDS, dtype=np.uint64)
         return np.concatenate([np.array([self._half_bits], dtype=np.uint64), keys])
-
-
-def mean_update_norm(before: Params, after: Params, learning_rate: float, n_updates: int) -> float:
-    """Norm of the average gradient of an epoch of ``n_updates`` constant-step updates."""
-    coef_change = float(np.linalg.norm(before.coef - after.coef))
-    return math.hypot(coef_change, before.intercept - after.intercept) / (learning_rate * n_updates)
-
-
-def n_batches(n_samples: int, batch_size: int) -> int:
-    """Updates per mini-batch epoch (the last batch may be smaller)."""
-    return -(-n_samples // batch_size)
-
-
-def run_epochs(
-    step: EpochStep,
-    X: np.ndarray,
-    y: np.ndarray,
-    settings: Settings,
-    progress: Progress | None,
-    *,
-    monotone: bool,
-) -> FitResult:
-    """Run up to ``settings.max_iter`` epochs from zero coefficients; stop early on ``tol``.
-
-    ``monotone`` says the mode's loss cannot rise while the step is stable (full-batch descent
-    with a constant step), so any rise beyond rounding is reported as divergence at once.
-    Every mode raises :class:`DivergenceError` when the loss or the coefficients overflow, when
-    the loss grows past ``DIVERGENCE_GROWTH`` times the first epoch's, or when the run ends
-    above the first epoch's loss: a model worse than where it started is never returned.
-    """
-    params = Params(coef=np.zeros(X.shape[1]), intercept=0.0)
-    history = np.empty(settings.max_iter)
-    best = math.inf
-    n_iter = 0
-    converged = False
-    for epoch in range(settings.max_iter):
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
-            loss, grad_norm = step(params)
-        n_iter = epoch + 1
-        first = history[0] if epoch else loss
-        problem = _divergence(loss, grad_norm, best, first, monotone)
-        if problem is not None:
-            if not math.isfinite(loss):
-                raise_if_not_finite(X=X, y=y)  # names a NaN/inf in the input when there is one
-            _raise_divergence(X, n_iter, problem, settings.learning_rate)
-        history[epoch] = loss
-        if progress is not None:
-            progress(n_iter, loss, grad_norm)
-        if epoch > 0 and improvement_below_tol(best, loss, settings.tol):
-            converged = True
-            break
-        best = min(best, loss)
-    if not (np.isfinite(params.coef).all() and math.isfinite(params.intercept)):
-        _raise_divergence(X, n_iter, "the last step overflowed", settings.learning_rate)
-    if history[n_iter - 1] > history[0]:
-        what = f"the loss ended at {history[n_iter - 1]:g}, above the first epoch's {history[0]:g}"
-        _raise_divergence(X, n_iter, what, settings.learning_rate)
-    return FitResult(
-        params.coef,
-        params.intercept,
-        history[:n_iter].copy(),
-        n_iter,
-        converged=converged or settings.tol is None,
-    )
-
-
-#: Batch mode: a rise above ``best * (1 + RISE_RTOL) + RISE_ATOL * first`` is not rounding.
-RISE_RTOL = 1e-9
-RISE_ATOL = 1e-20
-
-
-def _divergence(
-    loss: float, grad_norm: float, best: float, first: float, monotone: bool
-) -> str | None:
-    """Why this epoch shows divergence, or None."""
-    if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-        return f"the loss ({loss:g}) or its gradient (norm {grad_norm:g}) overflowed"
-    if loss > DIVERGENCE_GROWTH * first:
-        return f"the loss grew to {loss:g}, {loss / first:.3g} times the first epoch's"
-    if monotone and loss > best * (1 + RISE_RTOL) + RISE_ATOL * first:
-        return (
-            f"the loss rose from {best:g} to {loss:g} (full-batch descent with a stable step "
-            "never raises it)"
-        )
-    return None
-
-
-def _raise_divergence(X: np.ndarray, epoch: int, what: str, learning_rate: float) -> None:
-    raise DivergenceError(
-        f"training diverged at epoch {epoch}: {what} with "
-        f"learning_rate={learning_rate:g}. Try a smaller step, e.g. learning_rate="
-        f"{learning_rate / 10:g}, or scale the features (max |X| = {max_abs(X):g})."
-    )

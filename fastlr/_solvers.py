@@ -1,23 +1,22 @@
-"""Training loops of the fused estimator: one epoch step per mode around the jitted kernels.
+"""The fused backend: the passes of :mod:`fastlr._training` as calls into the jitted kernels.
 
-Plain Python around jitted calls. The parameters arrive checked and reduced to plain values
-(:class:`fastlr._base.Settings`); the loop itself (history, stopping, progress, divergence) is
-:func:`fastlr._loop.run_epochs`, shared with the NumPy reference.
+Plain Python around jitted calls. Everything decided from the passes' results (standardization,
+step size, path, the epoch loop) is shared with the NumPy reference in :mod:`fastlr._training`.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from fastlr import _kernels as kernels
-from fastlr._base import FitResult, Progress, Settings
-from fastlr._loop import EpochStep, Params, RowOrder, mean_update_norm, n_batches, run_epochs
+from fastlr._loop import LoopRules, Model
 from fastlr._threading import parallel_launch, resolve_n_jobs
+from fastlr._training import GramProblem, Moments, Scaling, TrainSettings
 
 #: Below this many elements of X a parallel launch costs more than it saves.
 PARALLEL_MIN_ELEMENTS = 1 << 17
+#: Rows per block of the Gram pass: each block is centered in float64 (bounded memory).
+GRAM_BLOCK_ELEMENTS = 1 << 20
 
 
 def thread_count(X: np.ndarray, n_jobs: int | None) -> int:
@@ -39,7 +38,7 @@ def fused_pass(
     grad: np.ndarray,
     n_threads: int,
 ) -> tuple[float, float]:
-    """Loss and intercept gradient returned, coefficient gradient written to ``grad``.
+    """One output, no weights: loss and intercept gradient returned, ``Xᵀr/n`` in ``grad``.
 
     Narrow rows go to the kernel unrolled for their width (coefficients passed as a tuple).
     """
@@ -51,80 +50,258 @@ def fused_pass(
 
 
 def predict_into(
-    X: np.ndarray, coef: np.ndarray, intercept: float, out: np.ndarray, n_threads: int
+    X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray, n_threads: int
 ) -> None:
-    """Write ``X @ coef + intercept`` into ``out`` with ``n_threads`` threads."""
-    if n_threads == 1:
-        kernels.predict_serial(X, coef, intercept, out)
-        return
-    with parallel_launch(n_threads):
-        kernels.predict_parallel(X, coef, intercept, out)
+    """Write ``X @ coef[o] + intercept[o]`` into ``out[:, o]`` for each output."""
+    for o in range(coef.shape[0]):
+        column = out[:, o] if out.shape[1] > 1 else out.reshape(-1)
+        if n_threads == 1:
+            kernels.predict_serial(X, coef[o], float(intercept[o]), column)
+        else:
+            with parallel_launch(n_threads):
+                kernels.predict_parallel(X, coef[o], float(intercept[o]), column)
 
 
-def _batch_step(X: np.ndarray, y: np.ndarray, settings: Settings, n_threads: int) -> EpochStep:
-    grad = np.empty(X.shape[1])
-    learning_rate = settings.learning_rate
+class FusedBackend:
+    """:class:`fastlr._training.Backend` on the jitted kernels, with ``n_threads`` threads."""
 
-    def step(params: Params) -> tuple[float, float]:
-        loss, grad_intercept = fused_pass(X, y, params.coef, params.intercept, grad, n_threads)
-        if not settings.fit_intercept:
-            grad_intercept = 0.0
-        params.coef -= learning_rate * grad
-        params.intercept -= learning_rate * grad_intercept
-        return loss, math.hypot(float(np.linalg.norm(grad)), grad_intercept)
+    def __init__(self, n_threads: int) -> None:
+        self.n_threads = n_threads
 
-    return step
-
-
-def _sgd_step(X: np.ndarray, y: np.ndarray, settings: Settings, n_threads: int) -> EpochStep:
-    rows = RowOrder(X.shape[0], settings.shuffle, settings.random_state)
-
-    def step(params: Params) -> tuple[float, float]:
-        before = Params(params.coef.copy(), params.intercept)
-        loss, params.intercept = kernels.sgd_epoch(
-            X,
-            y,
-            params.coef,
-            params.intercept,
-            settings.learning_rate,
-            rows.next(),
-            settings.fit_intercept,
+    # ------------------------------------------------------------------ passes
+    def moments(
+        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, gram: bool
+    ) -> Moments:
+        if gram:
+            return _gram_moments(X, Y, sample_weight)
+        with parallel_launch(self.n_threads):
+            parts = kernels.column_moments(X, sample_weight)
+        d = X.shape[1]
+        weight, sums, squares, shift = (
+            parts[:, 0],
+            parts[:, 1 : 1 + d],
+            parts[:, 1 + d : 1 + 2 * d],
+            parts[:, 1 + 2 * d :],
         )
-        return loss, mean_update_norm(before, params, settings.learning_rate, X.shape[0])
+        keep = weight > 0
+        weight, sums, squares, shift = weight[keep], sums[keep], squares[keep], shift[keep]
+        total = float(weight.sum())
+        chunk_mean = shift + sums / weight[:, None]
+        mean = (weight[:, None] * chunk_mean).sum(axis=0) / total
+        within = (squares - sums * sums / weight[:, None]).sum(axis=0)
+        between = (weight[:, None] * (chunk_mean - mean) ** 2).sum(axis=0)
+        y_mean = np.average(Y, axis=0, weights=sample_weight).astype(np.float64)
+        return Moments(
+            total, mean, y_mean, None, None, None, np.maximum(within + between, 0) / total
+        )
 
-    return step
+    def row_norm_bounds(
+        self, X: np.ndarray, sample_weight: np.ndarray | None, scaling: Scaling, intercept: bool
+    ) -> tuple[float, float]:
+        with parallel_launch(self.n_threads):
+            top, total = kernels.row_norm_bounds(
+                X, sample_weight, scaling.shift, scaling.scale, intercept
+            )
+        return float(top), float(total)
 
+    def loss_gradient(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        total_weight: float,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        grad: np.ndarray,
+    ) -> float:
+        threads = self.n_threads if X.size >= PARALLEL_MIN_ELEMENTS else 1
+        if Y.shape[1] == 1 and sample_weight is None:
+            grad_b: float
+            loss, grad_b = fused_pass(
+                X, Y[:, 0], coef[0], float(intercept[0]), grad[0, :-1], threads
+            )
+            grad[0, -1] = grad_b
+            return float(loss)
+        if threads == 1:
+            return float(
+                kernels.fused_pass_multi_serial(
+                    X, Y, sample_weight, coef, intercept, total_weight, grad
+                )
+            )
+        with parallel_launch(threads):
+            return float(
+                kernels.fused_pass_multi_parallel(
+                    X, Y, sample_weight, coef, intercept, total_weight, grad
+                )
+            )
 
-def _minibatch_step(X: np.ndarray, y: np.ndarray, settings: Settings, n_threads: int) -> EpochStep:
-    rows = RowOrder(X.shape[0], settings.shuffle, settings.random_state)
-    grad = np.empty(X.shape[1])
-    batch_size = min(settings.batch_size, X.shape[0])  # a huge batch_size must not overflow int64
-    n_updates = n_batches(X.shape[0], batch_size)
+    def gram_loss_gradient(
+        self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray
+    ) -> float:
+        return float(
+            kernels.gram_loss_and_gradient(
+                problem.H,
+                problem.C,
+                problem.mean_z,
+                problem.y_mean,
+                problem.y_var,
+                coef,
+                intercept,
+                grad,
+            )
+        )
 
-    def step(params: Params) -> tuple[float, float]:
-        before = Params(params.coef.copy(), params.intercept)
-        loss, params.intercept = kernels.minibatch_epoch(
-            X,
-            y,
-            params.coef,
-            params.intercept,
-            settings.learning_rate,
-            rows.next(),
-            batch_size,
-            settings.fit_intercept,
+    def update(self, model: Model, grad: np.ndarray, rate: float, s: TrainSettings) -> None:
+        kernels.update_parameters(
+            model.coef,
+            model.intercept,
             grad,
+            rate,
+            s.l2,
+            s.l1,
+            s.momentum,
+            s.nesterov,
+            model.velocity,
+            s.fit_intercept,
         )
-        return loss, mean_update_norm(before, params, settings.learning_rate, n_updates)
 
-    return step
+    # ------------------------------------------------------------------ epochs
+    def sgd(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
+        return float(
+            kernels.sgd_epoch(
+                X,
+                Y,
+                sample_weight,
+                model.coef,
+                model.intercept,
+                rate,
+                order,
+                lo,
+                hi,
+                s.fit_intercept,
+                scaling.shift,
+                scaling.scale,
+                1.0 - rate * s.l2,
+                rate * s.l1,
+                model.l1_state,
+                average,
+            )
+        )
+
+    def minibatch(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
+        return float(
+            kernels.minibatch_epoch(
+                X,
+                Y,
+                sample_weight,
+                model.coef,
+                model.intercept,
+                rate,
+                order,
+                lo,
+                hi,
+                s.batch_size,
+                s.fit_intercept,
+                scaling.shift,
+                scaling.scale,
+                s.l2,
+                s.l1,
+                s.momentum,
+                s.nesterov,
+                model.velocity,
+                average,
+            )
+        )
+
+    def hogwild(self, X, Y, sample_weight, model, rate, order, s, scaling):  # type: ignore[no-untyped-def]
+        parts = s.n_threads
+        k, d = model.coef.shape
+        averages = np.zeros((parts, k, d + 2)) if s.average else None
+        l1_states = None
+        if model.l1_state is not None:
+            l1_states = np.repeat(model.l1_state[None, :], parts, axis=0)
+        with parallel_launch(parts):
+            total = kernels.sgd_epoch_hogwild(
+                X,
+                Y,
+                sample_weight,
+                model.coef,
+                model.intercept,
+                rate,
+                order,
+                parts,
+                s.fit_intercept,
+                scaling.shift,
+                scaling.scale,
+                1.0 - rate * s.l2,
+                rate * s.l1,
+                l1_states,
+                averages,
+            )
+        if l1_states is not None and model.l1_state is not None:
+            model.l1_state[...] = l1_states.mean(axis=0)
+        return float(total), None if averages is None else averages.sum(axis=0)
+
+    def gram_epochs(  # type: ignore[no-untyped-def]
+        self, problem: GramProblem, model: Model, rules: LoopRules, s: TrainSettings, count, history
+    ) -> tuple[int, int]:
+        ran, verdict = kernels.gram_epochs(
+            problem.H,
+            problem.C,
+            problem.mean_z,
+            problem.y_mean,
+            problem.y_var,
+            model.coef,
+            model.intercept,
+            model.velocity,
+            rules.learning_rate,
+            rules.schedule,
+            rules.power_t,
+            model.t + 1,
+            s.l2,
+            s.l1,
+            s.momentum,
+            s.nesterov,
+            s.fit_intercept,
+            count,
+            rules.tol,
+            rules.n_iter_no_change,
+            rules.monotone,
+            rules.rise_atol,
+            model.state,
+            history,
+        )
+        return int(ran), int(verdict)
 
 
-_STEPS = {"batch": _batch_step, "sgd": _sgd_step, "minibatch": _minibatch_step}
-
-
-def train(X: np.ndarray, y: np.ndarray, settings: Settings, progress: Progress | None) -> FitResult:
-    """Fit by gradient descent in ``settings.mode``; the threads are restored afterwards."""
-    # Only the batch pass is parallel; sgd and mini-batch updates are sequential by nature.
-    n_threads = thread_count(X, settings.n_jobs) if settings.mode == "batch" else 1
-    step = _STEPS[settings.mode](X, y, settings, n_threads)
-    return run_epochs(step, X, y, settings, progress, monotone=settings.mode == "batch")
+def _gram_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> Moments:
+    """Centered cross products of [X, Y] in one pass of float64 row blocks (BLAS), merged with
+    Chan's formula so large column means cost no accuracy."""
+    n, d = X.shape
+    k = Y.shape[1]
+    rows = max(64, GRAM_BLOCK_ELEMENTS // max(1, d + k))
+    W = 0.0
+    mx, my = np.zeros(d), np.zeros(k)
+    xx, xy, yy = np.zeros((d, d)), np.zeros((d, k)), np.zeros(k)
+    for start in range(0, n, rows):
+        xb = X[start : start + rows].astype(np.float64)
+        yb = Y[start : start + rows].astype(np.float64)
+        wb = None if sample_weight is None else sample_weight[start : start + rows]
+        Wb = float(xb.shape[0] if wb is None else wb.sum())
+        if Wb == 0.0:
+            continue
+        mxb = np.average(xb, axis=0, weights=wb)
+        myb = np.average(yb, axis=0, weights=wb)
+        xb -= mxb
+        yb -= myb
+        xw = xb if wb is None else xb * wb[:, None]
+        yw = yb if wb is None else yb * wb[:, None]
+        factor = W * Wb / (W + Wb)
+        dx, dy = mxb - mx, myb - my
+        xx += xw.T @ xb + factor * np.outer(dx, dx)
+        xy += xw.T @ yb + factor * np.outer(dx, dy)
+        yy += (yw * yb).sum(axis=0) + factor * dy * dy
+        mx += dx * (Wb / (W + Wb))
+        my += dy * (Wb / (W + Wb))
+        W += Wb
+    return Moments(W, mx, my, xx, xy, yy, np.maximum(np.diag(xx), 0) / W)

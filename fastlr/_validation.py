@@ -58,25 +58,49 @@ def as_float_matrix(X: Any, name: str = "X") -> np.ndarray:
 
 
 def as_float_target(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray, bool]:
-    """Return ``(y as 1-D float32/float64, whether y came as a column (n, 1))``."""
+    """Return ``(y as float32/float64 of shape (n, k), whether y was 2-D)``.
+
+    A 1-D ``y`` becomes a (n, 1) view; a 2-D ``y`` has one column per output.
+    """
     array = _as_array(y, name)
-    column = array.ndim == 2 and array.shape[1] == 1
     if array.ndim == 2 and array.shape[0] == 1 and n_samples != 1:
         raise ValueError(
-            f"{name} must be 1-D (n_samples,) or a column (n_samples, 1); got a row of shape "
+            f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_outputs); got a row of shape "
             f"{array.shape}: pass {name}.ravel()"
         )
-    if array.ndim == 2 and array.shape[1] != 1:
-        raise ValueError(
-            f"{name} must be 1-D (n_samples,) or a single column (n_samples, 1); got shape "
-            f"{array.shape} (several targets are not supported yet)"
-        )
     if array.ndim not in (1, 2):
-        raise ValueError(f"{name} must be 1-D (n_samples,); got {array.ndim}-D shape {array.shape}")
-    flat = array.reshape(-1)
-    if flat.shape[0] != n_samples:
-        raise ValueError(f"X has {n_samples} samples but {name} has {flat.shape[0]}")
-    return np.ascontiguousarray(flat, dtype=_float_dtype(flat)), column
+        raise ValueError(
+            f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_outputs); got {array.ndim}-D "
+            f"shape {array.shape}"
+        )
+    if array.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} samples but {name} has {array.shape[0]}")
+    if array.ndim == 2 and array.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one output column; got shape {array.shape}")
+    table = array.reshape(n_samples, -1)
+    return np.ascontiguousarray(table, dtype=_float_dtype(table)), array.ndim == 2
+
+
+def as_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """``None``, or the weights as a float64 vector: finite, >= 0, with a positive sum."""
+    if sample_weight is None:
+        return None
+    array = _as_array(sample_weight, "sample_weight")
+    if array.ndim == 0:
+        array = np.full(n_samples, float(array))
+    if array.ndim != 1 or array.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must be a scalar or 1-D with {n_samples} values (one per sample); "
+            f"got shape {array.shape}"
+        )
+    weights = np.array(array, dtype=np.float64)  # a copy: the caller's array is never changed
+    if not np.isfinite(weights).all():
+        raise ValueError("sample_weight must be finite")
+    if (weights < 0).any():
+        raise ValueError("sample_weight must be >= 0")
+    if not weights.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    return weights
 
 
 def check_kernel_ready(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -2,74 +2,168 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from fastlr import _solvers
-from fastlr._base import FitResult, LinearRegressionBase, Progress, Settings
+from fastlr import _solvers, _training
+from fastlr._base import LinearRegressionBase
+from fastlr._loop import EpochInfo, Progress
+from fastlr._training import Trained, TrainSettings
 
 
 class LinearRegression(LinearRegressionBase):
     """Linear regression trained by gradient descent with fused Numba kernels.
 
-    Minimizes ``L(w, b) = 1/(2n) · Σ (x_i·w + b - y_i)²`` from zero coefficients.
+    Minimizes ``L(w, b) = 1/(2W) · Σ w_i ‖x_i·w + b - y_i‖² + alpha·(r‖w‖₁ + (1-r)/2·‖w‖²)``
+    (``w_i`` the sample weights, W their sum, r = ``l1_ratio``; the penalty only with
+    ``penalty``). With the
+    defaults it converges without tuning: the features are standardized inside the kernels (X
+    is never copied), the step comes from the problem's curvature, and full-batch training on
+    many rows runs on the sufficient statistics XᵀX, Xᵀy (one pass, then O(d²) per epoch).
 
     Parameters
     ----------
     mode : {"batch", "minibatch", "sgd"}, default="batch"
-        ``"batch"``: one step per epoch along the full gradient (one fused, parallel pass over X).
-        ``"minibatch"``: one step per batch of ``batch_size`` rows of a shuffled order.
-        ``"sgd"``: one step per sample.
-    learning_rate : float, default=0.01
-        Constant step size, > 0. The stable range depends on the scale of X: for batch it must
-        stay below 2 / (largest eigenvalue of the covariance of [X, 1]); for sgd below about
-        2 / (largest squared row norm).
+        ``"batch"``: one step per epoch along the full gradient. ``"minibatch"``: one step per
+        batch of ``batch_size`` rows of a shuffled order. ``"sgd"``: one step per sample.
+    learning_rate : "auto" or float, default="auto"
+        The (initial) step. ``"auto"``: batch, 1 / the largest eigenvalue of the Hessian (from
+        the Gram matrix, or by power iteration on the fused pass); sgd, 1 / the largest
+        ``w_i (‖z_i‖² + 1)``; mini-batch, 1 / (mean of that + largest / batch_size), as SAG
+        does. A float is used as given (in training coordinates: standardized ones by default).
     max_iter : int, default=1000
-        Epochs (full passes over the data), in every mode.
+        Epochs (full passes over the data, or sufficient-statistics iterations), in every mode.
     tol : float or None, default=1e-4
-        Stop when an epoch fails to beat the best loss so far by ``tol`` times that loss. ``None``
-        runs all ``max_iter`` epochs. Using every epoch before that warns (``ConvergenceWarning``).
+        An epoch *improves* when its loss beats the best so far by more than ``tol`` times the
+        best. Training stops after ``n_iter_no_change`` epochs in a row without improvement.
+        ``None`` runs all ``max_iter`` epochs. Using every epoch before that warns
+        (``ConvergenceWarning``).
+    n_iter_no_change : int, default=5
+        Epochs without improvement before stopping (or, with ``schedule="adaptive"``, before
+        the step is divided by 5).
     batch_size : int, default=256
         Rows per update in ``"minibatch"`` mode (the last batch may be smaller).
     shuffle : bool, default=True
         Visit rows in a fresh random order every epoch (``"minibatch"`` and ``"sgd"``).
     random_state : int, numpy.random.Generator or None, default=None
-        Seeds the shuffling; an int makes the fit reproducible.
+        Seeds the shuffling and the early-stopping split; an int makes the fit reproducible.
     fit_intercept : bool, default=True
         Learn ``b``; when False it stays 0.
+    standardize : bool, default=True
+        Train on ``z = (x - mean) / std`` computed in one pass and applied inside the kernels
+        (without an intercept: ``x / rms``); ``coef_``/``intercept_`` are reported in the units
+        of X. Constant columns keep a scale of 1. Penalties apply in these coordinates, as in
+        glmnet.
+    schedule : {"constant", "invscaling", "adaptive"}, default="constant"
+        Step of epoch t (counted over the model's life): ``learning_rate``;
+        ``learning_rate / t**power_t``; or ``learning_rate`` divided by 5 each time
+        ``n_iter_no_change`` epochs pass without improvement (stopping once it is below 1e-6 of
+        the first step). The step is constant within an epoch.
+    power_t : float, default=0.25
+        Exponent of ``"invscaling"``.
+    momentum : float in [0, 1), default=0.0
+        Heavy-ball momentum for batch and mini-batch.
+    nesterov : bool, default=False
+        Nesterov momentum (PyTorch's formulation) instead of heavy ball.
+    penalty : {None, "l2", "l1", "elasticnet"}, default=None
+        Regularization. L1 is a proximal (soft-threshold) step in batch and mini-batch, and the
+        cumulative penalty of Tsuruoka et al. (2009) in sgd.
+    alpha : float, default=1e-4
+        Strength of the penalty.
+    l1_ratio : float in [0, 1], default=0.15
+        Share of L1 in ``"elasticnet"``.
+    average : bool or None, default=None
+        Report the average of each epoch's iterates (Polyak-Ruppert), which removes most of
+        the noise of constant-step stochastic updates. ``None``: on for sgd and mini-batch.
+    solver : {"auto", "gram", "fused"}, default="auto"
+        Batch mode only. ``"gram"``: one pass computes XᵀX, Xᵀy and the means, then each epoch
+        costs O(d²), whatever n (same iterates as the data path, up to rounding). ``"fused"``:
+        one fused pass per epoch. ``"auto"`` picks Gram when d <= 2048, n >= 2d and
+        max_iter >= d.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (at random; they get weight 0 in training,
+        so X is not copied, and a copy of them is scored), judge each epoch on their loss, and
+        restore the coefficients of the best epoch at the end.
+    validation_fraction : float in (0, 1), default=0.1
+    warm_start : bool, default=False
+        ``fit`` starts from the last fit's coefficients.
+    callback : callable or None, default=None
+        ``callback(info)`` after every epoch with an :class:`fastlr.EpochInfo` (epoch, loss,
+        validation loss, step, coef, intercept in the units of X); returning False stops.
+    hogwild : bool, default=False
+        sgd with ``n_jobs > 1`` threads updating shared coefficients without locks (Hogwild!).
+        Faster on many cores, but not bit-reproducible; the default sgd is deterministic.
     n_jobs : int or None, default=None
-        Threads of the parallel batch pass, set for the call and restored after (``None``: numba's
+        Threads of the parallel passes, set for the call and restored after (``None``: numba's
         current setting; ``-1``: all). Results are bit-identical for any thread count.
     verbose : int, default=0
-        0 is silent; 1 prints about ten progress lines (epoch, loss, gradient norm, elapsed
-        time); 2 prints one per epoch.
+        0 is silent; 1 prints about ten progress lines; 2 prints one per epoch.
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,) or (1, n_features)
-        Coefficients (float64). Two-dimensional when ``y`` was a column (n_samples, 1).
-    intercept_ : float or ndarray of shape (1,)
+    coef_ : ndarray of shape (n_features,) or (n_outputs, n_features)
+        Coefficients (float64) in the units of X. Two-dimensional when ``y`` was.
+    intercept_ : float or ndarray of shape (n_outputs,)
     loss_history_ : ndarray of shape (n_iter_,)
-        The objective of each epoch. Batch: ``L`` at the start of the epoch. Sgd and mini-batch:
-        the mean of ``r²/2`` over the epoch, each residual taken before its own update.
+        The objective of each epoch. Batch: at the start of the epoch. Sgd and mini-batch: the
+        mean of ``r²/2`` over the epoch, each residual taken before its own update.
+    validation_loss_history_ : ndarray or None
+        The held-out loss of each epoch, with ``early_stopping=True``.
     n_iter_ : int
-        Epochs run.
+        Epochs run by the last ``fit`` (or 1 after ``partial_fit``).
+    t_ : int
+        Epochs run over the model's life (the schedules' clock).
+    learning_rate_ : float
+        The step used (the automatic one when ``learning_rate="auto"``).
+    solver_ : str
+        ``"gram"`` or ``"fused"``: the path the last fit took.
     n_features_in_ : int
 
     Examples
     --------
     >>> import fastlr
     >>> X, y, coef = fastlr.make_regression(1000, 3, noise=0.1, random_state=0)
-    >>> model = fastlr.LinearRegression(learning_rate=0.5, max_iter=100).fit(X, y)
+    >>> model = fastlr.LinearRegression().fit(X, y)
     >>> bool(abs(model.coef_ - coef).max() < 0.01)
     True
     >>> round(model.score(X, y), 4)
     1.0
     """
 
-    def _train(
-        self, X: np.ndarray, y: np.ndarray, settings: Settings, progress: Progress | None
-    ) -> FitResult:
-        return _solvers.train(X, y, settings, progress)
+    def _threads_for(self, X: np.ndarray) -> int:
+        return _solvers.thread_count(X, self.n_jobs)
 
-    def _predict(self, X: np.ndarray, coef: np.ndarray, intercept: float, out: np.ndarray) -> None:
+    def _train(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        settings: TrainSettings,
+        *,
+        init: tuple[np.ndarray, np.ndarray] | None,
+        progress: Progress | None,
+        callback: Callable[[EpochInfo], Any] | None,
+    ) -> Trained:
+        backend = _solvers.FusedBackend(settings.n_threads)
+        return _training.train(
+            backend, X, Y, sample_weight, settings, init=init, progress=progress, callback=callback
+        )
+
+    def _partial(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        settings: TrainSettings,
+        previous: Trained | None,
+        progress: Progress | None,
+    ) -> Trained:
+        backend = _solvers.FusedBackend(settings.n_threads)
+        return _training.partial(backend, X, Y, sample_weight, settings, previous, progress)
+
+    def _predict(
+        self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
+    ) -> None:
         _solvers.predict_into(X, coef, intercept, out, _solvers.thread_count(X, self.n_jobs))

@@ -17,3 +17,7 @@ class DivergenceError(FloatingPointError):
 
 class ConvergenceWarning(UserWarning):
     """``fit`` used all ``max_iter`` epochs without the loss settling within ``tol``."""
+
+
+class FitInterruptedWarning(UserWarning):
+    """Ctrl-C stopped ``fit``; the model of the last completed epoch was kept."""

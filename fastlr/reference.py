@@ -13,20 +13,23 @@ Examples
 >>> import numpy as np
 >>> from fastlr import reference
 >>> X, y, coef = reference.make_regression(200, 2, random_state=0)
->>> model = reference.LinearRegression(learning_rate=0.5, max_iter=500).fit(X, y)
+>>> model = reference.LinearRegression().fit(X, y)
 >>> bool(np.allclose(model.coef_, coef))
 True
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from fastlr._base import FitResult, LinearRegressionBase, Progress, Settings
-from fastlr._loop import Params, RowOrder, mean_update_norm, n_batches, run_epochs
+from fastlr import _training
+from fastlr._base import LinearRegressionBase
+from fastlr._loop import EpochInfo, Model, Progress
 from fastlr._random import regression_spec
+from fastlr._training import GramProblem, Moments, Scaling, Trained, TrainSettings
 
 __all__ = [
     "LinearRegression",
@@ -36,6 +39,7 @@ __all__ = [
     "predict",
     "row_order",
     "sgd_epoch",
+    "update_parameters",
 ]
 
 
@@ -93,52 +97,142 @@ def loss_and_gradient(
     return 0.5 * float(r @ r) / n, X.T @ r / n, float(r.mean())
 
 
+def _standardized(X: np.ndarray, shift: np.ndarray | None, scale: np.ndarray | None) -> np.ndarray:
+    """X in training coordinates, as a float64 copy (the reference may copy; the kernels don't)."""
+    Z = X.astype(np.float64)
+    if shift is not None and scale is not None:
+        Z = (Z - shift) * scale
+    return Z
+
+
+def update_parameters(
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    grad: np.ndarray,
+    learning_rate: float,
+    l2: float,
+    l1: float,
+    momentum: float,
+    nesterov: bool,
+    velocity: np.ndarray,
+    fit_intercept: bool,
+) -> None:
+    """Twin of :func:`fastlr._rules.update_parameters`, in whole-array NumPy."""
+    g = grad.copy()
+    g[:, :-1] += l2 * coef
+    if not fit_intercept:
+        g[:, -1] = 0.0
+    if momentum > 0:
+        velocity *= momentum
+        velocity += g
+        g = g + momentum * velocity if nesterov else velocity.copy()
+    coef -= learning_rate * g[:, :-1]
+    intercept -= learning_rate * g[:, -1]
+    if l1 > 0:
+        coef[...] = np.sign(coef) * np.maximum(np.abs(coef) - learning_rate * l1, 0.0)
+
+
 def sgd_epoch(
     X: np.ndarray,
-    y: np.ndarray,
+    Y: np.ndarray,
+    sample_weight: np.ndarray | None,
     coef: np.ndarray,
-    intercept: float,
+    intercept: np.ndarray,
     learning_rate: float,
     shuffle: np.ndarray,
+    lo: int,
+    hi: int,
     fit_intercept: bool,
-) -> tuple[float, np.ndarray, float]:
-    """One update per sample, in :func:`row_order`. Returns (mean r²/2 before each update, new
-    coef, new intercept)."""
-    coef = np.array(coef, dtype=np.float64)  # a copy: the caller's array is left alone
+    shift: np.ndarray | None,
+    scale: np.ndarray | None,
+    decay: float,
+    l1_step: float,
+    l1_state: np.ndarray | None,
+    average: np.ndarray | None,
+) -> float:
+    """Twin of the sgd kernel: one update per sample at epoch positions [lo, hi) of
+    :func:`row_order`, ``coef`` (k, d) and ``intercept`` (k,) updated in place. Returns Σ w·r²."""
+    k, d = coef.shape
     total = 0.0
-    for i in row_order(X.shape[0], shuffle):
-        x = X[i].astype(np.float64, copy=False)
-        r = x @ coef + intercept - float(y[i])
-        total += r * r
-        coef -= learning_rate * r * x
+    for i in row_order(X.shape[0], shuffle)[lo:hi]:
+        z = _standardized(X[i : i + 1], shift, scale)[0]
+        w = 1.0 if sample_weight is None else float(sample_weight[i])
+        r = coef @ z + intercept - Y[i].astype(np.float64)
+        total += w * float(r @ r)
+        step = learning_rate * w * r
+        coef *= decay
+        coef -= np.outer(step, z)
         if fit_intercept:
-            intercept -= learning_rate * r
-    return 0.5 * total / X.shape[0], coef, intercept
+            intercept -= step
+        if l1_state is not None:  # cumulative L1 penalty (Tsuruoka et al., 2009)
+            l1_state[-1] += l1_step
+            u = l1_state[-1]
+            q = l1_state[:-1].reshape(k, d)
+            before = coef.copy()
+            positive = coef > 0
+            negative = coef < 0
+            coef[positive] = np.maximum(0.0, coef[positive] - (u + q[positive]))
+            coef[negative] = np.minimum(0.0, coef[negative] + (u - q[negative]))
+            q += coef - before
+        if average is not None:
+            average[:, :d] += coef
+            average[:, d] += intercept
+            average[0, d + 1] += 1
+    return total
 
 
 def minibatch_epoch(
     X: np.ndarray,
-    y: np.ndarray,
+    Y: np.ndarray,
+    sample_weight: np.ndarray | None,
     coef: np.ndarray,
-    intercept: float,
+    intercept: np.ndarray,
     learning_rate: float,
     shuffle: np.ndarray,
+    lo: int,
+    hi: int,
     batch_size: int,
     fit_intercept: bool,
-) -> tuple[float, np.ndarray, float]:
-    """One gradient step per batch of :func:`row_order`. Returns (mean r²/2, new coef, new
-    intercept)."""
-    coef = np.array(coef, dtype=np.float64)
-    rows = row_order(X.shape[0], shuffle)
+    shift: np.ndarray | None,
+    scale: np.ndarray | None,
+    l2: float,
+    l1: float,
+    momentum: float,
+    nesterov: bool,
+    velocity: np.ndarray,
+    average: np.ndarray | None,
+) -> float:
+    """Twin of the mini-batch kernel: one :func:`update_parameters` step per batch of epoch
+    positions [lo, hi), on the batch's gradient in training coordinates. Returns Σ w·r²."""
+    d = coef.shape[1]
+    rows = row_order(X.shape[0], shuffle)[lo:hi]
     total = 0.0
     for start in range(0, rows.size, batch_size):
         batch = rows[start : start + batch_size]
-        loss, grad_coef, grad_intercept = loss_and_gradient(X[batch], y[batch], coef, intercept)
-        total += loss * 2 * batch.size  # back from the batch mean to its sum of r²
-        coef -= learning_rate * grad_coef
-        if fit_intercept:
-            intercept -= learning_rate * grad_intercept
-    return 0.5 * total / X.shape[0], coef, intercept
+        Z = _standardized(X[batch], shift, scale)
+        w = np.ones(batch.size) if sample_weight is None else sample_weight[batch]
+        R = Z @ coef.T + intercept - Y[batch].astype(np.float64)
+        total += float((w[:, None] * R * R).sum())
+        if w.sum() <= 0:
+            continue
+        grad = np.hstack([(w[:, None] * R).T @ Z, (w[:, None] * R).sum(axis=0)[:, None]])
+        update_parameters(
+            coef,
+            intercept,
+            grad / w.sum(),
+            learning_rate,
+            l2,
+            l1,
+            momentum,
+            nesterov,
+            velocity,
+            fit_intercept,
+        )
+        if average is not None:
+            average[:, :d] += coef
+            average[:, d] += intercept
+            average[0, d + 1] += 1
+    return total
 
 
 def make_regression(
@@ -183,10 +277,126 @@ def _normal_pairs(key: np.uint64, pairs: np.ndarray) -> tuple[np.ndarray, np.nda
     return radius * np.cos(2.0 * np.pi * u2), radius * np.sin(2.0 * np.pi * u2)
 
 
+class NumpyBackend:
+    """:class:`fastlr._training.Backend` in plain NumPy (materializes what the kernels avoid)."""
+
+    gram_epochs = None
+    hogwild = None
+
+    def moments(
+        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, gram: bool
+    ) -> Moments:
+        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        W = float(w.sum())
+        x_mean = np.average(X.astype(np.float64), axis=0, weights=w)
+        y_mean = np.average(Y.astype(np.float64), axis=0, weights=w)
+        Xc = X.astype(np.float64) - x_mean
+        Yc = Y.astype(np.float64) - y_mean
+        x_var = (w[:, None] * Xc * Xc).sum(axis=0) / W
+        if not gram:
+            return Moments(W, x_mean, y_mean, None, None, None, x_var)
+        xx = (w[:, None] * Xc).T @ Xc
+        xy = (w[:, None] * Xc).T @ Yc
+        yy = (w[:, None] * Yc * Yc).sum(axis=0)
+        return Moments(W, x_mean, y_mean, xx, xy, yy, x_var)
+
+    def row_norm_bounds(
+        self, X: np.ndarray, sample_weight: np.ndarray | None, scaling: Scaling, intercept: bool
+    ) -> tuple[float, float]:
+        Z = _standardized(X, scaling.shift, scaling.scale)
+        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        norms = w * ((Z * Z).sum(axis=1) + (1.0 if intercept else 0.0))
+        return float(norms.max()), float(norms.sum())
+
+    def loss_gradient(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        total_weight: float,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        grad: np.ndarray,
+    ) -> float:
+        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        X64 = X.astype(np.float64)
+        R = X64 @ coef.T + intercept - Y.astype(np.float64)
+        grad[:, :-1] = (w[:, None] * R).T @ X64 / total_weight
+        grad[:, -1] = (w[:, None] * R).sum(axis=0) / total_weight
+        return 0.5 * float((w[:, None] * R * R).sum()) / total_weight
+
+    def gram_loss_gradient(
+        self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray
+    ) -> float:
+        u = intercept - problem.y_mean
+        Hw = coef @ problem.H
+        grad[:, :-1] = Hw - problem.C.T + np.outer(u, problem.mean_z)
+        grad[:, -1] = u + coef @ problem.mean_z
+        quad = (coef * Hw).sum(axis=1) - 2 * (coef * problem.C.T).sum(axis=1)
+        return 0.5 * float((quad + 2 * u * (coef @ problem.mean_z) + u * u + problem.y_var).sum())
+
+    def update(self, model: Model, grad: np.ndarray, rate: float, s: TrainSettings) -> None:
+        update_parameters(
+            model.coef,
+            model.intercept,
+            grad,
+            rate,
+            s.l2,
+            s.l1,
+            s.momentum,
+            s.nesterov,
+            model.velocity,
+            s.fit_intercept,
+        )
+
+    def sgd(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
+        return sgd_epoch(
+            X,
+            Y,
+            sample_weight,
+            model.coef,
+            model.intercept,
+            rate,
+            order,
+            lo,
+            hi,
+            s.fit_intercept,
+            scaling.shift,
+            scaling.scale,
+            1.0 - rate * s.l2,
+            rate * s.l1,
+            model.l1_state,
+            average,
+        )
+
+    def minibatch(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
+        return minibatch_epoch(
+            X,
+            Y,
+            sample_weight,
+            model.coef,
+            model.intercept,
+            rate,
+            order,
+            lo,
+            hi,
+            s.batch_size,
+            s.fit_intercept,
+            scaling.shift,
+            scaling.scale,
+            s.l2,
+            s.l1,
+            s.momentum,
+            s.nesterov,
+            model.velocity,
+            average,
+        )
+
+
 class LinearRegression(LinearRegressionBase):
     """NumPy twin of :class:`fastlr.LinearRegression`: same parameters, attributes and results.
 
-    ``n_jobs`` is accepted for parity and ignored (NumPy's BLAS picks its own threads).
+    ``n_jobs`` and ``hogwild`` are accepted for parity and ignored (the reference is serial).
 
     Examples
     --------
@@ -194,49 +404,45 @@ class LinearRegression(LinearRegressionBase):
     >>> from fastlr import reference
     >>> X = np.arange(10.0).reshape(-1, 1)
     >>> y = 3 * X[:, 0] + 1
-    >>> model = reference.LinearRegression(learning_rate=0.02, max_iter=5000, tol=None)
-    >>> model = model.fit(X, y)
+    >>> model = reference.LinearRegression().fit(X, y)
     >>> np.round(model.coef_, 3), round(model.intercept_, 3)
     (array([3.]), 1.0)
     """
 
     def _train(
-        self, X: np.ndarray, y: np.ndarray, settings: Settings, progress: Progress | None
-    ) -> FitResult:
-        lr, fit_intercept = settings.learning_rate, settings.fit_intercept
-        rows = RowOrder(X.shape[0], settings.shuffle, settings.random_state)
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        settings: TrainSettings,
+        *,
+        init: tuple[np.ndarray, np.ndarray] | None,
+        progress: Progress | None,
+        callback: Callable[[EpochInfo], Any] | None,
+    ) -> Trained:
+        return _training.train(
+            NumpyBackend(),
+            X,
+            Y,
+            sample_weight,
+            settings,
+            init=init,
+            progress=progress,
+            callback=callback,
+        )
 
-        def batch(params: Params) -> tuple[float, float]:
-            loss, grad_coef, grad_intercept = loss_and_gradient(X, y, params.coef, params.intercept)
-            grad_intercept = grad_intercept if fit_intercept else 0.0
-            params.coef -= lr * grad_coef
-            params.intercept -= lr * grad_intercept
-            return loss, float(np.hypot(np.linalg.norm(grad_coef), grad_intercept))
+    def _partial(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        settings: TrainSettings,
+        previous: Trained | None,
+        progress: Progress | None,
+    ) -> Trained:
+        return _training.partial(NumpyBackend(), X, Y, sample_weight, settings, previous, progress)
 
-        def sgd(params: Params) -> tuple[float, float]:
-            before = Params(params.coef.copy(), params.intercept)
-            loss, params.coef[:], params.intercept = sgd_epoch(
-                X, y, params.coef, params.intercept, lr, rows.next(), fit_intercept
-            )
-            return loss, mean_update_norm(before, params, lr, X.shape[0])
-
-        def minibatch(params: Params) -> tuple[float, float]:
-            before = Params(params.coef.copy(), params.intercept)
-            loss, params.coef[:], params.intercept = minibatch_epoch(
-                X,
-                y,
-                params.coef,
-                params.intercept,
-                lr,
-                rows.next(),
-                settings.batch_size,
-                fit_intercept,
-            )
-            n_updates = n_batches(X.shape[0], settings.batch_size)
-            return loss, mean_update_norm(before, params, lr, n_updates)
-
-        step = {"batch": batch, "sgd": sgd, "minibatch": minibatch}[settings.mode]
-        return run_epochs(step, X, y, settings, progress, monotone=settings.mode == "batch")
-
-    def _predict(self, X: np.ndarray, coef: np.ndarray, intercept: float, out: np.ndarray) -> None:
-        out[:] = predict(X, coef, intercept)
+    def _predict(
+        self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
+    ) -> None:
+        out[...] = X.astype(np.float64) @ coef.T + intercept

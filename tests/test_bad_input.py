@@ -1,5 +1,7 @@
 """Bad input gets a clear error naming the problem; a failed fit changes nothing."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,24 @@ def Xy():
         ({"learning_rate": 0}, "learning_rate must be a finite number > 0"),
         ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0"),
         ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0"),
-        ({"learning_rate": "auto"}, "learning_rate must be a finite number > 0"),
+        ({"learning_rate": "fast"}, "learning_rate must be one of 'auto'; got 'fast'"),
+        ({"schedule": "cosine"}, "schedule must be one of 'constant', 'invscaling', 'adaptive'"),
+        ({"momentum": 1.0}, "momentum must be in [0, 1)"),
+        ({"momentum": -0.1}, "momentum must be a finite number >= 0"),
+        ({"mode": "sgd", "momentum": 0.9}, "momentum applies to mode='batch' and mode='minibatch'"),
+        ({"nesterov": True}, "nesterov=True needs momentum > 0"),
+        ({"penalty": "l3"}, "penalty must be one of None, 'l2', 'l1', 'elasticnet'; got 'l3'"),
+        ({"alpha": -1.0}, "alpha must be a finite number >= 0"),
+        ({"l1_ratio": 1.5}, "l1_ratio must be in [0, 1]"),
+        ({"average": True}, "average=True applies to mode='sgd' and mode='minibatch'"),
+        ({"hogwild": True}, "hogwild=True applies to mode='sgd' only"),
+        ({"solver": "newton"}, "solver must be one of 'auto', 'gram', 'fused'"),
+        ({"n_iter_no_change": 0}, "n_iter_no_change must be an int >= 1"),
+        ({"validation_fraction": 1.0}, "validation_fraction must be in (0, 1)"),
+        ({"early_stopping": "yes"}, "early_stopping must be True or False"),
+        ({"standardize": None}, "standardize must be True or False"),
+        ({"callback": 3}, "callback must be None or a callable"),
+        ({"power_t": -1}, "power_t must be a finite number >= 0"),
         ({"max_iter": 0}, "max_iter must be an int >= 1"),
         ({"max_iter": 2.5}, "max_iter must be an int >= 1"),
         ({"tol": -1e-3}, "tol must be None or a finite number >= 0"),
@@ -37,7 +56,7 @@ def Xy():
 )
 @pytest.mark.parametrize("estimator", [fastlr.LinearRegression, reference.LinearRegression])
 def test_invalid_parameters_are_named(Xy, estimator, params, message):
-    with pytest.raises((ValueError, TypeError), match=message.replace("(", r"\(")):
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
         estimator(**params).fit(*Xy)
 
 
@@ -49,7 +68,8 @@ def test_invalid_parameters_are_named(Xy, estimator, params, message):
         (np.ones((0, 3)), np.ones(0), ValueError, "at least one sample and one feature"),
         (np.ones((3, 0)), np.ones(3), ValueError, "at least one sample and one feature"),
         (np.ones((4, 2)), np.ones(5), ValueError, "X has 4 samples but y has 5"),
-        (np.ones((4, 2)), np.ones((4, 2)), ValueError, "several targets are not supported"),
+        (np.ones((4, 2)), np.ones((4, 0)), ValueError, "at least one output column"),
+        (np.ones((4, 2)), np.ones((4, 2, 1)), ValueError, "got 3-D shape"),
         (np.ones((4, 2)), np.ones((1, 4)), ValueError, r"row of shape \(1, 4\): pass y\.ravel"),
         (np.full((3, 2), "a"), np.ones(3), TypeError, "X must hold real numbers"),
         (np.ones((3, 2), dtype=complex), np.ones(3), TypeError, "X must hold real numbers"),
@@ -167,11 +187,11 @@ def test_a_slowly_unstable_direction_is_not_mistaken_for_convergence(estimator):
     X = rng.standard_normal((2000, 2)) * [10.0, 1.0]
     y = X @ [0.0, 1.0]
     with pytest.raises(fastlr.DivergenceError, match="rose"):
-        estimator(learning_rate=0.0205, max_iter=1000).fit(X, y)
+        estimator(learning_rate=0.0205, max_iter=1000, standardize=False).fit(X, y)
 
 
 def test_an_overflowing_last_step_is_an_error(Xy):
-    with pytest.raises(fastlr.DivergenceError, match="the last step overflowed"):
+    with pytest.raises(fastlr.DivergenceError, match="the loss or the coefficients overflowed"):
         fastlr.LinearRegression(learning_rate=1e307, max_iter=1, tol=None).fit(*Xy)
 
 

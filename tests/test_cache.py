@@ -16,7 +16,7 @@ import json
 import fastlr
 from fastlr import _kernels as kernels
 X, y, _ = fastlr.make_regression(500, 3, random_state=0)
-fastlr.LinearRegression(learning_rate=0.5, max_iter=3, tol=None).fit(X, y)
+fastlr.LinearRegression(learning_rate=0.5, max_iter=3, tol=None, solver="fused").fit(X, y)
 stats = kernels.fused_pass_serial.stats
 print(json.dumps({"file": fastlr.__file__, "hits": sum(stats.cache_hits.values()),
                   "misses": sum(stats.cache_misses.values())}))

@@ -74,51 +74,219 @@ def test_chunk_layout_depends_on_rows_only():
     assert kernels.n_chunks(10**9) == kernels.MAX_CHUNKS
 
 
+def options(seed, n, d, k, dtype, weighted, standardized):
+    """A multi-output problem with the optional inputs the epoch kernels take (or None)."""
+    rng = np.random.default_rng(seed)
+    X = (3 * rng.standard_normal((n, d)) + 2).astype(dtype)
+    Y = (X.astype(np.float64) @ rng.standard_normal((d, k)) + rng.standard_normal((n, k))).astype(
+        dtype
+    )
+    weights = rng.random(n) * 2 if weighted else None
+    shift = X.astype(np.float64).mean(axis=0) if standardized else None
+    scale = 1 / (X.astype(np.float64).std(axis=0) + 1) if standardized else None
+    coef = rng.standard_normal((k, d))
+    intercept = rng.standard_normal(k)
+    return X, Y, weights, shift, scale, coef, intercept
+
+
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(1, 300),
     d=st.integers(1, 12),
+    k=st.integers(1, 3),
     dtype=st.sampled_from(DTYPES),
     shuffled=st.booleans(),
     fit_intercept=st.booleans(),
+    weighted=st.booleans(),
+    standardized=st.booleans(),
+    penalty=st.sampled_from(["none", "l2", "l1", "elasticnet"]),
+    averaged=st.booleans(),
+    split=st.floats(0, 1),
 )
-def test_sgd_epoch_matches_reference(seed, n, d, dtype, shuffled, fit_intercept):
-    X, y, coef, intercept = problem(seed, n, d, dtype)
-    order = RowOrder(n, shuffled, seed).next()
-    expected_loss, expected_coef, expected_b = reference.sgd_epoch(
-        X, y, coef, intercept, 0.01, order, fit_intercept
+def test_sgd_epoch_matches_reference(
+    seed, n, d, k, dtype, shuffled, fit_intercept, weighted, standardized, penalty, averaged, split
+):
+    X, Y, weights, shift, scale, coef, intercept = options(
+        seed, n, d, k, dtype, weighted, standardized
     )
-    coef_kernel = coef.copy()
-    loss, b = kernels.sgd_epoch(X, y, coef_kernel, intercept, 0.01, order, fit_intercept)
-    assert_close(loss, expected_loss, rtol=1e-10)
-    assert_close(coef_kernel, expected_coef, rtol=1e-10)
-    assert_close(b, expected_b, rtol=1e-10)
+    order = RowOrder(n, shuffled, seed).next()
+    decay = 1 - 0.01 * 0.3 if penalty in ("l2", "elasticnet") else 1.0
+    l1_step = 0.01 * 0.2 if penalty in ("l1", "elasticnet") else 0.0
+    results = []
+    for module in (reference, kernels):
+        c, b = coef.copy(), intercept.copy()
+        state = np.zeros(k * d + 1) if l1_step else None
+        average = np.zeros((k, d + 2)) if averaged else None
+        middle = int(split * n)  # an epoch run in two calls, as the solvers slice it
+        total = 0.0
+        for lo, hi in ((0, middle), (middle, n)):
+            total += module.sgd_epoch(
+                X,
+                Y,
+                weights,
+                c,
+                b,
+                0.01,
+                order,
+                lo,
+                hi,
+                fit_intercept,
+                shift,
+                scale,
+                decay,
+                l1_step,
+                state,
+                average,
+            )
+        results.append((total, c, b, state, average))
+    (loss_r, c_r, b_r, s_r, a_r), (loss_k, c_k, b_k, s_k, a_k) = results
+    assert_close(loss_k, loss_r, rtol=1e-9)
+    assert_close(c_k, c_r, rtol=1e-9)
+    assert_close(b_k, b_r, rtol=1e-9)
+    if s_r is not None:
+        assert_close(s_k, s_r, rtol=1e-9)
+    if a_r is not None:
+        assert_close(a_k, a_r, rtol=1e-9)
     if not fit_intercept:
-        assert b == intercept
+        assert (b_k == intercept).all()
 
 
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(1, 600),
     d=st.integers(1, 12),
+    k=st.integers(1, 3),
     batch_size=st.integers(1, 700),
     dtype=st.sampled_from(DTYPES),
     shuffled=st.booleans(),
     fit_intercept=st.booleans(),
+    weighted=st.booleans(),
+    standardized=st.booleans(),
+    momentum=st.sampled_from([0.0, 0.9]),
+    nesterov=st.booleans(),
+    l2=st.sampled_from([0.0, 0.1]),
+    l1=st.sampled_from([0.0, 0.05]),
+    averaged=st.booleans(),
 )
-def test_minibatch_epoch_matches_reference(seed, n, d, batch_size, dtype, shuffled, fit_intercept):
-    X, y, coef, intercept = problem(seed, n, d, dtype)
+def test_minibatch_epoch_matches_reference(
+    seed,
+    n,
+    d,
+    k,
+    batch_size,
+    dtype,
+    shuffled,
+    fit_intercept,
+    weighted,
+    standardized,
+    momentum,
+    nesterov,
+    l2,
+    l1,
+    averaged,
+):
+    X, Y, weights, shift, scale, coef, intercept = options(
+        seed, n, d, k, dtype, weighted, standardized
+    )
     order = RowOrder(n, shuffled, seed).next()
-    expected_loss, expected_coef, expected_b = reference.minibatch_epoch(
-        X, y, coef, intercept, 0.05, order, batch_size, fit_intercept
+    results = []
+    for module in (reference, kernels):
+        c, b = coef.copy(), intercept.copy()
+        velocity = np.full((k, d + 1), 0.1)
+        average = np.zeros((k, d + 2)) if averaged else None
+        total = module.minibatch_epoch(
+            X,
+            Y,
+            weights,
+            c,
+            b,
+            0.02,
+            order,
+            0,
+            n,
+            batch_size,
+            fit_intercept,
+            shift,
+            scale,
+            l2,
+            l1,
+            momentum,
+            nesterov and momentum > 0,
+            velocity,
+            average,
+        )
+        results.append((total, c, b, velocity, average))
+    for actual, expected in zip(results[1], results[0], strict=False):
+        if expected is not None:
+            assert_close(actual, expected, rtol=1e-9)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=sizes,
+    d=st.integers(1, 12),
+    k=st.integers(1, 3),
+    dtype=st.sampled_from(DTYPES),
+    weighted=st.booleans(),
+)
+def test_weighted_multi_output_pass_matches_reference(seed, n, d, k, dtype, weighted):
+    X, Y, weights, _, _, coef, intercept = options(seed, n, d, k, dtype, weighted, False)
+    total = float(n if weights is None else weights.sum())
+    expected_grad = np.empty((k, d + 1))
+    expected = reference.NumpyBackend().loss_gradient(
+        X, Y, weights, total, coef, intercept, expected_grad
     )
-    coef_kernel = coef.copy()
-    loss, b = kernels.minibatch_epoch(
-        X, y, coef_kernel, intercept, 0.05, order, batch_size, fit_intercept, np.empty(d)
+    for kernel in (kernels.fused_pass_multi_serial, kernels.fused_pass_multi_parallel):
+        grad = np.empty((k, d + 1))
+        loss = kernel(X, Y, weights, coef, intercept, total, grad)
+        assert_close(loss, expected, rtol=1e-10)
+        assert_close(grad, expected_grad, rtol=1e-10)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    d=st.integers(1, 8),
+    k=st.integers(1, 3),
+    momentum=st.sampled_from([0.0, 0.5]),
+    nesterov=st.booleans(),
+    l2=st.sampled_from([0.0, 0.1]),
+    l1=st.sampled_from([0.0, 0.3]),
+    fit_intercept=st.booleans(),
+)
+def test_update_rule_matches_reference(seed, d, k, momentum, nesterov, l2, l1, fit_intercept):
+    rng = np.random.default_rng(seed)
+    coef, intercept = rng.standard_normal((k, d)), rng.standard_normal(k)
+    grad, velocity = rng.standard_normal((k, d + 1)), rng.standard_normal((k, d + 1))
+    outputs = []
+    for update in (reference.update_parameters, kernels.update_parameters):
+        c, b, v = coef.copy(), intercept.copy(), velocity.copy()
+        update(c, b, grad, 0.3, l2, l1, momentum, nesterov and momentum > 0, v, fit_intercept)
+        outputs.append((c, b, v))
+    for actual, expected in zip(*outputs[::-1], strict=False):
+        assert_close(actual, expected, rtol=1e-12)
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=sizes, d=st.integers(1, 9), weighted=st.booleans())
+def test_column_moments_and_row_norms_match_reference(seed, n, d, weighted):
+    from fastlr._solvers import FusedBackend
+    from fastlr._training import Scaling
+
+    X, Y, weights, shift, scale, _, _ = options(seed, n, d, 1, np.float64, weighted, True)
+    fused, numpy = FusedBackend(2), reference.NumpyBackend()
+    for gram in (False, True):
+        got, want = fused.moments(X, Y, weights, gram), numpy.moments(X, Y, weights, gram)
+        assert_close(got.x_mean, want.x_mean, rtol=1e-10)
+        assert_close(got.x_var, want.x_var, rtol=1e-8)
+        if gram:
+            assert_close(got.xx, want.xx, rtol=1e-9)
+            assert_close(got.xy, want.xy, rtol=1e-9)
+            assert_close(got.yy, want.yy, rtol=1e-9)
+    scaling = Scaling(shift, scale)
+    assert_close(
+        fused.row_norm_bounds(X, weights, scaling, True),
+        numpy.row_norm_bounds(X, weights, scaling, True),
+        rtol=1e-10,
     )
-    assert_close(loss, expected_loss, rtol=1e-10)
-    assert_close(coef_kernel, expected_coef, rtol=1e-10)
-    assert_close(b, expected_b, rtol=1e-10)
 
 
 @given(seed=st.integers(0, 2**32 - 1), n=sizes, d=st.integers(1, 20), dtype=st.sampled_from(DTYPES))
@@ -160,7 +328,24 @@ def test_boundscheck_run_really_checks_bounds():
     # CI runs the suite a second time with NUMBA_BOUNDSCHECK=1; prove the kernels were rebuilt so.
     X, y, coef, intercept = problem(0, 10, 4, np.float64)
     with pytest.raises(IndexError):
-        kernels.sgd_epoch(X, y, coef[:3].copy(), intercept, 0.1, np.empty(0, np.uint64), True)
+        kernels.sgd_epoch(
+            X,
+            y.reshape(-1, 1),
+            None,
+            coef[None, :3].copy(),
+            np.array([intercept]),
+            0.1,
+            np.empty(0, np.uint64),
+            0,
+            X.shape[0],
+            True,
+            None,
+            None,
+            1.0,
+            0.0,
+            None,
+            None,
+        )
 
 
 @pytest.mark.parametrize("d", range(1, kernels.NARROW_MAX_FEATURES + 1))

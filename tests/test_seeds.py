@@ -31,9 +31,14 @@ def seed_one_loop(X_data, y_data, step_size, max_iteration):
 
 def test_first_seed_reaches_its_reported_neighbourhood_like_its_own_loop(capsys):
     X_data, y_data = seed_one_data()
-    model = fastlr.LinearRegression(learning_rate=0.0005, max_iter=50_000, tol=None, verbose=1).fit(
-        X_data.reshape(-1, 1), y_data
-    )
+    model = fastlr.LinearRegression(
+        learning_rate=0.0005,
+        max_iter=50_000,
+        tol=None,
+        standardize=False,
+        solver="fused",
+        verbose=1,
+    ).fit(X_data.reshape(-1, 1), y_data)
     # The seed reports W = 50.19, b = 3996 after 50,000 epochs: near the truth, not yet there.
     assert model.coef_[0] == pytest.approx(50, abs=0.5)
     assert model.intercept_ == pytest.approx(4000, abs=40)
@@ -52,7 +57,9 @@ def test_first_seed_reaches_its_reported_neighbourhood_like_its_own_loop(capsys)
 
 def test_first_seed_is_still_short_of_least_squares_after_50000_epochs():
     X_data, y_data = seed_one_data()
-    model = fastlr.LinearRegression(learning_rate=0.0005, max_iter=50_000, tol=None)
+    model = fastlr.LinearRegression(
+        learning_rate=0.0005, max_iter=50_000, tol=None, standardize=False
+    )
     model.fit(X_data.reshape(-1, 1), y_data)
     slope, intercept = np.polyfit(X_data.astype(np.float64), y_data, 1)
     # Unscaled x makes the problem ill-conditioned: the intercept still lags the optimum.
@@ -83,7 +90,9 @@ def seed_two_loop(X, y, lr, num_iter):
 def test_second_seed_loop_is_reproduced_exactly():
     # The seed minimizes MSE = 2 L, so its step 0.01 is fastlr's learning_rate 0.02.
     X, y = seed_two_problem()
-    model = fastlr.LinearRegression(learning_rate=0.02, max_iter=200, tol=None).fit(X, y)
+    model = fastlr.LinearRegression(
+        learning_rate=0.02, max_iter=200, tol=None, standardize=False, solver="fused"
+    ).fit(X, y)
     w, b, mse_history = seed_two_loop(X, y, lr=0.01, num_iter=200)
     np.testing.assert_allclose(model.coef_, w.T, rtol=1e-10)
     np.testing.assert_allclose(model.intercept_, [b], rtol=1e-10)
@@ -92,7 +101,8 @@ def test_second_seed_loop_is_reproduced_exactly():
 
 def test_second_seed_with_learning_rate_001_and_200_epochs_fits_well():
     X, y = seed_two_problem()
-    model = fastlr.LinearRegression(learning_rate=0.01, max_iter=200, tol=None).fit(X, y)
+    model = fastlr.LinearRegression(learning_rate=0.01, max_iter=200, tol=None, standardize=False)
+    model.fit(X, y)
     assert model.coef_.shape == (1, 2)
     assert model.predict(X).shape == (100, 1)
     assert np.all(np.diff(model.loss_history_) < 0)
@@ -102,3 +112,31 @@ def test_second_seed_with_learning_rate_001_and_200_epochs_fits_well():
     best_r2 = 1 - np.sum((y[:, 0] - design @ best) ** 2) / np.sum((y - y.mean()) ** 2)
     assert model.score(X, y) > best_r2 - 0.02
     assert model.score(X, y) > 0.9
+
+
+def test_first_seed_on_sufficient_statistics_follows_the_same_iterates():
+    # 50,000 epochs on XᵀX, Xᵀy: the seed's own iterates (the benchmark times it in milliseconds).
+    X_data, y_data = seed_one_data()
+    model = fastlr.LinearRegression(
+        learning_rate=0.0005, max_iter=50_000, tol=None, standardize=False, solver="gram"
+    ).fit(X_data.reshape(-1, 1), y_data)
+    assert model.solver_ == "gram"
+    W, b, losses = seed_one_loop(X_data, y_data, 0.0005, 50_000)
+    assert model.coef_[0] == pytest.approx(W, rel=1e-9)
+    assert model.intercept_ == pytest.approx(b, rel=1e-9)
+    np.testing.assert_allclose(model.loss_history_, losses, rtol=1e-9)
+
+
+def test_first_seed_with_defaults_reaches_least_squares_within_100_epochs():
+    X_data, y_data = seed_one_data()
+    model = fastlr.LinearRegression().fit(X_data.reshape(-1, 1), y_data)
+    slope, intercept = np.polyfit(X_data.astype(np.float64), y_data, 1)
+    assert model.n_iter_ <= 100
+    assert model.coef_[0] == pytest.approx(slope, rel=1e-3)
+    assert model.intercept_ == pytest.approx(intercept, rel=1e-3)
+    for mode in ("minibatch", "sgd"):
+        stochastic = fastlr.LinearRegression(mode, random_state=0).fit(
+            X_data.reshape(-1, 1), y_data
+        )
+        assert stochastic.coef_[0] == pytest.approx(slope, rel=0.02)
+        assert stochastic.intercept_ == pytest.approx(intercept, rel=0.02)

@@ -60,23 +60,61 @@ def test_sgd_epoch(benchmark, problem, implementation):
     X, y, coef, order = problem
     if X.shape[0] > 20_000:  # the NumPy twin is a Python loop per sample: time 20,000 of them
         X, y, order = X[:20_000], y[:20_000], RowOrder(20_000, True, 0).next()
-    function = {
-        "numpy": lambda: reference.sgd_epoch(X, y, coef, 0.1, 1e-3, order, True),
-        "fastlr": lambda: kernels.sgd_epoch(X, y, coef.copy(), 0.1, 1e-3, order, True),
-    }[implementation]
+    Y, n = y.reshape(-1, 1), X.shape[0]
+    module = {"numpy": reference, "fastlr": kernels}[implementation]
+
+    def function():
+        return module.sgd_epoch(
+            X,
+            Y,
+            None,
+            coef[None, :].copy(),
+            np.array([0.1]),
+            1e-3,
+            order,
+            0,
+            n,
+            True,
+            None,
+            None,
+            1.0,
+            0.0,
+            None,
+            None,
+        )
+
     run(benchmark, f"sgd epoch {X.shape[0]}x{X.shape[1]}", function)
 
 
 @pytest.mark.parametrize("implementation", ["numpy", "fastlr"])
 def test_minibatch_epoch(benchmark, problem, implementation):
     X, y, coef, order = problem
-    grad = np.empty_like(coef)
-    function = {
-        "numpy": lambda: reference.minibatch_epoch(X, y, coef, 0.1, 1e-3, order, 256, True),
-        "fastlr": lambda: kernels.minibatch_epoch(
-            X, y, coef.copy(), 0.1, 1e-3, order, 256, True, grad
-        ),
-    }[implementation]
+    Y, n, d = y.reshape(-1, 1), X.shape[0], X.shape[1]
+    module = {"numpy": reference, "fastlr": kernels}[implementation]
+
+    def function():
+        return module.minibatch_epoch(
+            X,
+            Y,
+            None,
+            coef[None, :].copy(),
+            np.array([0.1]),
+            1e-3,
+            order,
+            0,
+            n,
+            256,
+            True,
+            None,
+            None,
+            0.0,
+            0.0,
+            0.0,
+            False,
+            np.zeros((1, d + 1)),
+            None,
+        )
+
     run(benchmark, f"minibatch epoch {X.shape[0]}x{X.shape[1]}", function)
 
 

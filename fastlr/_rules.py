@@ -1,0 +1,166 @@
+"""The rules of an epoch: its step size, its verdict (go on, converged, diverged) and the update.
+
+Plain Python that numba can also compile. :mod:`fastlr._loop` runs these functions as they are,
+once per epoch; :func:`fastlr._kernels.gram_epochs` compiles the same source to run thousands of
+sufficient-statistics iterations without returning to Python. One source, so the two loops cannot
+disagree on when to stop or how to step. No numba import here: the NumPy reference uses it too.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# Schedules, as the integers the kernels see.
+CONSTANT, INVSCALING, ADAPTIVE = 0, 1, 2
+SCHEDULES = {"constant": CONSTANT, "invscaling": INVSCALING, "adaptive": ADAPTIVE}
+
+# Verdicts of an epoch.
+CONTINUE, CONVERGED, NONFINITE, GREW, ROSE = 0, 1, 2, 3, 4
+
+#: A loss this many times the first epoch's means the steps diverge (stable runs never rise so).
+DIVERGENCE_GROWTH = 100.0
+#: Batch descent with a stable step never raises the loss: a rise above
+#: ``best * (1 + RISE_RTOL) + rise_atol * first`` is divergence, not rounding.
+RISE_RTOL = 1e-9
+#: The adaptive schedule divides the step by this factor on a plateau...
+ADAPTIVE_FACTOR = 5.0
+#: ...and stops once the step has been divided this many times (below 1e-6 of the first step).
+ADAPTIVE_MAX_REDUCTIONS = 9
+
+# Slots of the loop state (a float64 array of STATE_SIZE, so kernels can carry it too).
+FIRST, BEST, BAD_EPOCHS, REDUCTIONS = 0, 1, 2, 3
+STATE_SIZE = 4
+
+
+def new_state() -> np.ndarray:
+    """A fresh loop state: no first loss yet, best = inf, no bad epochs, no step reductions."""
+    state = np.zeros(STATE_SIZE)
+    state[FIRST] = np.nan
+    state[BEST] = np.inf
+    return state
+
+
+def epoch_learning_rate(
+    learning_rate: float, schedule: int, t: int, power_t: float, state: np.ndarray
+) -> float:
+    """The step of epoch ``t`` (counted from 1 over the model's life, partial_fit included).
+
+    Examples
+    --------
+    >>> state = new_state()
+    >>> epoch_learning_rate(0.1, INVSCALING, 4, 0.5, state)
+    0.05
+    >>> state[REDUCTIONS] = 2
+    >>> epoch_learning_rate(1.0, ADAPTIVE, 9, 0.5, state)
+    0.04
+    """
+    if schedule == INVSCALING:
+        return float(learning_rate / float(t) ** power_t)
+    if schedule == ADAPTIVE:
+        return float(learning_rate / ADAPTIVE_FACTOR ** float(state[REDUCTIONS]))
+    return learning_rate
+
+
+def epoch_verdict(
+    state: np.ndarray,
+    loss: float,
+    tol: float,
+    n_iter_no_change: int,
+    schedule: int,
+    monotone: bool,
+    rise_atol: float,
+) -> int:
+    """Judge an epoch's loss; update ``state``. ``tol < 0`` means never stop on a plateau.
+
+    An epoch *improves* when its loss beats the best so far by more than ``tol`` times the best
+    (plus ``rise_atol`` times the first loss: changes below the rounding of the loss are noise).
+    After ``n_iter_no_change`` epochs in a row without improvement the run has converged, except
+    under the adaptive schedule, which first divides its step by 5 (up to 9 times).
+
+    Examples
+    --------
+    >>> state = new_state()
+    >>> [epoch_verdict(state, loss, 1e-3, 2, CONSTANT, False, 0.0) for loss in (4.0, 2.0, 2.0, 2.0)]
+    [0, 0, 0, 1]
+    >>> epoch_verdict(new_state(), float("nan"), 1e-3, 2, CONSTANT, False, 0.0) == NONFINITE
+    True
+    """
+    if not math.isfinite(loss):
+        return NONFINITE
+    if math.isnan(state[FIRST]):
+        state[FIRST] = loss
+    first = state[FIRST]
+    if first > 0.0 and loss > DIVERGENCE_GROWTH * first:
+        return GREW
+    best = state[BEST]
+    if monotone and loss > best * (1.0 + RISE_RTOL) + rise_atol * first:
+        return ROSE
+    verdict = CONTINUE
+    if tol >= 0.0:
+        if math.isinf(best) or best - loss > tol * max(best, 0.0) + rise_atol * first:
+            state[BAD_EPOCHS] = 0.0
+        else:
+            state[BAD_EPOCHS] += 1.0
+        if state[BAD_EPOCHS] >= n_iter_no_change:
+            state[BAD_EPOCHS] = 0.0
+            if schedule == ADAPTIVE and state[REDUCTIONS] < ADAPTIVE_MAX_REDUCTIONS:
+                state[REDUCTIONS] += 1.0
+            else:
+                verdict = CONVERGED
+    if loss < best:
+        state[BEST] = loss
+    return verdict
+
+
+def update_parameters(
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    grad: np.ndarray,
+    learning_rate: float,
+    l2: float,
+    l1: float,
+    momentum: float,
+    nesterov: bool,
+    velocity: np.ndarray,
+    fit_intercept: bool,
+) -> None:
+    """One (proximal) gradient step, in place, for ``coef`` (k, d) and ``intercept`` (k,).
+
+    ``grad`` (k, d + 1) holds the gradient of the squared loss (last column: the intercept's).
+    The L2 term ``l2 * coef`` is added; with momentum, ``velocity`` (k, d + 1) becomes
+    ``momentum * velocity + g`` and the step is ``velocity`` (heavy ball) or
+    ``g + momentum * velocity`` (Nesterov, as PyTorch writes it). L1 is applied after the step as
+    a soft threshold of ``learning_rate * l1`` (proximal gradient, ISTA).
+    """
+    k, d = coef.shape
+    for o in range(k):
+        for j in range(d + 1):
+            if j < d:
+                g = grad[o, j] + l2 * coef[o, j]
+            elif fit_intercept:
+                g = grad[o, d]
+            else:
+                g = 0.0
+            if momentum > 0.0:
+                velocity[o, j] = momentum * velocity[o, j] + g
+                g = g + momentum * velocity[o, j] if nesterov else velocity[o, j]
+            if j < d:
+                w = coef[o, j] - learning_rate * g
+                if l1 > 0.0:
+                    shrink = learning_rate * l1
+                    w = max(w - shrink, 0.0) if w > 0.0 else min(w + shrink, 0.0)
+                coef[o, j] = w
+            else:
+                intercept[o] -= learning_rate * g
+
+
+def penalty_value(coef: np.ndarray, l2: float, l1: float) -> float:
+    """``l2/2 · ||coef||² + l1 · ||coef||₁`` (the penalty part of the objective)."""
+    total = 0.0
+    if l2 > 0.0:
+        total += 0.5 * l2 * float(np.sum(coef * coef))
+    if l1 > 0.0:
+        total += l1 * float(np.sum(np.abs(coef)))
+    return total
