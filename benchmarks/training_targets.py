@@ -135,6 +135,7 @@ def epoch_costs(n: int, d: int, repeats: int) -> None:
             use_weights = extra.pop("weights", False)
             if mode == "sgd":
                 extra.pop("momentum", None)
+                extra.pop("nesterov", None)
             if mode == "batch":
                 extra.pop("average", None)
                 extra["solver"] = "fused"
