@@ -32,7 +32,7 @@ figure, axis = plt.subplots(figsize=(7, 4))
 for label, model in runs.items():
     history = model.fit(X, y).loss_history_
     axis.plot(np.arange(1, len(history) + 1), history - optimum, label=f"{label} ({len(history)})")
-axis.set(xscale="log", yscale="log", xlabel="epoch", ylabel="loss − least-squares loss")
+axis.set(xscale="log", yscale="log", xlabel="epoch", ylabel="loss - least-squares loss")
 axis.set_title("First seed's data: epochs to converge (count in brackets)")
 axis.legend(fontsize=8)
 figure.tight_layout()
