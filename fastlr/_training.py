@@ -323,28 +323,12 @@ def train(
     s = dataclasses.replace(s, batch_size=min(s.batch_size, n))  # 2**63 must not overflow
     k = Y.shape[1]
     weights, X_val, Y_val, w_val = _split(X, Y, sample_weight, s)
-    gram = use_gram(X, s)
-    need_moments = gram or s.standardize
-    with np.errstate(all="ignore"):  # NaN/inf input is named below
-        moments = backend.moments(X, Y, weights, gram) if need_moments else None
-    if moments is not None:
-        _check_moments(moments, X, Y)
     total_weight = float(n if weights is None else weights.sum())
-    scaling = scaling_from(moments, s) if moments is not None else Scaling(None, None)
-
-    model = Model.zeros(k, d)
+    scaling, problem, model, rate = _start(
+        backend, X, Y, weights, total_weight, s, gram=use_gram(X, s)
+    )
     if init is not None:
         model.coef[...], model.intercept[...] = scaling.to_training(*init)
-    if s.mode == "sgd" and s.l1 > 0:
-        model.l1_state = np.zeros(k * d + 1)
-
-    problem = gram_problem(moments, scaling) if gram and moments is not None else None
-    rate = s.learning_rate
-    if rate is None:
-        with np.errstate(all="ignore"):
-            rate = _auto_step(backend, X, weights, total_weight, scaling, problem, s)
-        if not math.isfinite(rate):
-            raise_if_not_finite(X=X, y=_user_y(Y))
 
     rules = LoopRules(
         learning_rate=rate,
@@ -399,6 +383,37 @@ def train(
         model.state[_rules.BEST] = loop.history[0]
         raise_divergence(_rules.ROSE, loop.n_iter, float(loop.history[-1]), model.state, rate)
     return Trained(model, scaling, rate, loop, "gram" if problem is not None else "fused")
+
+
+def _start(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    *,
+    gram: bool,
+) -> tuple[Scaling, GramProblem | None, Model, float]:
+    """What a first run needs from the data: the scaling, the sufficient statistics (``gram``),
+    a zero model in training coordinates and the step (automatic unless given)."""
+    k, d = Y.shape[1], X.shape[1]
+    with np.errstate(all="ignore"):  # NaN/inf input is named below
+        moments = backend.moments(X, Y, weights, gram) if gram or s.standardize else None
+    if moments is not None:
+        _check_moments(moments, X, Y)
+    scaling = scaling_from(moments, s) if moments is not None else Scaling(None, None)
+    problem = gram_problem(moments, scaling) if gram and moments is not None else None
+    model = Model.zeros(k, d)
+    if s.mode == "sgd" and s.l1 > 0:
+        model.l1_state = np.zeros(k * d + 1)
+    rate = s.learning_rate
+    if rate is None:
+        with np.errstate(all="ignore"):
+            rate = _auto_step(backend, X, weights, total_weight, scaling, problem, s)
+        if not math.isfinite(rate):
+            raise_if_not_finite(X=X, y=_user_y(Y))
+    return scaling, problem, model, rate
 
 
 def _user_y(Y: np.ndarray) -> np.ndarray:
@@ -592,20 +607,7 @@ def partial(
     k = Y.shape[1]
     total_weight = float(n if sample_weight is None else sample_weight.sum())
     if previous is None:
-        with np.errstate(all="ignore"):
-            moments = backend.moments(X, Y, sample_weight, False) if s.standardize else None
-        if moments is not None:
-            _check_moments(moments, X, Y)
-        scaling = scaling_from(moments, s) if moments is not None else Scaling(None, None)
-        model = Model.zeros(k, d)
-        if s.mode == "sgd" and s.l1 > 0:
-            model.l1_state = np.zeros(k * d + 1)
-        rate = s.learning_rate
-        if rate is None:
-            with np.errstate(all="ignore"):
-                rate = _auto_step(backend, X, sample_weight, total_weight, scaling, None, s)
-            if not math.isfinite(rate):
-                raise_if_not_finite(X=X, y=_user_y(Y))
+        scaling, _, model, rate = _start(backend, X, Y, sample_weight, total_weight, s, gram=False)
     else:
         model, scaling = previous.model.copy(), previous.scaling
         rate = s.learning_rate if s.learning_rate is not None else previous.learning_rate
