@@ -132,6 +132,15 @@ def update_parameters(
         coef[...] = np.sign(coef) * np.maximum(np.abs(coef) - learning_rate * l1, 0.0)
 
 
+def _accumulate(average: np.ndarray | None, coef: np.ndarray, intercept: np.ndarray) -> None:
+    """Add the iterate to ``average`` (k, d + 2): coef, intercept, and the count in [0, d + 1]."""
+    if average is not None:
+        d = coef.shape[1]
+        average[:, :d] += coef
+        average[:, d] += intercept
+        average[0, d + 1] += 1
+
+
 def sgd_epoch(
     X: np.ndarray,
     Y: np.ndarray,
@@ -174,10 +183,7 @@ def sgd_epoch(
             coef[positive] = np.maximum(0.0, coef[positive] - (u + q[positive]))
             coef[negative] = np.minimum(0.0, coef[negative] + (u - q[negative]))
             q += coef - before
-        if average is not None:
-            average[:, :d] += coef
-            average[:, d] += intercept
-            average[0, d + 1] += 1
+        _accumulate(average, coef, intercept)
     return total
 
 
@@ -204,7 +210,6 @@ def minibatch_epoch(
 ) -> float:
     """Twin of the mini-batch kernel: one :func:`update_parameters` step per batch of epoch
     positions [lo, hi), on the batch's gradient in training coordinates. Returns Σ w·r²."""
-    d = coef.shape[1]
     rows = row_order(X.shape[0], shuffle)[lo:hi]
     total = 0.0
     for start in range(0, rows.size, batch_size):
@@ -228,10 +233,7 @@ def minibatch_epoch(
             velocity,
             fit_intercept,
         )
-        if average is not None:
-            average[:, :d] += coef
-            average[:, d] += intercept
-            average[0, d + 1] += 1
+        _accumulate(average, coef, intercept)
     return total
 
 
