@@ -320,12 +320,12 @@ class NumpyBackend:
         intercept: np.ndarray,
         grad: np.ndarray,
     ) -> float:
-        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        X64 = X.astype(np.float64)
-        R = X64 @ coef.T + intercept - Y.astype(np.float64)
-        grad[:, :-1] = (w[:, None] * R).T @ X64 / total_weight
-        grad[:, -1] = (w[:, None] * R).sum(axis=0) / total_weight
-        return 0.5 * float((w[:, None] * R * R).sum()) / total_weight
+        X64 = X.astype(np.float64, copy=False)
+        R = X64 @ coef.T + intercept - Y.astype(np.float64, copy=False)
+        weighted = R if sample_weight is None else sample_weight[:, None] * R
+        grad[:, :-1] = weighted.T @ X64 / total_weight
+        grad[:, -1] = weighted.sum(axis=0) / total_weight
+        return 0.5 * float((weighted * R).sum()) / total_weight
 
     def gram_loss_gradient(
         self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray
