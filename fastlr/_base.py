@@ -21,7 +21,7 @@ import numpy as np
 from fastlr import _rules
 from fastlr._loop import EpochInfo, Progress
 from fastlr._random import RandomState, check_random_state
-from fastlr._training import Trained, TrainSettings
+from fastlr._training import DEFAULT_MAX_ITER, Trained, TrainSettings
 from fastlr._validation import (
     as_coef,
     as_float_matrix,
@@ -46,7 +46,7 @@ class LinearRegressionBase:
         mode: str = "batch",
         *,
         learning_rate: float | str = "auto",
-        max_iter: int = 1000,
+        max_iter: int | None = None,
         tol: float | None = 1e-4,
         n_iter_no_change: int = 5,
         batch_size: int = 256,
@@ -56,7 +56,7 @@ class LinearRegressionBase:
         standardize: bool = True,
         schedule: str = "constant",
         power_t: float = 0.25,
-        momentum: float = 0.0,
+        momentum: float | str = "auto",
         nesterov: bool = False,
         penalty: str | None = None,
         alpha: float = 1e-4,
@@ -137,17 +137,21 @@ class LinearRegressionBase:
         else:
             learning_rate = check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
         schedule = check_choice(self.schedule, "schedule", tuple(_rules.SCHEDULES))
-        momentum = check_number(self.momentum, "momentum", low=0)
-        if momentum >= 1:
-            raise ValueError(f"momentum must be in [0, 1); got {self.momentum!r}")
+        momentum: float | None = None
+        if isinstance(self.momentum, str):
+            check_choice(self.momentum, "momentum", ("auto",))
+        else:
+            momentum = check_number(self.momentum, "momentum", low=0)
+            if momentum >= 1:
+                raise ValueError(f"momentum must be 'auto' or in [0, 1); got {self.momentum!r}")
         nesterov = check_bool(self.nesterov, "nesterov")
-        if momentum > 0 and mode == "sgd":
+        if momentum is not None and momentum > 0 and mode == "sgd":
             raise ValueError(
                 "momentum applies to mode='batch' and mode='minibatch'; with mode='sgd' leave "
-                "momentum=0 (or use mode='minibatch' with a small batch_size)"
+                "momentum='auto' or 0 (or use mode='minibatch' with a small batch_size)"
             )
-        if nesterov and momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0")
+        if nesterov and not (momentum is not None and momentum > 0):
+            raise ValueError(f"nesterov=True needs a momentum in (0, 1); got {self.momentum!r}")
         if self.penalty not in PENALTIES:
             raise ValueError(
                 f"penalty must be one of None, 'l2', 'l1', 'elasticnet'; got {self.penalty!r}"
@@ -180,7 +184,7 @@ class LinearRegressionBase:
         return TrainSettings(
             mode=mode,
             learning_rate=learning_rate,
-            max_iter=check_number(self.max_iter, "max_iter", integer=True, low=1),
+            max_iter=check_number(self.max_iter, "max_iter", integer=True, low=1, allow_none=True),
             tol=check_number(self.tol, "tol", low=0, allow_none=True),
             n_iter_no_change=check_number(
                 self.n_iter_no_change, "n_iter_no_change", integer=True, low=1
@@ -242,15 +246,15 @@ class LinearRegressionBase:
             weights,
             settings,
             init=init,
-            progress=_progress_printer(settings.max_iter, verbose),
+            progress=_progress_printer(settings.max_iter or DEFAULT_MAX_ITER, verbose),
             callback=_in_user_shape(self.callback, two_d),
         )
         loop = trained.loop
         if not loop.converged and not loop.stopped_by_user:
             warnings.warn(
-                f"stopped after max_iter={settings.max_iter} epochs before the loss settled "
-                f"within tol={settings.tol:g} for n_iter_no_change={settings.n_iter_no_change} "
-                "epochs; raise max_iter, or pass tol=None to run a fixed number of epochs",
+                f"stopped after max_iter={loop.n_iter} epochs before converging with "
+                f"tol={settings.tol:g} (n_iter_no_change={settings.n_iter_no_change}); raise "
+                "max_iter, or pass tol=None to run a fixed number of epochs",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -321,6 +325,7 @@ class LinearRegressionBase:
         )
         self.n_features_in_ = d
         self.learning_rate_ = trained.learning_rate
+        self.momentum_ = trained.momentum
         self.solver_ = trained.path
         self.t_ = trained.model.t
         self._trained = trained

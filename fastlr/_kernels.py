@@ -275,6 +275,8 @@ update_parameters = jit_serial(_rules.update_parameters)
 epoch_learning_rate = jit_serial(_rules.epoch_learning_rate)
 epoch_verdict = jit_serial(_rules.epoch_verdict)
 penalty_value = jit_serial(_rules.penalty_value)
+certified_gap = jit_serial(_rules.certified_gap)
+_GAP = _rules.GAP
 _NONFINITE = _rules.NONFINITE
 _CONVERGED = _rules.CONVERGED
 
@@ -731,21 +733,22 @@ def gram_epochs(
     history,
 ):
     """Up to ``max_epochs`` full-batch iterations on the sufficient statistics, O(k·d²) each,
-    with the same rules as the Python loop (:mod:`fastlr._rules`). Returns (epochs, verdict);
-    ``history`` receives each epoch's objective."""
+    with the same rules as the Python loop (:mod:`fastlr._rules`), the certified error of each
+    epoch included. Returns (epochs, verdict); ``history`` receives each epoch's objective."""
     k, d = coef.shape
     grad = np.empty((k, d + 1))
     for e in range(max_epochs):
         loss = gram_loss_and_gradient(H, C, mean_z, y_mean, y_var, coef, intercept, grad)
         loss += penalty_value(coef, l2, l1)
+        state[_GAP] = certified_gap(coef, intercept, grad, l2, l1, fit_intercept, state)
         rate = epoch_learning_rate(learning_rate, schedule, t_start + e, power_t, state)
         update_parameters(
             coef, intercept, grad, rate, l2, l1, momentum, nesterov, velocity, fit_intercept
         )
         verdict = epoch_verdict(state, loss, tol, n_iter_no_change, schedule, monotone, rise_atol)
+        history[e] = loss
         if verdict >= _NONFINITE:
             return e, verdict
-        history[e] = loss
         if verdict == _CONVERGED:
             return e + 1, verdict
     return max_epochs, 0

@@ -35,6 +35,11 @@ GRAM_EPOCHS_PER_FEATURE = 1.0
 SLICE_ELEMENTS = 1 << 21
 #: Gram iterations per kernel call: about this many multiply-adds, a fraction of a second.
 GRAM_CALL_FLOPS = 1 << 26
+#: Epochs over the data when ``max_iter`` is None (the default)...
+DEFAULT_MAX_ITER = 1000
+#: ...and, on the sufficient-statistics path, as many O(d²) iterations as those epochs would cost
+#: (``DEFAULT_MAX_ITER * n / d``), at least DEFAULT_MAX_ITER and at most this.
+GRAM_MAX_ITER = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class TrainSettings:
 
     mode: str
     learning_rate: float | None  # None: automatic
-    max_iter: int
+    max_iter: int | None  # None: epoch_budget's
     tol: float | None
     n_iter_no_change: int
     batch_size: int
@@ -53,7 +58,7 @@ class TrainSettings:
     standardize: bool
     schedule: int
     power_t: float
-    momentum: float
+    momentum: float | None  # None: tuned on the sufficient-statistics path, else 0
     nesterov: bool
     l2: float
     l1: float
@@ -63,6 +68,18 @@ class TrainSettings:
     validation_fraction: float
     hogwild: bool
     n_threads: int
+
+    @property
+    def epochs(self) -> int:
+        """``max_iter`` once :func:`train` has resolved None."""
+        assert self.max_iter is not None, "resolved by train()"
+        return self.max_iter
+
+    @property
+    def heavy_ball(self) -> float:
+        """``momentum`` once :func:`resolve_momentum` has resolved None (automatic)."""
+        assert self.momentum is not None, "resolved by resolve_momentum()"
+        return self.momentum
 
 
 @dataclass(frozen=True)
@@ -192,6 +209,7 @@ class Trained:
     model: Model
     scaling: Scaling
     learning_rate: float
+    momentum: float
     loop: LoopResult
     path: str
 
@@ -237,21 +255,60 @@ def use_gram(X: np.ndarray, s: TrainSettings) -> bool:
     if s.solver == "gram":
         return True
     n, d = X.shape
-    return bool(d <= GRAM_MAX_FEATURES and n >= 2 * d and s.max_iter >= GRAM_EPOCHS_PER_FEATURE * d)
+    enough = s.max_iter is None or s.max_iter >= GRAM_EPOCHS_PER_FEATURE * d
+    return bool(d <= GRAM_MAX_FEATURES and n >= 2 * d and enough)
 
 
-def gram_step_size(problem: GramProblem, s: TrainSettings) -> float:
-    """1 / the largest eigenvalue of the (intercept-augmented) Hessian, + the L2 term."""
-    H = problem.H
+def epoch_budget(X: np.ndarray, s: TrainSettings, gram: bool) -> int:
+    """``max_iter``, or for None: DEFAULT_MAX_ITER epochs over the data, or on the sufficient-
+    statistics path as many iterations as those epochs would cost."""
+    if s.max_iter is not None:
+        return s.max_iter
+    if not gram:
+        return DEFAULT_MAX_ITER
+    n, d = X.shape
+    return int(min(GRAM_MAX_ITER, max(DEFAULT_MAX_ITER, DEFAULT_MAX_ITER * n // max(d, 1))))
+
+
+def gram_spectrum(problem: GramProblem, s: TrainSettings) -> tuple[float, float]:
+    """The extreme eigenvalues (top, bottom) of the Hessian in training coordinates, the
+    intercept's row and column and the L2 term included (NaN for non-finite statistics)."""
+    if not (np.isfinite(problem.H).all() and np.isfinite(problem.C).all()):
+        return math.nan, math.nan
+    d = problem.H.shape[0]
+    size = d + 1 if s.fit_intercept else d
+    A = np.empty((size, size))
+    A[:d, :d] = problem.H
+    A[np.arange(d), np.arange(d)] += s.l2
     if s.fit_intercept:
-        d = H.shape[0]
-        A = np.empty((d + 1, d + 1))
-        A[:d, :d] = H
         A[:d, d] = A[d, :d] = problem.mean_z
         A[d, d] = 1.0
-        H = A
-    top = float(np.linalg.eigvalsh(H)[-1]) + s.l2
-    return 1.0 / top if top > 0 else 1.0
+    values = np.linalg.eigvalsh(A)
+    return float(values[-1]), float(values[0])
+
+
+def resolve_momentum(
+    s: TrainSettings, spectrum: tuple[float, float] | None, rate: float
+) -> tuple[TrainSettings, float, bool]:
+    """``momentum=None`` (automatic): Nesterov's momentum tuned to the condition number where
+    the spectrum is known and the step automatic (the sufficient-statistics path, constant
+    schedule, no L1), else 0.
+    Returns the settings with a number for momentum, the step, and whether it was tuned."""
+    if s.momentum is not None:
+        return s, rate, False
+    tune = (
+        spectrum is not None
+        and s.learning_rate is None
+        and s.schedule == _rules.CONSTANT
+        and s.l1 == 0
+        and 0 < spectrum[1] <= spectrum[0] <= _rules.MAX_CERTIFIED_CONDITION * spectrum[1]
+    )
+    if not tune:
+        return dataclasses.replace(s, momentum=0.0), rate, False
+    assert spectrum is not None
+    rate, momentum = _rules.tuned_momentum(*spectrum)
+    tuned = momentum > 0
+    return dataclasses.replace(s, momentum=momentum, nesterov=tuned), rate, tuned
 
 
 def power_step_size(
@@ -320,15 +377,21 @@ def train(
 ) -> Trained:
     """Fit from zero coefficients (or ``init`` = (coef, intercept) in the units of X)."""
     n, d = X.shape
-    s = dataclasses.replace(s, batch_size=min(s.batch_size, n))  # 2**63 must not overflow
+    gram = use_gram(X, s)
+    s = dataclasses.replace(  # (batch_size=2**63 must not overflow)
+        s, batch_size=min(s.batch_size, n), max_iter=epoch_budget(X, s, gram)
+    )
     k = Y.shape[1]
     weights, X_val, Y_val, w_val = _split(X, Y, sample_weight, s)
     total_weight = float(n if weights is None else weights.sum())
-    scaling, problem, model, rate = _start(
-        backend, X, Y, weights, total_weight, s, gram=use_gram(X, s)
+    scaling, problem, spectrum, model, rate = _start(
+        backend, X, Y, weights, total_weight, s, gram=gram
     )
     if init is not None:
         model.coef[...], model.intercept[...] = scaling.to_training(*init)
+    s, rate, tuned = resolve_momentum(s, spectrum, rate)
+    if spectrum is not None and s.tol is not None and X_val is None:
+        _rules.certify(model.state, *spectrum, tuned=tuned)
 
     rules = LoopRules(
         learning_rate=rate,
@@ -336,7 +399,7 @@ def train(
         power_t=s.power_t,
         tol=-1.0 if s.tol is None else s.tol,
         n_iter_no_change=s.n_iter_no_change,
-        monotone=s.mode == "batch" and s.momentum == 0 and s.l1 == 0 and X_val is None,
+        monotone=s.mode == "batch" and s.heavy_ball == 0 and s.l1 == 0 and X_val is None,
         rise_atol=1e-12 if problem is not None else 1e-20,
     )
     epoch = make_epoch(backend, X, Y, weights, total_weight, s, scaling, problem)
@@ -364,7 +427,7 @@ def train(
             epoch,
             model,
             rules,
-            s.max_iter,
+            s.epochs,
             validation=validation if X_val is not None else None,
             progress=progress,
             callback=callback,
@@ -382,7 +445,9 @@ def train(
 
         model.state[_rules.BEST] = loop.history[0]
         raise_divergence(_rules.ROSE, loop.n_iter, float(loop.history[-1]), model.state, rate)
-    return Trained(model, scaling, rate, loop, "gram" if problem is not None else "fused")
+    return Trained(
+        model, scaling, rate, s.heavy_ball, loop, "gram" if problem is not None else "fused"
+    )
 
 
 def _start(
@@ -394,9 +459,10 @@ def _start(
     s: TrainSettings,
     *,
     gram: bool,
-) -> tuple[Scaling, GramProblem | None, Model, float]:
-    """What a first run needs from the data: the scaling, the sufficient statistics (``gram``),
-    a zero model in training coordinates and the step (automatic unless given)."""
+) -> tuple[Scaling, GramProblem | None, tuple[float, float] | None, Model, float]:
+    """What a first run needs from the data: the scaling, the sufficient statistics (``gram``)
+    and their spectrum, a zero model in training coordinates and the step (automatic unless
+    given)."""
     k, d = Y.shape[1], X.shape[1]
     with np.errstate(all="ignore"):  # NaN/inf input is named below
         moments = backend.moments(X, Y, weights, gram) if gram or s.standardize else None
@@ -404,16 +470,18 @@ def _start(
         _check_moments(moments, X, Y)
     scaling = scaling_from(moments, s) if moments is not None else Scaling(None, None)
     problem = gram_problem(moments, scaling) if gram and moments is not None else None
+    with np.errstate(all="ignore"):
+        spectrum = gram_spectrum(problem, s) if problem is not None else None
     model = Model.zeros(k, d)
     if s.mode == "sgd" and s.l1 > 0:
         model.l1_state = np.zeros(k * d + 1)
     rate = s.learning_rate
     if rate is None:
         with np.errstate(all="ignore"):
-            rate = _auto_step(backend, X, weights, total_weight, scaling, problem, s)
+            rate = _auto_step(backend, X, weights, total_weight, scaling, spectrum, s)
         if not math.isfinite(rate):
             raise_if_not_finite(X=X, y=_user_y(Y))
-    return scaling, problem, model, rate
+    return scaling, problem, spectrum, model, rate
 
 
 def _user_y(Y: np.ndarray) -> np.ndarray:
@@ -440,13 +508,11 @@ def _auto_step(
     weights: np.ndarray | None,
     total_weight: float,
     scaling: Scaling,
-    problem: GramProblem | None,
+    spectrum: tuple[float, float] | None,
     s: TrainSettings,
 ) -> float:
-    if problem is not None:
-        if not (np.isfinite(problem.H).all() and np.isfinite(problem.C).all()):
-            return math.nan
-        return gram_step_size(problem, s)
+    if spectrum is not None:  # 1 / the largest eigenvalue
+        return 1.0 / spectrum[0] if spectrum[0] > 0 or math.isnan(spectrum[0]) else 1.0
     if s.mode == "batch":
         return power_step_size(backend, X, weights, total_weight, scaling, s)
     max_norm, sum_norm = backend.row_norm_bounds(X, weights, scaling, s.fit_intercept)
@@ -493,14 +559,14 @@ def _run_gram(
 
     assert backend.gram_epochs is not None
     k, d = model.coef.shape
-    history = np.empty(s.max_iter)
+    history = np.empty(s.epochs)
     per_call = max(1, GRAM_CALL_FLOPS // max(1, k * d * d))
     done = 0
     verdict = _rules.CONTINUE
     stopped = False
-    while done < s.max_iter and verdict == _rules.CONTINUE:
+    while done < s.epochs and verdict == _rules.CONTINUE:
         before = model.copy()
-        count = min(per_call, s.max_iter - done)
+        count = min(per_call, s.epochs - done)
         try:
             ran, verdict = backend.gram_epochs(
                 problem, model, rules, s, count, history[done : done + count]
@@ -516,7 +582,8 @@ def _run_gram(
             stopped = True
             break
         if verdict >= _rules.NONFINITE:
-            raise_divergence(verdict, done + ran + 1, math.nan, model.state, rules.learning_rate)
+            loss = float(history[done + ran])
+            raise_divergence(verdict, done + ran + 1, loss, model.state, rules.learning_rate)
         done += ran
         model.t += ran
     if not model.finite():
@@ -548,6 +615,9 @@ def make_epoch(
 
         def gram_epoch(m: Model, rate: float) -> float:
             loss = backend.gram_loss_gradient(problem, m.coef, m.intercept, grad) + penalty(m)
+            m.state[_rules.GAP] = _rules.certified_gap(
+                m.coef, m.intercept, grad, s.l2, s.l1, s.fit_intercept, m.state
+            )
             backend.update(m, grad, rate, s)
             return loss
 
@@ -607,12 +677,15 @@ def partial(
     k = Y.shape[1]
     total_weight = float(n if sample_weight is None else sample_weight.sum())
     if previous is None:
-        scaling, _, model, rate = _start(backend, X, Y, sample_weight, total_weight, s, gram=False)
+        scaling, _, _, model, rate = _start(
+            backend, X, Y, sample_weight, total_weight, s, gram=False
+        )
     else:
         model, scaling = previous.model.copy(), previous.scaling
         rate = s.learning_rate if s.learning_rate is not None else previous.learning_rate
         if s.mode == "sgd" and s.l1 > 0 and model.l1_state is None:
             model.l1_state = np.zeros(k * d + 1)
+    s = dataclasses.replace(s, momentum=0.0 if s.momentum is None else s.momentum)
     rules = LoopRules(rate, s.schedule, s.power_t, -1.0, s.n_iter_no_change, False, 1e-20)
     epoch = make_epoch(backend, X, Y, sample_weight, total_weight, s, scaling, None)
     loop = run_epochs(
@@ -623,4 +696,4 @@ def partial(
         progress=progress,
         on_nonfinite=lambda: raise_if_not_finite(X=X, y=_user_y(Y)),
     )
-    return Trained(model, scaling, rate, loop, "fused")
+    return Trained(model, scaling, rate, s.heavy_ball, loop, "fused")

@@ -33,13 +33,19 @@ class LinearRegression(LinearRegressionBase):
         the Gram matrix, or by power iteration on the fused pass); sgd, 1 / the largest
         ``w_i (‖z_i‖² + 1)``; mini-batch, 1 / (mean of that + largest / batch_size), as SAG
         does. A float is used as given (in training coordinates: standardized ones by default).
-    max_iter : int, default=1000
+    max_iter : int or None, default=None
         Epochs (full passes over the data, or sufficient-statistics iterations), in every mode.
+        ``None``: 1000 passes over the data; on the sufficient-statistics path, as many O(d²)
+        iterations as 1000 passes would cost (``1000 * n / d``, at most 1,000,000).
     tol : float or None, default=1e-4
         An epoch *improves* when its loss beats the best so far by more than ``tol`` times the
         best. Training stops after ``n_iter_no_change`` epochs in a row without improvement.
-        ``None`` runs all ``max_iter`` epochs. Using every epoch before that warns
-        (``ConvergenceWarning``).
+        On the sufficient-statistics path a loss plateau is not enough (along a nearly
+        collinear direction the loss barely moves while the coefficients are far off): there
+        training stops once ``|w - w*| <= 2 |gradient| / smallest eigenvalue`` certifies the
+        coefficients to 1e-10 relative (or to float64's floor ``eps * condition number``), or
+        once that bound stops shrinking. ``None`` runs all ``max_iter`` epochs. Using every
+        epoch before converging warns (``ConvergenceWarning``).
     n_iter_no_change : int, default=5
         Epochs without improvement before stopping (or, with ``schedule="adaptive"``, before
         the step is divided by 5).
@@ -63,10 +69,15 @@ class LinearRegression(LinearRegressionBase):
         the first step). The step is constant within an epoch.
     power_t : float, default=0.25
         Exponent of ``"invscaling"``.
-    momentum : float in [0, 1), default=0.0
-        Heavy-ball momentum for batch and mini-batch.
+    momentum : "auto" or float in [0, 1), default="auto"
+        Heavy-ball momentum for batch and mini-batch. ``"auto"``: on the sufficient-statistics
+        path with the automatic step (constant schedule, no L1), Nesterov's momentum tuned to
+        the condition number ``k`` of the Hessian, ``(sqrt(k) - 1) / (sqrt(k) + 1)`` with step
+        1 / its largest eigenvalue: about ``sqrt(k)`` epochs per e-fold instead of ``k``.
+        Elsewhere ``"auto"`` means 0.
     nesterov : bool, default=False
-        Nesterov momentum (PyTorch's formulation) instead of heavy ball.
+        Nesterov momentum (PyTorch's formulation) instead of heavy ball (needs a number for
+        ``momentum``).
     penalty : {None, "l2", "l1", "elasticnet"}, default=None
         Regularization. L1 is a proximal (soft-threshold) step in batch and mini-batch, and the
         cumulative penalty of Tsuruoka et al. (2009) in sgd.
@@ -81,7 +92,7 @@ class LinearRegression(LinearRegressionBase):
         Batch mode only. ``"gram"``: one pass computes XᵀX, Xᵀy and the means, then each epoch
         costs O(d²), whatever n (same iterates as the data path, up to rounding). ``"fused"``:
         one fused pass per epoch. ``"auto"`` picks Gram when d <= 2048, n >= 2d and
-        max_iter >= d.
+        max_iter (if given) >= d.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (at random; they get weight 0 in training,
         so X is not copied, and a copy of them is scored), judge each epoch on their loss, and
@@ -117,6 +128,8 @@ class LinearRegression(LinearRegressionBase):
         Epochs run over the model's life (the schedules' clock).
     learning_rate_ : float
         The step used (the automatic one when ``learning_rate="auto"``).
+    momentum_ : float
+        The momentum used (the tuned one when ``momentum="auto"``).
     solver_ : str
         ``"gram"`` or ``"fused"``: the path the last fit took.
     n_features_in_ : int
