@@ -287,6 +287,14 @@ _CONVERGED = _rules.CONVERGED
 
 
 @jit_serial
+def _prefetch_weight(sample_weight, row):
+    """Prefetch ``sample_weight[row]`` (nothing when the option is off)."""
+    if sample_weight is None:
+        return
+    _prefetch(sample_weight, row * _u(sample_weight.strides[0]))
+
+
+@jit_serial
 def _weight(sample_weight, i):
     if sample_weight is None:
         return 1.0
@@ -515,6 +523,7 @@ def sgd_epoch(
         for t in range(count):
             if shuffled:
                 _prefetch_row(X, Y, rows[t + PREFETCH_ROWS])  # at the end: a stale, valid row
+                _prefetch_weight(sample_weight, rows[t + PREFETCH_ROWS])
             i = rows[t]
             w = _weight(sample_weight, i)
             for j in range(d):
@@ -654,6 +663,7 @@ def minibatch_epoch(
             for t in range(count):
                 if shuffled:
                     _prefetch_row(X, Y, rows[t + PREFETCH_ROWS])
+                    _prefetch_weight(sample_weight, rows[t + PREFETCH_ROWS])
                 i = rows[t]
                 w = _weight(sample_weight, i)
                 total_weight += w
