@@ -77,8 +77,9 @@ def _row_prediction(X, i, coef, intercept):
 NARROW_MAX_FEATURES = 8
 
 
-def _fused_rows(X, y, coef, intercept, start, stop, out):
-    """Add Σ r·x (out[:d]), Σ r (out[d]) and Σ r² (out[d + 1]) over rows [start, stop).
+def _fused_rows(X, y, sample_weight, coef, intercept, start, stop, out):
+    """Add Σ w·r·x (out[:d]), Σ w·r (out[d]) and Σ w·r² (out[d + 1]) over rows [start, stop)
+    (``sample_weight`` None: w = 1, no multiplication compiled in).
 
     ``coef`` is a float64 array (any width) or a tuple of ``d <= NARROW_MAX_FEATURES`` floats.
     A tuple's length is known when numba compiles, so the row is unrolled into scalars and
@@ -87,26 +88,36 @@ def _fused_rows(X, y, coef, intercept, start, stop, out):
     raise NotImplementedError("a numba-only function: call it from a kernel")
 
 
-def _fused_rows_generic(X, y, coef, intercept, start, stop, out):
+@jit_serial
+def _weighted(sample_weight, i, r):
+    """``sample_weight[i] * r``, or ``r`` itself when there are no weights."""
+    if sample_weight is None:
+        return r
+    return np.float64(sample_weight[i]) * r
+
+
+def _fused_rows_generic(X, y, sample_weight, coef, intercept, start, stop, out):
     d = _u(X.shape[1])
     sum_r = 0.0
     sum_r2 = 0.0
     for i in range(_u(start), _u(stop)):
         r = _row_prediction(X, i, coef, intercept) - y[i]
-        sum_r += r
-        sum_r2 += r * r
+        wr = _weighted(sample_weight, i, r)
+        sum_r += wr
+        sum_r2 += wr * r
         for j in range(d):
-            out[j] += r * X[i, j]
+            out[j] += wr * X[i, j]
     out[d] = sum_r
     out[d + _u(1)] = sum_r2
 
 
-def _fused_rows_unrolled_source(d: int) -> str:
+def _fused_rows_unrolled_source(d: int, weighted: bool = False) -> str:
     """Source of the fused row loop unrolled for exactly ``d`` features."""
     features = range(d)
+    weigh = "np.float64(sample_weight[i]) * r" if weighted else "r"
     return "\n".join(
         [
-            "def fused_rows(X, y, coef, intercept, start, stop, out):",
+            "def fused_rows(X, y, sample_weight, coef, intercept, start, stop, out):",
             *(f"    w{j} = coef[{j}]" for j in features),
             *(f"    g{j} = 0.0" for j in features),
             "    sum_r = 0.0",
@@ -114,9 +125,10 @@ def _fused_rows_unrolled_source(d: int) -> str:
             "    for i in range(np.uint64(start), np.uint64(stop)):",
             *(f"        x{j} = np.float64(X[i, np.uint64({j})])" for j in features),
             "        r = intercept + " + " + ".join(f"x{j} * w{j}" for j in features) + " - y[i]",
-            "        sum_r += r",
-            "        sum_r2 += r * r",
-            *(f"        g{j} += r * x{j}" for j in features),
+            f"        wr = {weigh}",
+            "        sum_r += wr",
+            "        sum_r2 += wr * r",
+            *(f"        g{j} += wr * x{j}" for j in features),
             *(f"    out[{j}] = g{j}" for j in features),
             f"    out[{d}] = sum_r",
             f"    out[{d + 1}] = sum_r2",
@@ -125,17 +137,19 @@ def _fused_rows_unrolled_source(d: int) -> str:
 
 
 @overload(_fused_rows, jit_options={"fastmath": FASTMATH, "error_model": "numpy"})
-def _fused_rows_overload(X, y, coef, intercept, start, stop, out):
+def _fused_rows_overload(X, y, sample_weight, coef, intercept, start, stop, out):
     if isinstance(coef, types.UniTuple):
         namespace = {"np": np}
-        exec(_fused_rows_unrolled_source(coef.count), namespace)
+        weighted = not isinstance(sample_weight, (types.NoneType, types.Omitted))
+        exec(_fused_rows_unrolled_source(coef.count, weighted), namespace)
         return namespace["fused_rows"]
     return _fused_rows_generic
 
 
 @jit_serial
 def _reduce_chunks(parts, n, grad):
-    """Sum chunk partials in chunk order; write grad_coef, return (loss, grad_intercept)."""
+    """Sum chunk partials in chunk order; write grad_coef, return (loss, grad_intercept).
+    ``n`` is the sample count, or the total weight of a weighted pass."""
     d = grad.shape[0]
     grad[:] = 0.0
     sum_r = 0.0
@@ -156,23 +170,37 @@ def fused_pass_serial(X, y, coef, intercept, grad):
 
     ``coef`` is a float64 array, or a tuple of floats for the unrolled narrow-row path.
     """
+    return fused_pass_weighted_serial(X, y, None, coef, intercept, X.shape[0], grad)
+
+
+@jit_serial
+def fused_pass_parallel(X, y, coef, intercept, grad):
+    """:func:`fused_pass_serial` with the chunks spread over the threads; same bits (the
+    parallel loop is the weighted kernel's, compiled without weights)."""
+    return fused_pass_weighted_parallel(X, y, None, coef, intercept, X.shape[0], grad)
+
+
+@jit_serial
+def fused_pass_weighted_serial(X, y, sample_weight, coef, intercept, total_weight, grad):
+    """:func:`fused_pass_serial` with each row's terms weighted by ``sample_weight`` (n,) (or
+    None), divided by ``total_weight`` instead of n: the one-output weighted pass."""
     n = X.shape[0]
     nc = n_chunks(n)
     parts = np.zeros((nc, grad.shape[0] + 2))
     for c in range(nc):
-        _fused_rows(X, y, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c])
-    return _reduce_chunks(parts, n, grad)
+        _fused_rows(X, y, sample_weight, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c])
+    return _reduce_chunks(parts, total_weight, grad)
 
 
 @jit_parallel
-def fused_pass_parallel(X, y, coef, intercept, grad):
-    """:func:`fused_pass_serial` with the chunks spread over the threads; same bits."""
+def fused_pass_weighted_parallel(X, y, sample_weight, coef, intercept, total_weight, grad):
+    """:func:`fused_pass_weighted_serial` with the chunks spread over the threads; same bits."""
     n = X.shape[0]
     nc = n_chunks(n)
     parts = np.zeros((nc, grad.shape[0] + 2))
     for c in prange(nc):
-        _fused_rows(X, y, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c])
-    return _reduce_chunks(parts, n, grad)
+        _fused_rows(X, y, sample_weight, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c])
+    return _reduce_chunks(parts, total_weight, grad)
 
 
 # --------------------------------------------------------------------------- epochs

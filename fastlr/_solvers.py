@@ -37,16 +37,26 @@ def fused_pass(
     intercept: float,
     grad: np.ndarray,
     n_threads: int,
+    sample_weight: np.ndarray | None = None,
+    total_weight: float | None = None,
 ) -> tuple[float, float]:
-    """One output, no weights: loss and intercept gradient returned, ``Xᵀr/n`` in ``grad``.
+    """One output: loss and intercept gradient returned, ``Xᵀ(w·r)/W`` in ``grad`` (W = n
+    without weights, else ``total_weight``).
 
     Narrow rows go to the kernel unrolled for their width (coefficients passed as a tuple).
     """
-    weights = tuple(coef.tolist()) if coef.shape[0] <= kernels.NARROW_MAX_FEATURES else coef
+    params = tuple(coef.tolist()) if coef.shape[0] <= kernels.NARROW_MAX_FEATURES else coef
+    if sample_weight is None:
+        if n_threads == 1:
+            return kernels.fused_pass_serial(X, y, params, intercept, grad)  # type: ignore[no-any-return]
+        with parallel_launch(n_threads):
+            return kernels.fused_pass_parallel(X, y, params, intercept, grad)  # type: ignore[no-any-return]
+    assert total_weight is not None
+    args = (X, y, sample_weight, params, intercept, total_weight, grad)
     if n_threads == 1:
-        return kernels.fused_pass_serial(X, y, weights, intercept, grad)  # type: ignore[no-any-return]
+        return kernels.fused_pass_weighted_serial(*args)  # type: ignore[no-any-return]
     with parallel_launch(n_threads):
-        return kernels.fused_pass_parallel(X, y, weights, intercept, grad)  # type: ignore[no-any-return]
+        return kernels.fused_pass_weighted_parallel(*args)  # type: ignore[no-any-return]
 
 
 def predict_into(
@@ -115,10 +125,17 @@ class FusedBackend:
         grad: np.ndarray,
     ) -> float:
         threads = self.n_threads if X.size >= PARALLEL_MIN_ELEMENTS else 1
-        if Y.shape[1] == 1 and sample_weight is None:
+        if Y.shape[1] == 1:
             grad_b: float
             loss, grad_b = fused_pass(
-                X, Y[:, 0], coef[0], float(intercept[0]), grad[0, :-1], threads
+                X,
+                Y[:, 0],
+                coef[0],
+                float(intercept[0]),
+                grad[0, :-1],
+                threads,
+                sample_weight,
+                total_weight,
             )
             grad[0, -1] = grad_b
             return float(loss)
