@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import sys
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +18,9 @@ import numpy as np
 
 from fastlr import _rules
 from fastlr._loop import EpochInfo, Progress
+from fastlr._progress import finish, progress_printer
 from fastlr._random import RandomState, check_random_state
-from fastlr._training import DEFAULT_MAX_ITER, Trained, TrainSettings
+from fastlr._training import Trained, TrainSettings
 from fastlr._validation import (
     as_coef,
     as_float_matrix,
@@ -240,15 +239,19 @@ class LinearRegressionBase:
         settings = self._settings(self._threads_for(X))
         weights = as_sample_weight(sample_weight, X.shape[0])
         init = self._initial_model(X.shape[1], Y.shape[1], coef_init, intercept_init)
-        trained = self._train(
-            X,
-            Y,
-            weights,
-            settings,
-            init=init,
-            progress=_progress_printer(settings.max_iter or DEFAULT_MAX_ITER, verbose),
-            callback=_in_user_shape(self.callback, two_d),
-        )
+        progress = progress_printer(settings.max_iter, verbose)
+        try:
+            trained = self._train(
+                X,
+                Y,
+                weights,
+                settings,
+                init=init,
+                progress=progress,
+                callback=_in_user_shape(self.callback, two_d),
+            )
+        finally:
+            finish(progress)
         loop = trained.loop
         if not loop.converged and not loop.stopped_by_user:
             warnings.warn(
@@ -283,7 +286,7 @@ class LinearRegressionBase:
                 raise ValueError(f"X has {X.shape[1]} features, but this model was fitted with {d}")
             if Y.shape[1] != k:
                 raise ValueError(f"y has {Y.shape[1]} outputs, but this model was fitted with {k}")
-        trained = self._partial(X, Y, weights, settings, previous, _progress_printer(1, verbose))
+        trained = self._partial(X, Y, weights, settings, previous, progress_printer(1, verbose))
         history = trained.loop.history
         self._publish(trained, two_d, X.shape[1], history, append=previous is not None)
         self.n_iter_ = trained.loop.n_iter
@@ -423,23 +426,3 @@ def _in_user_shape(
         )
 
     return shaped
-
-
-def _progress_printer(max_iter: int, verbose: int) -> Progress | None:
-    """Progress lines like the first seed's: about ten per fit at verbose=1, every epoch at 2."""
-    if verbose == 0:
-        return None
-    every = 1 if verbose >= 2 else max(1, max_iter // 10)
-    start = time.perf_counter()
-    width = len(str(max_iter))
-
-    def progress(epoch: int, loss: float, learning_rate: float) -> None:
-        if epoch == 1 or epoch % every == 0 or epoch == max_iter:
-            print(
-                f"epoch {epoch:>{width}}/{max_iter}  loss {loss:.6e}  "
-                f"step {learning_rate:.3e}  elapsed {time.perf_counter() - start:.2f} s",
-                file=sys.stdout,
-                flush=True,
-            )
-
-    return progress

@@ -417,11 +417,11 @@ def train(
         and backend.gram_epochs is not None
         and X_val is None
         and callback is None
-        and progress is None
+        and not getattr(progress, "per_epoch", False)
     )
     if fast:
         assert problem is not None
-        loop = _run_gram(backend, problem, model, rules, s)
+        loop = _run_gram(backend, problem, model, rules, s, progress)
     else:
         loop = run_epochs(
             epoch,
@@ -549,9 +549,15 @@ def _split(
 
 
 def _run_gram(
-    backend: Backend, problem: GramProblem, model: Model, rules: LoopRules, s: TrainSettings
+    backend: Backend,
+    problem: GramProblem,
+    model: Model,
+    rules: LoopRules,
+    s: TrainSettings,
+    progress: Progress | None = None,
 ) -> LoopResult:
-    """All iterations in the compiled loop, a fraction of a second per call (Ctrl-C between)."""
+    """All iterations in the compiled loop, a fraction of a second per call (Ctrl-C and
+    ``progress``, with the last epoch of the call, between calls)."""
     import warnings
 
     from fastlr._loop import raise_divergence
@@ -586,6 +592,11 @@ def _run_gram(
             raise_divergence(verdict, done + ran + 1, loss, model.state, rules.learning_rate)
         done += ran
         model.t += ran
+        if progress is not None and ran > 0:
+            rate = _rules.epoch_learning_rate(
+                rules.learning_rate, rules.schedule, model.t, rules.power_t, model.state
+            )
+            progress(done, float(history[done - 1]), rate)
     if not model.finite():
         raise_divergence(_rules.NONFINITE, done, math.inf, model.state, rules.learning_rate)
     return LoopResult(

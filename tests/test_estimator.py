@@ -181,7 +181,9 @@ def test_fit_leaves_the_callers_arrays_untouched():
 
 def test_verbose_prints_progress_lines(capsys):
     X, y, _ = data()
-    fastlr.LinearRegression(learning_rate=0.5, max_iter=50, tol=None, verbose=1).fit(X, y)
+    fastlr.LinearRegression(
+        learning_rate=0.5, max_iter=50, tol=None, verbose=1, solver="fused"
+    ).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("epoch  1/50  loss ")
     assert lines[-1].startswith("epoch 50/50")
@@ -191,6 +193,34 @@ def test_verbose_prints_progress_lines(capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 7
     fastlr.LinearRegression(learning_rate=0.5, max_iter=7, tol=None).fit(X, y)
     assert capsys.readouterr().out == ""
+
+
+def test_verbose_on_the_sufficient_statistics_path_reports_between_compiled_blocks(capsys):
+    X, y, _ = data()
+    model = fastlr.LinearRegression(verbose=1).fit(X, y)  # max_iter=None: no total known
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert model.solver_ == "gram"
+    assert lines == [lines[0]]
+    assert lines[0].startswith(f"epoch {model.n_iter_:>4}  loss ")
+
+
+def test_verbose_on_a_terminal_draws_one_bar_line(monkeypatch):
+    import io
+
+    from fastlr import _progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(_progress.sys, "stderr", screen)
+    X, y, _ = data()
+    fastlr.LinearRegression(solver="fused", max_iter=40, tol=None, verbose=1).fit(X, y)
+    text = screen.getvalue()
+    assert text.endswith("\n")
+    assert text.count("\n") == 1
+    assert "[" + "#" * _progress.BAR_WIDTH + "] 40/40" in text.split("\r")[-1]
 
 
 def test_params_protocol_and_repr():
