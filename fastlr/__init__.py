@@ -1,10 +1,12 @@
 """fastlr: linear regression by gradient descent with fused Numba kernels.
 
 Public surface: :class:`LinearRegression`, :func:`loss_and_gradient`, :func:`make_regression`,
-and :mod:`fastlr.reference`, the pure NumPy twin of all three.
+:func:`load` (a model written by ``LinearRegression.save``), and :mod:`fastlr.reference`, the
+pure NumPy twin of the first three.
 """
 
 from fastlr._loop import EpochInfo
+from fastlr._persist import load
 from fastlr.datasets import make_regression
 from fastlr.estimator import LinearRegression
 from fastlr.exceptions import (
@@ -25,6 +27,7 @@ __all__ = [
     "LinearRegression",
     "NotFittedError",
     "__version__",
+    "load",
     "loss_and_gradient",
     "make_regression",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -368,6 +369,48 @@ class LinearRegressionBase:
             np.where(residual == 0, 1.0, 0.0),
         )
         return float(scores.mean())
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fitted model to ``path``; :func:`fastlr.load` reads it back.
+
+        The file is an ``.npz`` archive of plain arrays plus the parameters as JSON: loading it
+        never unpickles or runs anything. It holds every fitted attribute and the training
+        state, so the loaded model predicts the same numbers and ``partial_fit`` continues
+        exactly as it would have here. The write goes to a temporary file beside ``path``,
+        synced and then renamed over it: a crash mid-save leaves an existing file as it was.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write, used exactly as given (no ``.npz`` is appended).
+
+        Raises
+        ------
+        NotFittedError
+            When the model has not been fitted.
+
+        Warns
+        -----
+        UserWarning
+            When a parameter cannot be stored (a ``callback``, or a ``random_state`` that is
+            neither None, an int nor a numpy Generator): it is saved as None, and the warning
+            names it. A Generator is saved with its bit generator's state.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import fastlr
+        >>> X, y, _ = fastlr.make_regression(200, 2, random_state=0)
+        >>> model = fastlr.LinearRegression(mode="sgd", random_state=0).fit(X, y)
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> model.save(os.path.join(folder.name, "model.npz"))
+        >>> fastlr.load(os.path.join(folder.name, "model.npz"))
+        LinearRegression(mode='sgd', random_state=0)
+        >>> folder.cleanup()
+        """
+        from fastlr._persist import save
+
+        save(self, path)
 
     # ------------------------------------------------------------------ subclass hooks
     def _threads_for(self, X: np.ndarray) -> int:
