@@ -1,23 +1,23 @@
-"""The ``fastlr`` command: ``fastlr train`` generates a large problem, trains, times the reference.
+"""The ``fastlr`` command.
 
-Also run as ``python -m fastlr``. ``import fastlr`` does not import this module.
+``fastlr train`` generates a large problem (or reads a data file), trains, times the NumPy
+reference, and can save the model and a loss plot; ``fastlr predict MODEL DATA`` applies a
+saved model; ``fastlr bench`` times fastlr against its peers. Also run as ``python -m fastlr``.
+``import fastlr`` does not import this module.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
-#: Per-mode defaults for standard-normal synthetic data (Hessian close to the identity).
-MODE_DEFAULTS = {
-    "batch": {"learning_rate": 0.5, "epochs": 25},
-    "minibatch": {"learning_rate": 0.05, "epochs": 3},
-    "sgd": {"learning_rate": 0.005, "epochs": 3},
-}
+MODES = ("batch", "minibatch", "sgd")
 
 
 def _positive_int(text: str) -> int:
@@ -41,23 +41,34 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train = commands.add_parser(
         "train",
-        help="train on a generated synthetic problem and compare with the NumPy reference",
-        description="Generate y = X @ coef + bias + noise, train fastlr on it, report the "
-        "error against the true coefficients and the NumPy reference's time for the same epochs.",
+        help="train on a generated problem or a data file; compare with the NumPy reference",
+        description="Train fastlr on DATA (.npy, .csv or .parquet, y chosen by --target) or, "
+        "without DATA, on a generated y = X @ coef + bias + noise; report the fit, and the "
+        "NumPy reference's time for the same epochs.",
     )
-    train.add_argument("--mode", choices=tuple(MODE_DEFAULTS), default="batch")
+    train.add_argument("data", nargs="?", metavar="DATA", help="data file (default: generated)")
+    train.add_argument(
+        "--target",
+        metavar="COL",
+        help="the y column of DATA: a header name or an index (default: the last column); "
+        "for .npy also a second .npy file holding y",
+    )
+    train.add_argument("--mode", choices=MODES, default="batch")
     train.add_argument("--n-samples", type=_positive_int, default=2_000_000, metavar="N")
     train.add_argument("--n-features", type=_positive_int, default=50, metavar="D")
     train.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     train.add_argument(
-        "--epochs", type=_positive_int, default=None, help="default: 25 batch, 3 minibatch/sgd"
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="run exactly this many epochs (default: until converged)",
     )
     train.add_argument(
         "--learning-rate",
         type=_positive_float,
         default=None,
         metavar="LR",
-        help="default: 0.5 batch, 0.05 minibatch, 0.005 sgd",
+        help="a fixed step (default: automatic)",
     )
     train.add_argument("--batch-size", type=_positive_int, default=256)
     train.add_argument("--noise", type=float, default=1.0)
@@ -69,7 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--no-reference", action="store_true", help="skip timing the NumPy reference"
     )
-    train.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or lines")
+    train.add_argument("--save", metavar="MODEL", help="save the model (.npz) to this path")
+    train.add_argument(
+        "--plot", metavar="IMAGE", help="save the loss curve to this image (needs matplotlib)"
+    )
+    predict = commands.add_parser(
+        "predict",
+        help="predict with a saved model",
+        description="Apply a model saved by `fastlr train --save` to DATA. With --target, that "
+        "column is left out of X and the R^2 against it is reported on stderr.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="a model file from `fastlr train --save`")
+    predict.add_argument("data", metavar="DATA", help="data file (.npy, .csv or .parquet)")
+    predict.add_argument("--target", metavar="COL", help="a column of DATA to leave out of X")
+    predict.add_argument(
+        "--output", metavar="FILE", help="write the predictions to FILE (.npy or .csv), not stdout"
+    )
     bench = commands.add_parser(
         "bench",
         help="time fastlr against NumPy, the memory stream, scikit-learn and PyTorch",
@@ -93,28 +120,37 @@ def train(args: argparse.Namespace) -> int:
     from fastlr._solvers import PARALLEL_MIN_ELEMENTS
     from fastlr._threading import active_layer
 
-    defaults = MODE_DEFAULTS[args.mode]
-    epochs = args.epochs or int(defaults["epochs"])
-    learning_rate = args.learning_rate or float(defaults["learning_rate"])
-    n, d = args.n_samples, args.n_features
-    dtype = np.dtype(args.dtype)
     print(f"fastlr {fastlr.__version__}, numba {numba.__version__}, numpy {np.__version__}")
-
     start = time.perf_counter()
-    X, y, true_coef = fastlr.make_regression(
-        n, d, noise=args.noise, bias=args.bias, random_state=args.seed, dtype=dtype
-    )
-    generation = time.perf_counter() - start
+    true_coef = None
+    if args.data is not None:
+        from fastlr.datafiles import read_table
+
+        table = read_table(args.data, "-1" if args.target is None else args.target)
+        X, y = table.X, table.y
+        assert y is not None
+        source = f"{args.data}, target {table.target!r}, read"
+    else:
+        X, y, true_coef = fastlr.make_regression(
+            args.n_samples,
+            args.n_features,
+            noise=args.noise,
+            bias=args.bias,
+            random_state=args.seed,
+            dtype=np.dtype(args.dtype),
+        )
+        source = "generated"
+    n, d = X.shape
     print(
-        f"data: {n:,} x {d} {dtype.name} ({X.nbytes / 2**20:,.0f} MiB), "
-        f"generated in {_seconds(generation)}"
+        f"data: {n:,} x {d} {X.dtype.name} ({X.nbytes / 2**20:,.0f} MiB), {source} in "
+        f"{_seconds(time.perf_counter() - start)}"
     )
 
     params = {
         "mode": args.mode,
-        "learning_rate": learning_rate,
-        "max_iter": epochs,
-        "tol": None,
+        "learning_rate": "auto" if args.learning_rate is None else args.learning_rate,
+        "max_iter": args.epochs,
+        "tol": None if args.epochs is not None else 1e-4,
         "batch_size": args.batch_size,
         "random_state": args.seed,
         "n_jobs": args.threads,
@@ -122,50 +158,120 @@ def train(args: argparse.Namespace) -> int:
     # Compile (or load from the cache) every kernel the real fit will call, on a small slice
     # large enough to take the same parallel path, so the timed fit is steady-state.
     start = time.perf_counter()
-    warm_rows = min(n, max(2048, PARALLEL_MIN_ELEMENTS // d + 1))
-    fastlr.LinearRegression(**{**params, "max_iter": 1}).fit(X[:warm_rows], y[:warm_rows]).predict(
-        X[:warm_rows]
-    )
+    warm_rows = min(n, max(2048, PARALLEL_MIN_ELEMENTS // max(d, 1) + 1))
+    warm = {**params, "max_iter": 1, "tol": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch on a slice: only the compilation matters
+        fastlr.LinearRegression(**warm).fit(X[:warm_rows], y[:warm_rows]).predict(X[:warm_rows])
     print(f"JIT warm-up (compile, or load from the cache): {_seconds(time.perf_counter() - start)}")
 
-    print(f"training: mode={args.mode} learning_rate={learning_rate:g} epochs={epochs}")
+    epochs = "until converged" if args.epochs is None else str(args.epochs)
+    print(f"training: mode={args.mode} learning_rate={params['learning_rate']} epochs={epochs}")
     model = fastlr.LinearRegression(**params, verbose=0 if args.quiet else 1)
     start = time.perf_counter()
     model.fit(X, y)
     fit_time = time.perf_counter() - start
     prediction = model.predict(X).astype(np.float64)
     mse = float(np.mean((prediction - y) ** 2))
-    coef_error = np.abs(model.coef_ - true_coef)
-    relative = float(np.linalg.norm(model.coef_ - true_coef) / np.linalg.norm(true_coef))
     if args.mode == "batch" and X.size >= PARALLEL_MIN_ELEMENTS:
         threads = f"{args.threads or numba.get_num_threads()} threads, layer {active_layer()}"
     else:
         threads = "serial kernel"
     print("result:")
-    print(f"  epochs           {model.n_iter_}")
     print(
-        f"  fit time         {_seconds(fit_time)} ({fit_time / model.n_iter_ * 1e3:.1f} ms/epoch, "
+        f"  epochs           {model.n_iter_} ({model.solver_} path, step "
+        f"{model.learning_rate_:.4g}, momentum {model.momentum_:.4g})"
+    )
+    print(
+        f"  fit time         {_seconds(fit_time)} ({fit_time / model.n_iter_ * 1e3:.3g} ms/epoch, "
         f"{threads})"
     )
-    print(
-        f"  coef error       max |coef - true| {coef_error.max():.3e}, relative L2 {relative:.3e}"
-    )
-    print(f"  intercept        {model.intercept_:.6f} (true {args.bias:g})")
-    print(f"  MSE              {mse:.6f} (noise variance {args.noise**2:g})")
+    if true_coef is not None:
+        coef_error = np.abs(model.coef_ - true_coef)
+        relative = float(np.linalg.norm(model.coef_ - true_coef) / np.linalg.norm(true_coef))
+        print(
+            f"  coef error       max |coef - true| {coef_error.max():.3e}, "
+            f"relative L2 {relative:.3e}"
+        )
+        print(f"  intercept        {model.intercept_:.6f} (true {args.bias:g})")
+        print(f"  MSE              {mse:.6f} (noise variance {args.noise**2:g})")
+    else:
+        print(f"  intercept        {model.intercept_:.6g}")
+        print(f"  MSE              {mse:.6g}")
     print(f"  R^2              {model.score(X, y):.6f}")
 
     if not args.no_reference:
         print(f"NumPy reference, same data and {model.n_iter_} epochs ...", flush=True)
         start = time.perf_counter()
-        twin = reference.LinearRegression(**{**params, "max_iter": model.n_iter_}).fit(X, y)
+        same = {**params, "max_iter": model.n_iter_, "tol": None}
+        twin = reference.LinearRegression(**same).fit(X, y)
         ref_time = time.perf_counter() - start
         agree = float(np.max(np.abs(twin.coef_ - model.coef_)))
         print(
             f"  reference time   {_seconds(ref_time)} "
-            f"({ref_time / model.n_iter_ * 1e3:.1f} ms/epoch): fastlr is "
+            f"({ref_time / model.n_iter_ * 1e3:.3g} ms/epoch): fastlr is "
             f"{ref_time / fit_time:.1f}x faster; max |coef difference| {agree:.1e}"
         )
+    if args.save is not None:
+        model.save(args.save)
+        print(f"model saved to {args.save}")
+    if args.plot is not None:
+        _plot_loss(model, args.plot)
+        print(f"loss curve saved to {args.plot}")
     return 0
+
+
+def _plot_loss(model: object, path: str) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError('--plot needs matplotlib: pip install "fastlr[plot]"') from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import fastlr.plot
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    try:
+        fastlr.plot.loss_history(model, labels=["training loss"], ax=axis)
+        figure.tight_layout()
+        figure.savefig(path, dpi=110)
+    finally:
+        plt.close(figure)
+
+
+def predict(args: argparse.Namespace) -> int:
+    import fastlr
+    from fastlr.datafiles import read_table
+
+    suffix = None if args.output is None else os.path.splitext(args.output)[1].lower()
+    if suffix not in (None, ".npy", ".csv"):
+        raise ValueError(f"--output must end in .npy or .csv; got {args.output!r}")
+    model = fastlr.load(args.model)
+    table = read_table(args.data, args.target)
+    if table.X.shape[1] != model.n_features_in_:
+        hint = "" if args.target is not None else "; pass --target COL to leave out y"
+        raise ValueError(
+            f"{args.data} has {table.X.shape[1]} feature columns, but the model was fitted "
+            f"with {model.n_features_in_}{hint}"
+        )
+    prediction = model.predict(table.X)
+    if table.y is not None:
+        print(f"R^2 against {table.target!r}: {model.score(table.X, table.y):.6f}", file=sys.stderr)
+    if args.output is None:
+        np.savetxt(sys.stdout, prediction, fmt="%.17g", delimiter=",")
+    elif suffix == ".npy":
+        np.save(args.output, prediction)
+    else:
+        np.savetxt(args.output, prediction, fmt="%.17g", delimiter=",")
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line (file errors keep their errno text and path)."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return " ".join(str(exc).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,9 +283,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             bench.run(quick=args.quick, repeats=args.repeats)
             return 0
+        if args.command == "predict":
+            return predict(args)
         return train(args)
-    except (ValueError, TypeError, FloatingPointError, MemoryError) as exc:
-        print(f"fastlr: error: {exc}", file=sys.stderr)
+    except BrokenPipeError:  # `fastlr predict ... | head`: the reader has gone, quietly stop
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (ValueError, TypeError, FloatingPointError, MemoryError, OSError, ImportError) as exc:
+        print(f"fastlr: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fastlr: interrupted", file=sys.stderr)

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from fastlr import cli
@@ -108,3 +109,111 @@ def test_bench_rows_judge_their_targets():
     assert met.endswith(">= 5x met |")
     assert "| 6.00x |" in met
     assert missed.endswith(">= 5x MISSED |")
+
+
+@pytest.fixture
+def data_files(tmp_path):
+    """The same table as .npy (y last), .csv (header) and .parquet."""
+    import fastlr
+
+    X, y, _ = fastlr.make_regression(3000, 3, noise=0.5, random_state=1)
+    table = np.column_stack([X, y])
+    np.save(tmp_path / "d.npy", table)
+    np.savetxt(tmp_path / "d.csv", table, delimiter=",", header="a,b,c,price", comments="")
+    paths = {"npy": tmp_path / "d.npy", "csv": tmp_path / "d.csv"}
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    columns = {name: table[:, j] for j, name in enumerate(["a", "b", "c", "price"])}
+    pq.write_table(pa.table(columns), tmp_path / "d.parquet")
+    paths["parquet"] = tmp_path / "d.parquet"
+    return X, y, paths
+
+
+@pytest.mark.parametrize("kind", ["npy", "csv", "parquet"])
+def test_train_on_a_data_file_saves_the_model_and_a_loss_plot(capsys, tmp_path, data_files, kind):
+    import fastlr
+
+    X, y, paths = data_files
+    target = "price" if kind != "npy" else "-1"
+    model_path, plot_path = tmp_path / f"{kind}.npz", tmp_path / f"{kind}.png"
+    status = cli.main(
+        [
+            "train",
+            str(paths[kind]),
+            "--target",
+            target,
+            "--quiet",
+            "--no-reference",
+            "--save",
+            str(model_path),
+            "--plot",
+            str(plot_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "data: 3,000 x 3 float64" in out
+    assert f"model saved to {model_path}" in out
+    assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = fastlr.load(model_path)
+    direct = fastlr.LinearRegression(random_state=0, batch_size=256).fit(X, y)
+    np.testing.assert_array_equal(saved.coef_, direct.coef_)  # the same fit as in Python
+    assert saved.score(X, y) > 0.9999
+
+
+def test_predict_writes_the_saved_models_predictions(capsys, tmp_path, data_files):
+    import fastlr
+
+    X, y, paths = data_files
+    model_path = tmp_path / "m.npz"
+    fastlr.LinearRegression().fit(X, y).save(model_path)
+    expected = fastlr.load(model_path).predict(X)
+    assert cli.main(["predict", str(model_path), str(paths["csv"]), "--target", "price"]) == 0
+    captured = capsys.readouterr()
+    np.testing.assert_array_equal(np.array(captured.out.split(), dtype=float), expected)
+    assert captured.err.startswith("R^2 against 'price': 0.9999")
+    for suffix in ("npy", "csv"):
+        output = tmp_path / f"p.{suffix}"
+        args = ["predict", str(model_path), str(paths["npy"]), "--target", "-1"]
+        assert cli.main([*args, "--output", str(output)]) == 0
+        written = np.load(output) if suffix == "npy" else np.loadtxt(output, delimiter=",")
+        np.testing.assert_array_equal(written, expected)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "{dir}/missing.csv"], "no such data file: '{dir}/missing.csv'"),
+        (["train", "{dir}/d.txt"], "the data file must end in .npy, .csv, .parquet"),
+        (["train", "{dir}/d.csv", "--target", "nope"], "has no column 'nope'; its columns are"),
+        (["train", "{dir}/d.csv", "--target", "9"], "--target 9 is out of range"),
+        (["predict", "{dir}/missing.npz", "{dir}/d.csv"], "No such file or directory"),
+        (["predict", "{dir}/m.npz", "{dir}/d.csv"], "pass --target COL to leave out y"),
+        (
+            ["predict", "{dir}/m.npz", "{dir}/d.npy", "--target", "-1", "--output", "{dir}/p.txt"],
+            "--output must end in .npy or .csv",
+        ),
+        (["predict", "{dir}/d.csv", "{dir}/d.csv"], "is not a fastlr model file"),
+    ],
+)
+def test_file_errors_are_one_line(capsys, tmp_path, data_files, args, message):
+    import fastlr
+
+    X, y, _paths = data_files
+    (tmp_path / "d.txt").write_text("1,2\n")
+    fastlr.LinearRegression().fit(X, y).save(tmp_path / "m.npz")
+    args = [arg.format(dir=tmp_path) for arg in args]
+    assert cli.main([*args, "--quiet"] if args[0] == "train" else args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastlr: error: ")
+    assert message.format(dir=tmp_path) in err
+    assert err.count("\n") == 1
+
+
+def test_plot_without_matplotlib_is_one_line(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    args = ["train", "--n-samples", "2000", "--n-features", "2", "--quiet", "--no-reference"]
+    assert cli.main([*args, "--plot", str(tmp_path / "l.png")]) == 2
+    assert capsys.readouterr().err == (
+        'fastlr: error: --plot needs matplotlib: pip install "fastlr[plot]"\n'
+    )
