@@ -440,6 +440,9 @@ def train(
         and loop.n_iter > 1
         and loop.history[-1] > loop.history[0]
         and not loop.stopped_by_user
+        and not _ends_below_first_epoch(
+            backend, X, Y, weights, total_weight, s, scaling, model, loop
+        )
     ):
         from fastlr._loop import raise_divergence
 
@@ -448,6 +451,35 @@ def train(
     return Trained(
         model, scaling, rate, s.heavy_ball, loop, "gram" if problem is not None else "fused"
     )
+
+
+def _ends_below_first_epoch(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    model: Model,
+    loop: LoopResult,
+) -> bool:
+    """Whether a stochastic run whose last epoch's loss is above its first's still ends with a
+    model whose objective (one more pass) is below the first epoch's loss.
+
+    A stochastic epoch's loss is measured along the way, each residual before its own update.
+    On small noisy data the first epoch already reaches the noise floor, so later epochs can
+    measure a little above it by chance: that is not divergence unless the final model itself
+    is worse. Batch losses are exact, so for batch the answer is always False.
+    """
+    if s.mode == "batch":
+        return False
+    coef, intercept = scaling.to_user(model.coef, model.intercept)
+    grad = np.empty((Y.shape[1], X.shape[1] + 1))
+    with np.errstate(all="ignore"):
+        loss = backend.loss_gradient(X, Y, weights, total_weight, coef, intercept, grad)
+        loss += _rules.penalty_value(model.coef, s.l2, s.l1)
+    return math.isfinite(loss) and loss <= float(loop.history[0])
 
 
 def _start(
