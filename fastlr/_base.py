@@ -30,8 +30,10 @@ from fastlr._validation import (
     check_bool,
     check_choice,
     check_number,
+    max_abs,
+    raise_if_not_finite,
 )
-from fastlr.exceptions import ConvergenceWarning, NotFittedError
+from fastlr.exceptions import ConvergenceWarning, not_fitted
 
 MODES = ("batch", "minibatch", "sgd")
 PENALTIES = (None, "l2", "l1", "elasticnet")
@@ -118,6 +120,21 @@ class LinearRegressionBase:
                 )
             setattr(self, name, value)
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        """Estimator tags for scikit-learn >= 1.6 (a regressor; 1-D or 2-D ``y``).
+
+        scikit-learn is imported here, not at module level: only scikit-learn calls this, so
+        fastlr does not depend on it.
+        """
+        from sklearn.utils import InputTags, RegressorTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="regressor",
+            target_tags=TargetTags(required=True, multi_output=True, single_output=True),
+            regressor_tags=RegressorTags(),
+            input_tags=InputTags(two_d_array=True),
+        )
 
     def __repr__(self) -> str:
         defaults = inspect.signature(LinearRegressionBase.__init__).parameters
@@ -278,11 +295,13 @@ class LinearRegressionBase:
         weights = as_sample_weight(sample_weight, X.shape[0])
         previous = getattr(self, "_trained", None)
         if previous is not None:
-            k, d = previous.model.coef.shape
-            if X.shape[1] != d:
-                raise ValueError(f"X has {X.shape[1]} features, but this model was fitted with {d}")
+            self._check_n_features(X.shape[1])
+            k = previous.model.coef.shape[0]
             if Y.shape[1] != k:
-                raise ValueError(f"y has {Y.shape[1]} outputs, but this model was fitted with {k}")
+                raise ValueError(
+                    f"y has {Y.shape[1]} outputs, but {type(self).__name__} is expecting {k} "
+                    "(the outputs of the previous fit)"
+                )
         trained = self._partial(X, Y, weights, settings, previous, _progress_printer(1, verbose))
         history = trained.loop.history
         self._publish(trained, two_d, X.shape[1], history, append=previous is not None)
@@ -333,20 +352,32 @@ class LinearRegressionBase:
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict ``X @ coef_.T + intercept_``, summed in float64, returned in X's float dtype."""
-        if not hasattr(self, "coef_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(X, y) first"
-            )
+        if not self.__sklearn_is_fitted__():
+            raise not_fitted(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
         X = as_float_matrix(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but this model was fitted with {self.n_features_in_}"
-            )
+        self._check_n_features(X.shape[1])
         coef = np.ascontiguousarray(self.coef_, dtype=np.float64).reshape(-1, X.shape[1])
         intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(-1)
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
         self._predict(X, coef, intercept, out)
+        if not np.isfinite(out).all():  # found after the fact: valid input pays one scan of out
+            raise_if_not_finite(X=X)
+            raise FloatingPointError(
+                f"the predictions overflowed {out.dtype} (max |X| = {max_abs(X):g}); "
+                + ("pass X as float64" if out.dtype != np.float64 else "rescale X")
+            )
         return out if self._two_d else out[:, 0]
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether ``fit`` or ``partial_fit`` has succeeded (scikit-learn's ``check_is_fitted``)."""
+        return hasattr(self, "coef_")
+
+    def _check_n_features(self, n_features: int) -> None:
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Coefficient of determination R² of ``predict(X)`` against ``y`` (1 is perfect);

@@ -253,7 +253,9 @@ def test_partial_fit_carries_the_model_and_schedule_across_chunks(mode):
     assert model.t_ == 12
     assert len(model.loss_history_) == 12
     np.testing.assert_allclose(model.coef_, coef, rtol=0.02, atol=0.5)
-    with pytest.raises(ValueError, match="X has 3 features, but this model was fitted with 4"):
+    with pytest.raises(
+        ValueError, match="X has 3 features, but LinearRegression is expecting 4 features as input"
+    ):
         model.partial_fit(X[:10, :3], y[:10])
 
 
