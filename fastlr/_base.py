@@ -325,10 +325,11 @@ class LinearRegressionBase:
             return None
         coef = np.zeros((k, d))
         if coef_init is not None:
-            coef = as_coef(coef_init, k * d, "coef_init").reshape(k, d)
+            coef = as_coef(coef_init, k * d, "coef_init", f"{k} output(s) x {d} features")
+            coef = coef.reshape(k, d)
         intercept = np.zeros(k)
         if intercept_init is not None:
-            intercept = as_coef(intercept_init, k, "intercept_init")
+            intercept = as_coef(intercept_init, k, "intercept_init", "one per output")
         return coef, intercept
 
     def _publish(
@@ -359,7 +360,8 @@ class LinearRegressionBase:
         coef = np.ascontiguousarray(self.coef_, dtype=np.float64).reshape(-1, X.shape[1])
         intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(-1)
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
-        self._predict(X, coef, intercept, out)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite output is named below
+            self._predict(X, coef, intercept, out)
         if not np.isfinite(out).all():  # found after the fact: valid input pays one scan of out
             raise_if_not_finite(X=X)
             raise FloatingPointError(
@@ -383,18 +385,25 @@ class LinearRegressionBase:
         """Coefficient of determination R² of ``predict(X)`` against ``y`` (1 is perfect);
         averaged over outputs."""
         prediction = self.predict(X).reshape(np.shape(X)[0], -1).astype(np.float64)
-        Y, _ = as_float_target(y, prediction.shape[0])
+        Y, two_d = as_float_target(y, prediction.shape[0])
         target = Y.astype(np.float64)
         weights = as_sample_weight(sample_weight, prediction.shape[0])
         w = np.ones(target.shape[0]) if weights is None else weights
-        residual = (w[:, None] * (target - prediction) ** 2).sum(axis=0)
-        mean = np.average(target, axis=0, weights=w)
-        total = (w[:, None] * (target - mean) ** 2).sum(axis=0)
-        scores = np.where(
-            total > 0,
-            1.0 - residual / np.where(total > 0, total, 1.0),
-            np.where(residual == 0, 1.0, 0.0),
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below
+            residual = (w[:, None] * (target - prediction) ** 2).sum(axis=0)
+            mean = np.average(target, axis=0, weights=w)
+            total = (w[:, None] * (target - mean) ** 2).sum(axis=0)
+            scores = np.where(
+                total > 0,
+                1.0 - residual / np.where(total > 0, total, 1.0),
+                np.where(residual == 0, 1.0, 0.0),
+            )
+        if not (np.isfinite(residual).all() and np.isfinite(total).all()):
+            # a NaN/inf in y, or values too large to square
+            raise_if_not_finite(y=Y if two_d else Y[:, 0])
+            raise FloatingPointError(
+                f"R² overflowed: max |y| = {max_abs(Y):g} is too large to square in float64"
+            )
         return float(scores.mean())
 
     # ------------------------------------------------------------------ subclass hooks

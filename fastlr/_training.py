@@ -432,7 +432,7 @@ def train(
             progress=progress,
             callback=callback,
             to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
-            on_nonfinite=lambda: raise_if_not_finite(X=X, y=_user_y(Y)),
+            on_nonfinite=lambda: name_bad_input(X, Y),
         )
     if (
         init is None
@@ -500,6 +500,7 @@ def _start(
         moments = backend.moments(X, Y, weights, gram) if gram or s.standardize else None
     if moments is not None:
         _check_moments(moments, X, Y)
+        _check_underflow(moments, X)
     scaling = scaling_from(moments, s) if moments is not None else Scaling(None, None)
     problem = gram_problem(moments, scaling) if gram and moments is not None else None
     with np.errstate(all="ignore"):
@@ -519,6 +520,43 @@ def _start(
 def _user_y(Y: np.ndarray) -> np.ndarray:
     """y as the user passed it, for error messages that give an index."""
     return Y[:, 0] if Y.shape[1] == 1 else Y
+
+
+def name_bad_input(X: np.ndarray, Y: np.ndarray) -> None:
+    """On a non-finite loss: name a NaN/inf in the input, or say that its values are too large
+    to square in float64 (rather than blaming the step). Returns when the input looks sound."""
+    raise_if_not_finite(X=X, y=_user_y(Y))
+    big_x, big_y = max_abs(X), max_abs(Y)
+    big = max(big_x, big_y)
+    if not math.isfinite(big * big * X.shape[0]):  # (float products overflow to inf)
+        raise DivergenceError(
+            f"the loss overflowed: max |X| = {big_x:g}, max |y| = {big_y:g}; values this large "
+            "cannot be squared and summed in float64, rescale them"
+        )
+
+
+#: Values below this magnitude (about 1.5e-154) have subnormal squares: they lose precision.
+_TINY = math.sqrt(np.finfo(np.float64).tiny)
+
+
+def _check_underflow(moments: Moments, X: np.ndarray) -> None:
+    """Refuse a non-constant column so small that its squares underflow: its variance reads as
+    about 0, so standardization would leave it unscaled and training would silently ignore it.
+
+    Only columns whose root mean square is below ``_TINY`` (all-zero columns among them) are
+    read again, one at a time.
+    """
+    with np.errstate(under="ignore"):
+        rms = np.sqrt(moments.x_mean**2 + moments.x_var)
+    for j in np.flatnonzero(rms < _TINY):
+        column = X[:, j]
+        low, high = float(column.min()), float(column.max())
+        if low != high and max(-low, high) < _TINY:
+            raise ValueError(
+                f"X[:, {j}] is not constant but its values are tiny (between {low:g} and "
+                f"{high:g}): their squares underflow float64, so the column cannot be "
+                f"standardized and would be ignored; rescale it (e.g. multiply by 1e150)"
+            )
 
 
 def _check_moments(moments: Moments, X: np.ndarray, Y: np.ndarray) -> None:
@@ -726,6 +764,6 @@ def partial(
         rules,
         1,
         progress=progress,
-        on_nonfinite=lambda: raise_if_not_finite(X=X, y=_user_y(Y)),
+        on_nonfinite=lambda: name_bad_input(X, Y),
     )
     return Trained(model, scaling, rate, s.heavy_ball, loop, "fused")

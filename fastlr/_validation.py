@@ -31,6 +31,11 @@ def _as_array(value: Any, name: str) -> np.ndarray:
     Sparse matrices and complex numbers are refused with the wording scikit-learn uses; an
     object array is converted to float64 when every element is a number (as scikit-learn does).
     """
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array: masks are not supported (they would be ignored); fill "
+            f"the masked values ({name}.filled(value)) or drop those rows"
+        )
     sparse = sys.modules.get("scipy.sparse")
     if sparse is not None and sparse.issparse(value):
         raise TypeError(
@@ -139,8 +144,15 @@ def as_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
         raise ValueError(
             f"sample_weight must be finite and >= 0; got {weights[bad[0]]} at index {bad[0]}"
         )
-    if not weights.sum() > 0:
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if not total > 0:
         raise ValueError("sample_weight must have a positive sum; got all weights zero")
+    if not math.isfinite(total):
+        raise ValueError(
+            f"sample_weight must have a finite sum; its sum overflows float64 (max weight "
+            f"{weights.max():g}): divide the weights by a constant (only their ratios matter)"
+        )
     return weights
 
 
@@ -171,15 +183,15 @@ def check_kernel_ready(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def as_coef(coef: Any, n_features: int, name: str = "coef") -> np.ndarray:
-    """Return ``coef`` as a finite float64 vector of length ``n_features`` (a d-sized copy)."""
+def as_coef(coef: Any, size: int, name: str = "coef", what: str = "one per feature") -> np.ndarray:
+    """Return ``coef`` as a finite float64 vector of ``size`` values (a copy); ``what`` says in
+    the error message what the values are."""
     array = _as_array(coef, name).astype(np.float64).reshape(-1)
-    if array.shape[0] != n_features:
-        raise ValueError(
-            f"{name} must have {n_features} values (one per feature); got {array.shape}"
-        )
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} must be finite")
+    if array.shape[0] != size:
+        raise ValueError(f"{name} must have {size} values ({what}); got shape {np.shape(coef)}")
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ValueError(f"{name} must be finite; got {array[bad[0]]} at index {bad[0]}")
     return array
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from fastlr import _training
 from fastlr._base import LinearRegressionBase
 from fastlr._loop import EpochInfo, Model, Progress
-from fastlr._random import regression_spec
+from fastlr._random import check_generated_target, regression_spec
 from fastlr._training import GramProblem, Moments, Scaling, Trained, TrainSettings
 
 __all__ = [
@@ -257,10 +257,13 @@ def make_regression(
     pairs = (d + 1) // 2
     z0, z1 = _normal_pairs(spec.key_x, np.arange(n * pairs, dtype=np.uint64))
     X = np.stack([z0, z1], axis=-1).reshape(n, 2 * pairs)[:, :d].astype(spec.dtype)
-    y = X.astype(np.float64, copy=False) @ spec.coef + spec.bias
-    if spec.noise != 0.0:
-        y += spec.noise * _normal_pairs(spec.key_noise, np.arange(n, dtype=np.uint64))[0]
-    return np.ascontiguousarray(X), y.astype(spec.dtype), spec.coef
+    with np.errstate(over="ignore"):  # a huge bias or noise is reported below
+        y = X.astype(np.float64, copy=False) @ spec.coef + spec.bias
+        if spec.noise != 0.0:
+            y += spec.noise * _normal_pairs(spec.key_noise, np.arange(n, dtype=np.uint64))[0]
+        y = y.astype(spec.dtype)
+    check_generated_target(y, spec)
+    return np.ascontiguousarray(X), y, spec.coef
 
 
 def _uniforms(key: np.uint64, counters: np.ndarray) -> np.ndarray:
