@@ -544,17 +544,24 @@ def _check_underflow(moments: Moments, X: np.ndarray) -> None:
     about 0, so standardization would leave it unscaled and training would silently ignore it.
 
     Only columns whose root mean square is below ``_TINY`` (all-zero columns among them) are
-    read again, one at a time.
+    read again, together, in blocks of rows.
     """
     with np.errstate(under="ignore"):
         rms = np.sqrt(moments.x_mean**2 + moments.x_var)
-    for j in np.flatnonzero(rms < _TINY):
-        column = X[:, j]
-        low, high = float(column.min()), float(column.max())
-        if low != high and max(-low, high) < _TINY:
+    columns = np.flatnonzero(rms < _TINY)
+    if columns.size == 0:
+        return
+    low, high = np.full(columns.size, np.inf), np.full(columns.size, -np.inf)
+    rows = max(1, (1 << 20) // columns.size)
+    for start in range(0, X.shape[0], rows):
+        block = X[start : start + rows][:, columns]
+        np.minimum(low, block.min(axis=0), out=low)
+        np.maximum(high, block.max(axis=0), out=high)
+    for j, lo, hi in zip(columns, low, high, strict=True):
+        if lo != hi and max(-lo, hi) < _TINY:
             raise ValueError(
-                f"X[:, {j}] is not constant but its values are tiny (between {low:g} and "
-                f"{high:g}): their squares underflow float64, so the column cannot be "
+                f"X[:, {j}] is not constant but its values are tiny (between {lo:g} and "
+                f"{hi:g}): their squares underflow float64, so the column cannot be "
                 f"standardized and would be ignored; rescale it (e.g. multiply by 1e150)"
             )
 

@@ -872,3 +872,13 @@ def test_a_failed_fit_or_partial_fit_leaves_the_fitted_model_intact(estimator, m
     clone = estimator(**params_before)
     clone.__dict__.update(twin)
     np.testing.assert_array_equal(model.partial_fit(X, y).coef_, clone.partial_fit(X, y).coef_)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_zero_and_constant_tiny_columns_are_not_refused(estimator):
+    # Only a non-constant column is lost to underflow; constant ones carry nothing to learn.
+    X = np.column_stack([X0, np.zeros(40), np.full(40, 1e-200)])
+    model = estimator().fit(X, y0)
+    without = estimator().fit(X0, y0)
+    np.testing.assert_allclose(model.coef_[:3], without.coef_, rtol=1e-6)
+    np.testing.assert_allclose(model.predict(X), without.predict(X0), rtol=1e-5)
