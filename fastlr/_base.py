@@ -30,8 +30,10 @@ from fastlr._validation import (
     check_bool,
     check_choice,
     check_number,
+    max_abs,
+    raise_if_not_finite,
 )
-from fastlr.exceptions import ConvergenceWarning, NotFittedError
+from fastlr.exceptions import ConvergenceWarning, not_fitted
 
 MODES = ("batch", "minibatch", "sgd")
 PENALTIES = (None, "l2", "l1", "elasticnet")
@@ -105,11 +107,54 @@ class LinearRegressionBase:
         return [name for name in signature.parameters if name != "self"]
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Return the constructor parameters as a dict (scikit-learn protocol)."""
+        """Return the constructor parameters as a dict (scikit-learn protocol).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Accepted for scikit-learn; no parameter holds a nested estimator, so it changes
+            nothing.
+
+        Returns
+        -------
+        dict
+            Every ``__init__`` parameter by name, as currently set.
+
+        Examples
+        --------
+        >>> import fastlr
+        >>> params = fastlr.LinearRegression(mode="sgd", learning_rate=0.01).get_params()
+        >>> params["mode"], params["learning_rate"], params["max_iter"]
+        ('sgd', 0.01, None)
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> LinearRegressionBase:
-        """Set constructor parameters by name (scikit-learn protocol); returns ``self``."""
+        """Set constructor parameters by name (scikit-learn protocol).
+
+        Values are checked when ``fit`` runs, so an invalid one is reported there, naming it.
+
+        Parameters
+        ----------
+        **params
+            Parameter names and their new values.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a parameter (the message lists the valid ones).
+
+        Examples
+        --------
+        >>> import fastlr
+        >>> model = fastlr.LinearRegression().set_params(penalty="l2", alpha=0.1)
+        >>> model
+        LinearRegression(penalty='l2', alpha=0.1)
+        """
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
@@ -118,6 +163,21 @@ class LinearRegressionBase:
                 )
             setattr(self, name, value)
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        """Estimator tags for scikit-learn >= 1.6 (a regressor; 1-D or 2-D ``y``).
+
+        scikit-learn is imported here, not at module level: only scikit-learn calls this, so
+        fastlr does not depend on it.
+        """
+        from sklearn.utils import InputTags, RegressorTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="regressor",
+            target_tags=TargetTags(required=True, multi_output=True, single_output=True),
+            regressor_tags=RegressorTags(),
+            input_tags=InputTags(two_d_array=True),
+        )
 
     def __repr__(self) -> str:
         defaults = inspect.signature(LinearRegressionBase.__init__).parameters
@@ -225,14 +285,70 @@ class LinearRegressionBase:
         coef_init: Any = None,
         intercept_init: Any = None,
     ) -> LinearRegressionBase:
-        """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples,) or (n_samples, n_outputs).
+        """Train on ``X`` and ``y`` from zero (or ``coef_init``, or the last fit with
+        ``warm_start=True``).
 
-        C-contiguous float32/float64 ``X`` is used as it is; any other real array (ints, float16,
-        Fortran order, strided views) is converted once to a C-contiguous float copy.
-        ``sample_weight`` weighs each sample's squared residual; ``coef_init`` and
-        ``intercept_init`` (in the units of X) start the descent elsewhere than at zero, as
-        ``warm_start=True`` does from the last fit. A failed ``fit`` leaves a previously fitted
-        model unchanged.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Real numbers: float, int, bool, or an object array of numbers. Must be finite.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target; a 2-D ``y`` fits one model per column (``coef_`` is then 2-D).
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            Weight of each sample's squared residual: finite, >= 0, with a positive sum.
+        coef_init : array-like of shape (n_features,) or (n_outputs, n_features), default=None
+            Starting coefficients, in the units of X.
+        intercept_init : float or array-like of shape (n_outputs,), default=None
+            Starting intercept(s).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For invalid parameters or input; the message names the parameter or array, what
+            is wrong (for NaN/inf: the first bad value and its index) and what is accepted.
+        DivergenceError
+            When training diverges or the data are too large to square in float64.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When ``max_iter`` epochs end before the stopping rule of ``tol`` is met.
+
+        Notes
+        -----
+        What is copied. A C-contiguous float32 or float64 ``X`` with native byte order is read
+        where it is, never copied (read-only arrays and memory maps included). Any other ``X``
+        (Fortran order, a strided view such as ``X[::2]``, non-native byte order, int, bool,
+        a list, an object array) is converted once into a C-contiguous copy: float16 becomes
+        float32, everything else float64. ``y`` follows the same rule (a 1-D ``y`` is viewed
+        as one column, not copied). ``sample_weight``, ``coef_init`` and ``intercept_init``
+        are always copied to float64. ``early_stopping=True`` also copies the held-out rows
+        (``validation_fraction`` of X). The NumPy reference, unlike the fused estimator,
+        copies X into float64 training coordinates as it goes.
+
+        Nothing passed in is modified, and a ``fit`` that raises leaves a previously fitted
+        model exactly as it was (every fitted attribute).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastlr
+        >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 5.0]])
+        >>> y = X @ [2.0, -1.0] + 0.5
+        >>> model = fastlr.LinearRegression().fit(X, y)
+        >>> np.round(model.coef_, 6), round(model.intercept_, 6)
+        (array([ 2., -1.]), 0.5)
+
+        Integer input is converted (once), and a 2-D ``y`` fits one model per column:
+
+        >>> Y = np.column_stack([y, 3 * y])
+        >>> np.round(fastlr.LinearRegression().fit(X.astype(int), Y).coef_, 6)
+        array([[ 2., -1.],
+               [ 6., -3.]])
         """
         verbose = self._check_common()
         X = as_float_matrix(X)
@@ -274,6 +390,35 @@ class LinearRegressionBase:
         from its chunk; later chunks must have the same number of features and outputs. The
         schedule's epoch counter and the momentum carry over from call to call (and from a
         previous ``fit``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The chunk; converted like ``fit``'s (see its Notes on copies).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : float or array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError, DivergenceError
+            As ``fit``; also when the chunk's features or outputs differ from the model's.
+            A failed call leaves the model as it was.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastlr
+        >>> X, y, coef = fastlr.make_regression(3000, 2, random_state=0)
+        >>> model = fastlr.LinearRegression(mode="sgd", random_state=0)
+        >>> for chunk in range(3):
+        ...     rows = slice(1000 * chunk, 1000 * (chunk + 1))
+        ...     model = model.partial_fit(X[rows], y[rows])
+        >>> model.t_, bool(np.allclose(model.coef_, coef, rtol=1e-3))
+        (3, True)
         """
         verbose = self._check_common()
         X = as_float_matrix(X)
@@ -282,11 +427,13 @@ class LinearRegressionBase:
         weights = as_sample_weight(sample_weight, X.shape[0])
         previous = getattr(self, "_trained", None)
         if previous is not None:
-            k, d = previous.model.coef.shape
-            if X.shape[1] != d:
-                raise ValueError(f"X has {X.shape[1]} features, but this model was fitted with {d}")
+            self._check_n_features(X.shape[1])
+            k = previous.model.coef.shape[0]
             if Y.shape[1] != k:
-                raise ValueError(f"y has {Y.shape[1]} outputs, but this model was fitted with {k}")
+                raise ValueError(
+                    f"y has {Y.shape[1]} outputs, but {type(self).__name__} is expecting {k} "
+                    "(the outputs of the previous fit)"
+                )
         trained = self._partial(X, Y, weights, settings, previous, progress_printer(1, verbose))
         history = trained.loop.history
         self._publish(trained, two_d, X.shape[1], history, append=previous is not None)
@@ -310,10 +457,11 @@ class LinearRegressionBase:
             return None
         coef = np.zeros((k, d))
         if coef_init is not None:
-            coef = as_coef(coef_init, k * d, "coef_init").reshape(k, d)
+            coef = as_coef(coef_init, k * d, "coef_init", f"{k} output(s) x {d} features")
+            coef = coef.reshape(k, d)
         intercept = np.zeros(k)
         if intercept_init is not None:
-            intercept = as_coef(intercept_init, k, "intercept_init")
+            intercept = as_coef(intercept_init, k, "intercept_init", "one per output")
         return coef, intercept
 
     def _publish(
@@ -336,38 +484,131 @@ class LinearRegressionBase:
         self._two_d = two_d
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predict ``X @ coef_.T + intercept_``, summed in float64, returned in X's float dtype."""
-        if not hasattr(self, "coef_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(X, y) first"
-            )
+        """Predict ``X @ coef_.T + intercept_``, summed in float64.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite real numbers, converted like ``fit``'s.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            In X's float dtype (float32 for float32 or float16 X, float64 otherwise); 2-D
+            when the model was fitted on a 2-D ``y``.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit`` (also scikit-learn's ``NotFittedError`` when scikit-learn is loaded).
+        ValueError
+            For a different number of features than at fit, or NaN/inf in X (named).
+        FloatingPointError
+            When a prediction overflows the output dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastlr
+        >>> X = np.array([[1.0], [2.0], [3.0]])
+        >>> model = fastlr.LinearRegression().fit(X, [3.0, 5.0, 7.0])
+        >>> model.predict([[4.0], [10.0]]).round(6)
+        array([ 9., 21.])
+        >>> model.predict(np.array([[4.0]], dtype=np.float32)).dtype
+        dtype('float32')
+        """
+        if not self.__sklearn_is_fitted__():
+            raise not_fitted(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
         X = as_float_matrix(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but this model was fitted with {self.n_features_in_}"
-            )
+        self._check_n_features(X.shape[1])
         coef = np.ascontiguousarray(self.coef_, dtype=np.float64).reshape(-1, X.shape[1])
         intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(-1)
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
-        self._predict(X, coef, intercept, out)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite output is named below
+            self._predict(X, coef, intercept, out)
+        if not np.isfinite(out).all():  # found after the fact: valid input pays one scan of out
+            raise_if_not_finite(X=X)
+            raise FloatingPointError(
+                f"the predictions overflowed {out.dtype} (max |X| = {max_abs(X):g}); "
+                + ("pass X as float64" if out.dtype != np.float64 else "rescale X")
+            )
         return out if self._two_d else out[:, 0]
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether ``fit`` or ``partial_fit`` has succeeded (scikit-learn's ``check_is_fitted``).
+
+        Examples
+        --------
+        >>> import fastlr
+        >>> model = fastlr.LinearRegression()
+        >>> model.__sklearn_is_fitted__()
+        False
+        >>> model.fit([[0.0], [1.0]], [1.0, 3.0]).__sklearn_is_fitted__()
+        True
+        """
+        return hasattr(self, "coef_")
+
+    def _check_n_features(self, n_features: int) -> None:
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Coefficient of determination R² of ``predict(X)`` against ``y`` (1 is perfect);
-        averaged over outputs."""
+        """Coefficient of determination R² of ``predict(X)`` against ``y``.
+
+        ``1 - Σ w (y - ŷ)² / Σ w (y - ȳ)²``: 1 is perfect, 0 is no better than predicting the
+        mean, and it can be negative. Averaged over outputs (scikit-learn's ``r2_score``
+        with ``multioutput="uniform_average"``); a constant ``y`` scores 1 if predicted
+        exactly, else 0.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : float or array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            For NaN/inf in X or y (named), or mismatched lengths.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastlr
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> model = fastlr.LinearRegression().fit(X, [0.0, 1.0, 2.0, 3.0])
+        >>> round(model.score(X, [0.0, 1.0, 2.0, 3.0]), 6)
+        1.0
+        >>> round(model.score(X, [1.0, 1.0, 2.0, 2.0]), 6)  # worse than the mean
+        -1.0
+        """
         prediction = self.predict(X).reshape(np.shape(X)[0], -1).astype(np.float64)
-        Y, _ = as_float_target(y, prediction.shape[0])
+        Y, two_d = as_float_target(y, prediction.shape[0])
         target = Y.astype(np.float64)
         weights = as_sample_weight(sample_weight, prediction.shape[0])
         w = np.ones(target.shape[0]) if weights is None else weights
-        residual = (w[:, None] * (target - prediction) ** 2).sum(axis=0)
-        mean = np.average(target, axis=0, weights=w)
-        total = (w[:, None] * (target - mean) ** 2).sum(axis=0)
-        scores = np.where(
-            total > 0,
-            1.0 - residual / np.where(total > 0, total, 1.0),
-            np.where(residual == 0, 1.0, 0.0),
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below
+            residual = (w[:, None] * (target - prediction) ** 2).sum(axis=0)
+            mean = np.average(target, axis=0, weights=w)
+            total = (w[:, None] * (target - mean) ** 2).sum(axis=0)
+            scores = np.where(
+                total > 0,
+                1.0 - residual / np.where(total > 0, total, 1.0),
+                np.where(residual == 0, 1.0, 0.0),
+            )
+        if not (np.isfinite(residual).all() and np.isfinite(total).all()):
+            # a NaN/inf in y, or values too large to square
+            raise_if_not_finite(y=Y if two_d else Y[:, 0])
+            raise FloatingPointError(
+                f"R² overflowed: max |y| = {max_abs(Y):g} is too large to square in float64"
+            )
         return float(scores.mean())
 
     def save(self, path: str | os.PathLike[str]) -> None:

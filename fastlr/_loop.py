@@ -82,6 +82,18 @@ class EpochInfo:
         Coefficients after the epoch, in the units of X (a copy).
     intercept : ndarray
         Intercepts after the epoch.
+
+    Examples
+    --------
+    >>> import fastlr
+    >>> X, y, _ = fastlr.make_regression(100, 2, random_state=0)
+    >>> seen = []
+    >>> def stop_after_three(info):
+    ...     seen.append((info.epoch, info.coef.shape))
+    ...     return info.epoch < 3  # returning False stops training
+    >>> model = fastlr.LinearRegression(solver="fused", callback=stop_after_three).fit(X, y)
+    >>> seen, model.n_iter_
+    ([(1, (2,)), (2, (2,)), (3, (2,))], 3)
     """
 
     epoch: int

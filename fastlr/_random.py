@@ -52,10 +52,21 @@ def regression_spec(
         float_dtype = np.dtype(dtype)
     except TypeError:
         float_dtype = None
-    if float_dtype not in FLOAT_DTYPES:
+    # (``is None`` first: numpy compares None equal to float64, as np.dtype(None) is float64.)
+    if float_dtype is None or float_dtype not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be numpy.float32 or numpy.float64; got {dtype!r}")
     key_x, key_noise, coef = _streams(check_random_state(random_state), n_features)
     return RegressionSpec(n_samples, n_features, noise, bias, float_dtype, key_x, key_noise, coef)
+
+
+def check_generated_target(y: np.ndarray, spec: RegressionSpec) -> None:
+    """Raise if ``y`` overflowed its dtype (a huge ``bias`` or ``noise``): one look at y, which
+    has n_features times fewer values than X."""
+    if not np.isfinite(y).all():
+        raise ValueError(
+            f"y overflowed {spec.dtype}: bias={spec.bias:g} and noise={spec.noise:g} are too "
+            f"large for dtype {spec.dtype}; make them smaller (or use numpy.float64)"
+        )
 
 
 def _streams(random_state: RandomState, n_features: int) -> tuple[np.uint64, np.uint64, np.ndarray]:

@@ -432,7 +432,7 @@ def train(
             progress=progress,
             callback=callback,
             to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
-            on_nonfinite=lambda: raise_if_not_finite(X=X, y=_user_y(Y)),
+            on_nonfinite=lambda: name_bad_input(X, Y),
         )
     if (
         init is None
@@ -440,6 +440,9 @@ def train(
         and loop.n_iter > 1
         and loop.history[-1] > loop.history[0]
         and not loop.stopped_by_user
+        and not _ends_below_first_epoch(
+            backend, X, Y, weights, total_weight, s, scaling, model, loop
+        )
     ):
         from fastlr._loop import raise_divergence
 
@@ -448,6 +451,35 @@ def train(
     return Trained(
         model, scaling, rate, s.heavy_ball, loop, "gram" if problem is not None else "fused"
     )
+
+
+def _ends_below_first_epoch(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    model: Model,
+    loop: LoopResult,
+) -> bool:
+    """Whether a stochastic run whose last epoch's loss is above its first's still ends with a
+    model whose objective (one more pass) is below the first epoch's loss.
+
+    A stochastic epoch's loss is measured along the way, each residual before its own update.
+    On small noisy data the first epoch already reaches the noise floor, so later epochs can
+    measure a little above it by chance: that is not divergence unless the final model itself
+    is worse. Batch losses are exact, so for batch the answer is always False.
+    """
+    if s.mode == "batch":
+        return False
+    coef, intercept = scaling.to_user(model.coef, model.intercept)
+    grad = np.empty((Y.shape[1], X.shape[1] + 1))
+    with np.errstate(all="ignore"):
+        loss = backend.loss_gradient(X, Y, weights, total_weight, coef, intercept, grad)
+        loss += _rules.penalty_value(model.coef, s.l2, s.l1)
+    return math.isfinite(loss) and loss <= float(loop.history[0])
 
 
 def _start(
@@ -468,6 +500,7 @@ def _start(
         moments = backend.moments(X, Y, weights, gram) if gram or s.standardize else None
     if moments is not None:
         _check_moments(moments, X, Y)
+        _check_underflow(moments, X)
     scaling = scaling_from(moments, s) if moments is not None else Scaling(None, None)
     problem = gram_problem(moments, scaling) if gram and moments is not None else None
     with np.errstate(all="ignore"):
@@ -487,6 +520,50 @@ def _start(
 def _user_y(Y: np.ndarray) -> np.ndarray:
     """y as the user passed it, for error messages that give an index."""
     return Y[:, 0] if Y.shape[1] == 1 else Y
+
+
+def name_bad_input(X: np.ndarray, Y: np.ndarray) -> None:
+    """On a non-finite loss: name a NaN/inf in the input, or say that its values are too large
+    to square in float64 (rather than blaming the step). Returns when the input looks sound."""
+    raise_if_not_finite(X=X, y=_user_y(Y))
+    big_x, big_y = max_abs(X), max_abs(Y)
+    big = max(big_x, big_y)
+    if not math.isfinite(big * big * X.shape[0]):  # (float products overflow to inf)
+        raise DivergenceError(
+            f"the loss overflowed: max |X| = {big_x:g}, max |y| = {big_y:g}; values this large "
+            "cannot be squared and summed in float64, rescale them"
+        )
+
+
+#: Values below this magnitude (about 1.5e-154) have subnormal squares: they lose precision.
+_TINY = math.sqrt(np.finfo(np.float64).tiny)
+
+
+def _check_underflow(moments: Moments, X: np.ndarray) -> None:
+    """Refuse a non-constant column so small that its squares underflow: its variance reads as
+    about 0, so standardization would leave it unscaled and training would silently ignore it.
+
+    Only columns whose root mean square is below ``_TINY`` (all-zero columns among them) are
+    read again, together, in blocks of rows.
+    """
+    with np.errstate(under="ignore"):
+        rms = np.sqrt(moments.x_mean**2 + moments.x_var)
+    columns = np.flatnonzero(rms < _TINY)
+    if columns.size == 0:
+        return
+    low, high = np.full(columns.size, np.inf), np.full(columns.size, -np.inf)
+    rows = max(1, (1 << 20) // columns.size)
+    for start in range(0, X.shape[0], rows):
+        block = X[start : start + rows][:, columns]
+        np.minimum(low, block.min(axis=0), out=low)
+        np.maximum(high, block.max(axis=0), out=high)
+    for j, lo, hi in zip(columns, low, high, strict=True):
+        if lo != hi and max(-lo, hi) < _TINY:
+            raise ValueError(
+                f"X[:, {j}] is not constant but its values are tiny (between {lo:g} and "
+                f"{hi:g}): their squares underflow float64, so the column cannot be "
+                f"standardized and would be ignored; rescale it (e.g. multiply by 1e150)"
+            )
 
 
 def _check_moments(moments: Moments, X: np.ndarray, Y: np.ndarray) -> None:
@@ -705,6 +782,6 @@ def partial(
         rules,
         1,
         progress=progress,
-        on_nonfinite=lambda: raise_if_not_finite(X=X, y=_user_y(Y)),
+        on_nonfinite=lambda: name_bad_input(X, Y),
     )
     return Trained(model, scaling, rate, s.heavy_ball, loop, "fused")

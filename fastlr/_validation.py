@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from numbers import Integral, Real
 from typing import Any
 
@@ -25,10 +26,39 @@ _SCAN_ROWS = 1 << 16
 
 
 def _as_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a real numeric ndarray (no copy when it already is one), or a clear error.
+
+    Sparse matrices and complex numbers are refused with the wording scikit-learn uses; an
+    object array is converted to float64 when every element is a number (as scikit-learn does).
+    """
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array: masks are not supported (they would be ignored); fill "
+            f"the masked values ({name}.filled(value)) or drop those rows"
+        )
+    sparse = sys.modules.get("scipy.sparse")
+    if sparse is not None and sparse.issparse(value):
+        raise TypeError(
+            f"{name} is a scipy sparse {type(value).__name__}: sparse input is not supported; "
+            f"fastlr needs a dense array ({name}.toarray() if it fits in memory)"
+        )
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as exc:  # ragged lists and the like
         raise ValueError(f"{name} could not be read as a numeric array: {exc}") from None
+    if array.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} has dtype {array.dtype}; fastlr needs real "
+            "numbers (bool, int or float)"
+        )
+    if array.dtype.kind == "O":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{name} has dtype object and an element that is not a real number ({exc}); "
+                "fastlr needs real numbers (bool, int or float)"
+            ) from None
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must hold real numbers (bool, int or float); got dtype {array.dtype}"
@@ -49,11 +79,22 @@ def as_float_matrix(X: Any, name: str = "X") -> np.ndarray:
     if array.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features); got {array.ndim}-D shape {array.shape}"
-            + (". Use X.reshape(-1, 1) for a single feature." if array.ndim == 1 else "")
+            + (
+                f". Reshape your data: {name}.reshape(-1, 1) for a single feature, "
+                f"{name}.reshape(1, -1) for a single sample"
+                if array.ndim == 1
+                else ""
+            )
         )
     n_samples, n_features = array.shape
-    if n_samples == 0 or n_features == 0:
-        raise ValueError(f"{name} must have at least one sample and one feature; got {array.shape}")
+    if n_samples == 0:
+        raise ValueError(
+            f"{name} has 0 sample(s) (shape={array.shape}) while a minimum of 1 is required."
+        )
+    if n_features == 0:
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={array.shape}) while a minimum of 1 is required."
+        )
     return np.ascontiguousarray(array, dtype=_float_dtype(array))
 
 
@@ -62,6 +103,10 @@ def as_float_target(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray
 
     A 1-D ``y`` becomes a (n, 1) view; a 2-D ``y`` has one column per output.
     """
+    if y is None:
+        raise ValueError(
+            f"this estimator requires {name} to be passed, but the target {name} is None"
+        )
     array = _as_array(y, name)
     if array.ndim == 2 and array.shape[0] == 1 and n_samples != 1:
         raise ValueError(
@@ -94,12 +139,20 @@ def as_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
             f"got shape {array.shape}"
         )
     weights = np.array(array, dtype=np.float64)  # a copy: the caller's array is never changed
-    if not np.isfinite(weights).all():
-        raise ValueError("sample_weight must be finite")
-    if (weights < 0).any():
-        raise ValueError("sample_weight must be >= 0")
-    if not weights.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum")
+    bad = np.flatnonzero(~(weights >= 0) | np.isinf(weights))  # NaN, inf and negative
+    if bad.size:
+        raise ValueError(
+            f"sample_weight must be finite and >= 0; got {weights[bad[0]]} at index {bad[0]}"
+        )
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if not total > 0:
+        raise ValueError("sample_weight must have a positive sum; got all weights zero")
+    if not math.isfinite(total):
+        raise ValueError(
+            f"sample_weight must have a finite sum; its sum overflows float64 (max weight "
+            f"{weights.max():g}): divide the weights by a constant (only their ratios matter)"
+        )
     return weights
 
 
@@ -130,15 +183,15 @@ def check_kernel_ready(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def as_coef(coef: Any, n_features: int, name: str = "coef") -> np.ndarray:
-    """Return ``coef`` as a finite float64 vector of length ``n_features`` (a d-sized copy)."""
+def as_coef(coef: Any, size: int, name: str = "coef", what: str = "one per feature") -> np.ndarray:
+    """Return ``coef`` as a finite float64 vector of ``size`` values (a copy); ``what`` says in
+    the error message what the values are."""
     array = _as_array(coef, name).astype(np.float64).reshape(-1)
-    if array.shape[0] != n_features:
-        raise ValueError(
-            f"{name} must have {n_features} values (one per feature); got {array.shape}"
-        )
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} must be finite")
+    if array.shape[0] != size:
+        raise ValueError(f"{name} must have {size} values ({what}); got shape {np.shape(coef)}")
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ValueError(f"{name} must be finite; got {array[bad[0]]} at index {bad[0]}")
     return array
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fastlr import _kernels as kernels
-from fastlr._random import regression_spec
+from fastlr._random import check_generated_target, regression_spec
 from fastlr._threading import parallel_launch
 
 
@@ -61,4 +61,5 @@ def make_regression(
     y = np.empty(spec.n_samples, dtype=spec.dtype)
     with parallel_launch():
         kernels.fill_regression(X, y, spec.coef, spec.bias, spec.noise, spec.key_x, spec.key_noise)
+    check_generated_target(y, spec)
     return X, y, spec.coef

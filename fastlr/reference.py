@@ -28,7 +28,7 @@ import numpy as np
 from fastlr import _training
 from fastlr._base import LinearRegressionBase
 from fastlr._loop import EpochInfo, Model, Progress
-from fastlr._random import regression_spec
+from fastlr._random import check_generated_target, regression_spec
 from fastlr._training import GramProblem, Moments, Scaling, Trained, TrainSettings
 
 __all__ = [
@@ -52,6 +52,28 @@ def row_order(n: int, shuffle: np.ndarray) -> np.ndarray:
     An empty ``shuffle`` means 0, 1, ..., n - 1. Otherwise ``shuffle = [h, k1, k2, k3, k4]``
     and each position goes through a 4-round Feistel network on ``2h``-bit numbers (halves of
     ``h`` bits), again and again until it lands below ``n`` (cycle walking): a permutation.
+
+    Parameters
+    ----------
+    n : int
+        Rows in the data.
+    shuffle : ndarray of uint64, empty or of shape (5,)
+        The epoch's key, as :class:`fastlr._loop.RowOrder` draws it.
+
+    Returns
+    -------
+    ndarray of shape (n,), intp
+        The row visited at each position of the epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlr import reference
+    >>> reference.row_order(5, np.empty(0, dtype=np.uint64))
+    array([0, 1, 2, 3, 4])
+    >>> order = reference.row_order(5, np.array([2, 11, 12, 13, 14], dtype=np.uint64))
+    >>> sorted(order.tolist())  # a permutation of the rows
+    [0, 1, 2, 3, 4]
     """
     positions = np.arange(n, dtype=np.uint64)
     if shuffle.size == 0:
@@ -82,7 +104,25 @@ def row_order(n: int, shuffle: np.ndarray) -> np.ndarray:
 
 
 def predict(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
-    """``X @ coef + intercept`` in float64."""
+    """``X @ coef + intercept`` in float64 (twin of the predict kernel).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    coef : ndarray of shape (n_features,)
+    intercept : float
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlr import reference
+    >>> reference.predict(np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32), [1.0, -1.0], 0.5)
+    array([-0.5, -0.5])
+    """
     prediction: np.ndarray = X.astype(np.float64, copy=False) @ coef + intercept
     return prediction
 
@@ -90,7 +130,33 @@ def predict(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
 def loss_and_gradient(
     X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: float = 0.0
 ) -> tuple[float, np.ndarray, float]:
-    """``(L, Xᵀr / n, mean(r))`` at ``(coef, intercept)``: twin of the fused pass."""
+    """``(L, Xᵀr / n, mean(r))`` at ``(coef, intercept)``: twin of the fused pass.
+
+    Unlike :func:`fastlr.loss_and_gradient` it checks nothing and converts anything to float64.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    coef : ndarray of shape (n_features,)
+    intercept : float, default=0.0
+
+    Returns
+    -------
+    loss : float
+        ``1/(2n) · Σ r²`` with ``r = X @ coef + intercept - y``.
+    grad_coef : ndarray of shape (n_features,)
+    grad_intercept : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlr import reference
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> loss, grad, grad_b = reference.loss_and_gradient(X, np.array([1.0, 2.0]), np.zeros(2))
+    >>> loss, grad.tolist(), grad_b
+    (1.25, [-3.5, -5.0], -1.5)
+    """
     X = X.astype(np.float64, copy=False)
     r = X @ coef + intercept - y.astype(np.float64, copy=False)
     n = X.shape[0]
@@ -117,7 +183,36 @@ def update_parameters(
     velocity: np.ndarray,
     fit_intercept: bool,
 ) -> None:
-    """Twin of :func:`fastlr._rules.update_parameters`, in whole-array NumPy."""
+    """Twin of :func:`fastlr._rules.update_parameters`, in whole-array NumPy: one step.
+
+    ``grad`` (k, d + 1) holds the gradient of the squared loss, the intercept's in the last
+    column. The step adds ``l2 * coef``, applies (Nesterov) momentum through ``velocity``,
+    moves ``coef`` and ``intercept`` in place, then soft-thresholds ``coef`` by
+    ``learning_rate * l1``.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (k, d), float64, updated in place
+    intercept : ndarray of shape (k,), float64, updated in place
+    grad : ndarray of shape (k, d + 1)
+    learning_rate, l2, l1, momentum : float
+    nesterov : bool
+    velocity : ndarray of shape (k, d + 1), updated in place
+    fit_intercept : bool
+        When False the intercept does not move.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlr import reference
+    >>> coef, intercept, velocity = np.zeros((1, 2)), np.zeros(1), np.zeros((1, 3))
+    >>> grad = np.array([[1.0, -2.0, 0.5]])
+    >>> reference.update_parameters(
+    ...     coef, intercept, grad, 0.5, 0.0, 0.0, 0.0, False, velocity, True
+    ... )
+    >>> coef, intercept
+    (array([[-0.5,  1. ]]), array([-0.25]))
+    """
     g = grad.copy()
     g[:, :-1] += l2 * coef
     if not fit_intercept:
@@ -160,7 +255,53 @@ def sgd_epoch(
     average: np.ndarray | None,
 ) -> float:
     """Twin of the sgd kernel: one update per sample at epoch positions [lo, hi) of
-    :func:`row_order`, ``coef`` (k, d) and ``intercept`` (k,) updated in place. Returns Σ w·r²."""
+    :func:`row_order`, ``coef`` (k, d) and ``intercept`` (k,) updated in place.
+
+    Each sample's residual ``r`` is taken before its own update; the step is
+    ``learning_rate * w * r`` along the standardized row ``z = (x - shift) * scale`` (raw
+    ``x`` when ``shift``/``scale`` are None), after multiplying ``coef`` by ``decay`` (L2).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, d)
+    Y : ndarray of shape (n_samples, k)
+    sample_weight : ndarray of shape (n_samples,) or None
+    coef, intercept : ndarray of shape (k, d) and (k,), float64, updated in place
+    learning_rate : float
+    shuffle : ndarray of uint64
+        The epoch's key (see :func:`row_order`).
+    lo, hi : int
+        The epoch positions this call covers.
+    fit_intercept : bool
+    shift, scale : ndarray of shape (d,) or None
+    decay : float
+        ``1 - learning_rate * l2``.
+    l1_step : float
+        The cumulative L1 penalty added per sample (0 for none).
+    l1_state : ndarray of shape (k * d + 1,) or None
+        The cumulative penalty's state (Tsuruoka et al., 2009).
+    average : ndarray of shape (k, d + 2) or None
+        Accumulates each iterate for Polyak-Ruppert averaging.
+
+    Returns
+    -------
+    float
+        ``Σ w · r²`` over the samples visited.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlr import reference
+    >>> X, Y = np.array([[1.0], [2.0]]), np.array([[2.0], [4.0]])
+    >>> coef, intercept = np.zeros((1, 1)), np.zeros(1)
+    >>> no_shuffle = np.empty(0, dtype=np.uint64)
+    >>> total = reference.sgd_epoch(
+    ...     X, Y, None, coef, intercept, 0.1, no_shuffle, 0, 2, False, None, None,
+    ...     1.0, 0.0, None, None,
+    ... )
+    >>> round(total, 6), coef.round(6)  # r = -2, then r = 0.2 * 2 - 4 = -3.6
+    (16.96, array([[0.92]]))
+    """
     k, d = coef.shape
     total = 0.0
     for i in row_order(X.shape[0], shuffle)[lo:hi]:
@@ -209,7 +350,46 @@ def minibatch_epoch(
     average: np.ndarray | None,
 ) -> float:
     """Twin of the mini-batch kernel: one :func:`update_parameters` step per batch of epoch
-    positions [lo, hi), on the batch's gradient in training coordinates. Returns Σ w·r²."""
+    positions [lo, hi), on the batch's gradient in training coordinates.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, d)
+    Y : ndarray of shape (n_samples, k)
+    sample_weight : ndarray of shape (n_samples,) or None
+    coef, intercept : ndarray of shape (k, d) and (k,), float64, updated in place
+    learning_rate : float
+    shuffle : ndarray of uint64
+        The epoch's key (see :func:`row_order`).
+    lo, hi : int
+        The epoch positions this call covers.
+    batch_size : int
+    fit_intercept : bool
+    shift, scale : ndarray of shape (d,) or None
+    l2, l1, momentum : float
+    nesterov : bool
+    velocity : ndarray of shape (k, d + 1), updated in place
+    average : ndarray of shape (k, d + 2) or None
+
+    Returns
+    -------
+    float
+        ``Σ w · r²`` over the samples visited, each batch's residuals before its step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlr import reference
+    >>> X, Y = np.array([[1.0], [2.0]]), np.array([[2.0], [4.0]])
+    >>> coef, intercept, velocity = np.zeros((1, 1)), np.zeros(1), np.zeros((1, 2))
+    >>> no_shuffle = np.empty(0, dtype=np.uint64)
+    >>> total = reference.minibatch_epoch(
+    ...     X, Y, None, coef, intercept, 0.1, no_shuffle, 0, 2, 2, True, None, None,
+    ...     0.0, 0.0, 0.0, False, velocity, None,
+    ... )
+    >>> total, coef, intercept.round(6)  # one batch: gradient (-5, -3)
+    (20.0, array([[0.5]]), array([0.3]))
+    """
     rows = row_order(X.shape[0], shuffle)[lo:hi]
     total = 0.0
     for start in range(0, rows.size, batch_size):
@@ -251,16 +431,31 @@ def make_regression(
     Value ``k`` of a stream with key ``K`` is the SplitMix64 finalizer of
     ``K + (k + 1) · 0x9E3779B97F4A7C15``; pairs of uniforms become normals by Box-Muller; row
     ``i`` of X holds pairs ``i · ceil(d / 2) + p``.
+
+    Parameters and returns are those of :func:`fastlr.make_regression`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastlr
+    >>> from fastlr import reference
+    >>> X, y, coef = reference.make_regression(5, 3, noise=1.0, random_state=7)
+    >>> X_fast, y_fast, coef_fast = fastlr.make_regression(5, 3, noise=1.0, random_state=7)
+    >>> bool(np.allclose(X, X_fast) and np.allclose(y, y_fast)), bool((coef == coef_fast).all())
+    (True, True)
     """
     spec = regression_spec(n_samples, n_features, noise, bias, random_state, dtype)
     n, d = spec.n_samples, spec.n_features
     pairs = (d + 1) // 2
     z0, z1 = _normal_pairs(spec.key_x, np.arange(n * pairs, dtype=np.uint64))
     X = np.stack([z0, z1], axis=-1).reshape(n, 2 * pairs)[:, :d].astype(spec.dtype)
-    y = X.astype(np.float64, copy=False) @ spec.coef + spec.bias
-    if spec.noise != 0.0:
-        y += spec.noise * _normal_pairs(spec.key_noise, np.arange(n, dtype=np.uint64))[0]
-    return np.ascontiguousarray(X), y.astype(spec.dtype), spec.coef
+    with np.errstate(over="ignore"):  # a huge bias or noise is reported below
+        y = X.astype(np.float64, copy=False) @ spec.coef + spec.bias
+        if spec.noise != 0.0:
+            y += spec.noise * _normal_pairs(spec.key_noise, np.arange(n, dtype=np.uint64))[0]
+        y = y.astype(spec.dtype)
+    check_generated_target(y, spec)
+    return np.ascontiguousarray(X), y, spec.coef
 
 
 def _uniforms(key: np.uint64, counters: np.ndarray) -> np.ndarray:
