@@ -15,12 +15,13 @@ alike.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import secrets
 import warnings
 import zipfile
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -29,14 +30,19 @@ from fastlr._loop import LoopResult, Model
 from fastlr._training import Scaling, Trained
 from fastlr.exceptions import NotFittedError
 
-if TYPE_CHECKING:
-    from fastlr._base import LinearRegressionBase
+#: An estimator (fastlr.LinearRegression or its reference twin). Not imported for its type: the
+#: estimators import this module, and a model file must not tie it back to them.
+LinearRegressionBase = Any
 
 FORMAT = "fastlr-model"
 FORMAT_VERSION = 1
 META = "fastlr_meta"
-#: The estimator classes a file may name (their import path), and only those.
-ESTIMATORS = ("fastlr.LinearRegression", "fastlr.reference.LinearRegression")
+#: The estimator classes a file may name (their public path), and only those, with the module
+#: that defines each (imported on load by name, so this module imports no estimator).
+ESTIMATORS = {
+    "fastlr.LinearRegression": "fastlr.estimator",
+    "fastlr.reference.LinearRegression": "fastlr.reference",
+}
 #: Bit generators whose state a ``random_state`` Generator is saved with.
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -112,17 +118,18 @@ def save(model: LinearRegressionBase, path: str | os.PathLike[str]) -> None:
 
 
 def _estimator_name(model: object) -> str:
-    from fastlr import reference
-    from fastlr.estimator import LinearRegression
-
-    if type(model) is LinearRegression:
-        return ESTIMATORS[0]
-    if type(model) is reference.LinearRegression:
-        return ESTIMATORS[1]
+    for name in ESTIMATORS:
+        if type(model) is _estimator_class(name):
+            return name
     raise TypeError(
         f"model files hold fastlr.LinearRegression or fastlr.reference.LinearRegression, not "
         f"{type(model).__module__}.{type(model).__qualname__}"
     )
+
+
+def _estimator_class(name: str) -> Any:
+    """The class of a name in ESTIMATORS (its module is imported by then: it saved or loads)."""
+    return importlib.import_module(ESTIMATORS[name]).LinearRegression
 
 
 def _params_to_json(
@@ -304,9 +311,6 @@ def _read_meta(arrays: dict[str, np.ndarray], path: str) -> dict[str, Any]:
 def _rebuild(
     meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str
 ) -> LinearRegressionBase:
-    from fastlr import reference
-    from fastlr.estimator import LinearRegression
-
     def fail(what: str) -> ValueError:
         return ValueError(f"{path!r} is a damaged fastlr model file: {what}")
 
@@ -329,9 +333,8 @@ def _rebuild(
             )
         return np.require(value, requirements=["C", "W"])  # (ascontiguousarray makes 0-d 1-d)
 
-    classes = dict(zip(ESTIMATORS, (LinearRegression, reference.LinearRegression), strict=True))
     name = field(meta, "estimator", str)
-    if name not in classes:
+    if name not in ESTIMATORS:
         raise fail(f"unknown estimator {name!r}")
     params = field(meta, "params", dict)
     two_d = field(meta, "two_d", bool)
@@ -352,7 +355,7 @@ def _rebuild(
     if loss_history.ndim != 1 or (validation is not None and validation.ndim != 1):
         raise fail("a loss history is not 1-d")
 
-    model = classes[name]()
+    model = _estimator_class(name)()
     try:
         model.set_params(**params)
         if meta.get("random_state_generator") is not None:
