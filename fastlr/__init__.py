@@ -7,6 +7,7 @@ pure NumPy twin of the first three.
 
 from fastlr._loop import EpochInfo
 from fastlr._persist import load
+from fastlr._version import __version__
 from fastlr.datasets import make_regression
 from fastlr.estimator import LinearRegression
 from fastlr.exceptions import (
@@ -16,8 +17,6 @@ from fastlr.exceptions import (
     NotFittedError,
 )
 from fastlr.objective import loss_and_gradient
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning",

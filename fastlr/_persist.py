@@ -58,7 +58,7 @@ def save(model: LinearRegressionBase, path: str | os.PathLike[str]) -> None:
             f"this {type(model).__name__} is not fitted yet, so there is nothing to save; call "
             "fit(X, y) or partial_fit(X, y) first"
         )
-    from fastlr import __version__
+    from fastlr._version import __version__
 
     params, generator, unsaved = _params_to_json(model.get_params())
     if unsaved:
