@@ -831,8 +831,10 @@ def _normal_pair(key, pair):
 
 
 @jit_parallel
-def fill_regression(X, y, coef, bias, noise, key_x, key_noise):
-    """Fill ``X`` with N(0, 1) and ``y`` with ``X @ coef + bias + noise * N(0, 1)``.
+def fill_regression(X, y, coef, bias, noise, key_x, key_noise, first_row):
+    """Fill ``X`` with N(0, 1) and ``y`` with ``X @ coef + bias + noise * N(0, 1)``: rows
+    ``first_row, first_row + 1, ...`` of the data set (a block of it, for files written in
+    pieces: the same rows have the same values whatever the blocks).
 
     Row ``i`` uses pairs ``i * ceil(d / 2) + p`` of the ``key_x`` stream (X[i, 2p], X[i, 2p + 1])
     and pair ``i`` of the ``key_noise`` stream; ``y`` is computed from the stored (rounded) X.
@@ -840,7 +842,8 @@ def fill_regression(X, y, coef, bias, noise, key_x, key_noise):
     n, d = X.shape
     pairs = (d + 1) // 2
     for i in prange(n):
-        base = np.uint64(i) * np.uint64(pairs)
+        row = np.uint64(first_row) + np.uint64(i)
+        base = row * np.uint64(pairs)
         for p in range(pairs):
             z0, z1 = _normal_pair(key_x, base + np.uint64(p))
             X[i, 2 * p] = z0
@@ -848,5 +851,5 @@ def fill_regression(X, y, coef, bias, noise, key_x, key_noise):
                 X[i, 2 * p + 1] = z1
         value = _row_prediction(X, _u(i), coef, bias)
         if noise != 0.0:
-            value += noise * _normal_pair(key_noise, np.uint64(i))[0]
+            value += noise * _normal_pair(key_noise, row)[0]
         y[i] = value

@@ -1,8 +1,9 @@
 """The ``fastlr`` command.
 
 ``fastlr train`` generates a large problem (or reads a data file), trains, times the NumPy
-reference, and can save the model and a loss plot; ``fastlr predict MODEL DATA`` applies a
-saved model; ``fastlr bench`` times fastlr against its peers. Also run as ``python -m fastlr``.
+reference, and can save the model and a loss plot; ``fastlr generate OUT`` writes a generated
+problem to ``.npy`` files in bounded memory; ``fastlr predict MODEL DATA`` applies a saved
+model; ``fastlr bench`` times fastlr against its peers. Also run as ``python -m fastlr``.
 ``import fastlr`` does not import this module.
 """
 
@@ -85,6 +86,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--plot", metavar="IMAGE", help="save the loss curve to this image (needs matplotlib)"
     )
+    generate = commands.add_parser(
+        "generate",
+        help="write a generated regression problem to .npy files, in bounded memory",
+        description="Write X to OUT and y to OUT with .y.npy in place of .npy (y = X @ coef + "
+        "bias + noise), generated block by block: memory stays at one block whatever the size. "
+        "The same seed gives the same bytes as make_regression in memory.",
+    )
+    generate.add_argument("out", metavar="OUT", help="the .npy file for X (e.g. data.npy)")
+    generate.add_argument("--n-samples", type=_positive_int, default=2_000_000, metavar="N")
+    generate.add_argument("--n-features", type=_positive_int, default=50, metavar="D")
+    generate.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    generate.add_argument("--noise", type=float, default=1.0)
+    generate.add_argument("--bias", type=float, default=3.0)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument(
+        "--chunk-rows",
+        type=_positive_int,
+        default=None,
+        metavar="ROWS",
+        help="rows generated and written at a time (default: 64 MiB of X)",
+    )
+    generate.add_argument("--quiet", action="store_true", help="no progress bar or lines")
     predict = commands.add_parser(
         "predict",
         help="predict with a saved model",
@@ -240,6 +263,33 @@ def _plot_loss(model: object, path: str) -> None:
         plt.close(figure)
 
 
+def generate(args: argparse.Namespace) -> int:
+    import fastlr
+
+    start = time.perf_counter()
+    x_path, y_path, coef = fastlr.make_regression(
+        args.n_samples,
+        args.n_features,
+        noise=args.noise,
+        bias=args.bias,
+        random_state=args.seed,
+        dtype=np.dtype(args.dtype),
+        out=args.out,
+        chunk_rows=args.chunk_rows,
+        verbose=0 if args.quiet else 1,
+    )
+    seconds = time.perf_counter() - start
+    size = os.path.getsize(x_path) + os.path.getsize(y_path)
+    print(
+        f"wrote X ({args.n_samples:,} x {args.n_features} {args.dtype}) to {x_path} and y to "
+        f"{y_path}: {size / 2**20:,.0f} MiB in {_seconds(seconds)}"
+    )
+    shown = np.array2string(coef, precision=4, threshold=12, edgeitems=3, max_line_width=100)
+    print(f"true coef {shown}, bias {args.bias:g}, noise {args.noise:g}")
+    print(f"train on it: fastlr train {x_path} --target {y_path}")
+    return 0
+
+
 def predict(args: argparse.Namespace) -> int:
     import fastlr
     from fastlr.datafiles import read_table
@@ -285,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "predict":
             return predict(args)
+        if args.command == "generate":
+            return generate(args)
         return train(args)
     except BrokenPipeError:  # `fastlr predict ... | head`: the reader has gone, quietly stop
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
