@@ -31,6 +31,7 @@ from fastlr._validation import (
     check_choice,
     check_number,
 )
+from fastlr.datafiles import check_streamable, open_npy
 from fastlr.exceptions import ConvergenceWarning, NotFittedError
 
 MODES = ("batch", "minibatch", "sgd")
@@ -229,14 +230,20 @@ class LinearRegressionBase:
 
         C-contiguous float32/float64 ``X`` is used as it is; any other real array (ints, float16,
         Fortran order, strided views) is converted once to a C-contiguous float copy.
+        Data bigger than memory: ``X`` (and ``y``) may be the path of a ``.npy`` file or an
+        ``np.memmap`` (``np.load(path, mmap_mode="r")``); the fit then streams the file in blocks
+        of rows through the same kernels, holding about one block in memory, with the same
+        coefficients as in memory (sgd and mini-batch with ``shuffle=True`` shuffle the blocks
+        and the rows within each: see the README, "Data bigger than memory"). Files must hold
+        C-ordered float32/float64 arrays; ``early_stopping`` is not available out of core.
         ``sample_weight`` weighs each sample's squared residual; ``coef_init`` and
         ``intercept_init`` (in the units of X) start the descent elsewhere than at zero, as
         ``warm_start=True`` does from the last fit. A failed ``fit`` leaves a previously fitted
         model unchanged.
         """
         verbose = self._check_common()
-        X = as_float_matrix(X)
-        Y, two_d = as_float_target(y, X.shape[0])
+        X = data_matrix(X)
+        Y, two_d = data_target(y, X.shape[0])
         settings = self._settings(self._threads_for(X))
         weights = as_sample_weight(sample_weight, X.shape[0])
         init = self._initial_model(X.shape[1], Y.shape[1], coef_init, intercept_init)
@@ -271,13 +278,15 @@ class LinearRegressionBase:
         """One epoch over the chunk ``(X, y)`` in ``mode``, continuing the model so far.
 
         The first call (on an unfitted model) fixes the standardization and the automatic step
-        from its chunk; later chunks must have the same number of features and outputs. The
+        from its chunk; later chunks must have the same number of features and outputs. Chunks
+        from any iterator will do, e.g. :func:`fastlr.iter_chunks` over a file bigger than
+        memory; like ``fit``, ``partial_fit`` streams a chunk that is an ``np.memmap``. The
         schedule's epoch counter and the momentum carry over from call to call (and from a
         previous ``fit``).
         """
         verbose = self._check_common()
-        X = as_float_matrix(X)
-        Y, two_d = as_float_target(y, X.shape[0])
+        X = data_matrix(X)
+        Y, two_d = data_target(y, X.shape[0])
         settings = self._settings(self._threads_for(X))
         weights = as_sample_weight(sample_weight, X.shape[0])
         previous = getattr(self, "_trained", None)
@@ -341,7 +350,7 @@ class LinearRegressionBase:
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(X, y) first"
             )
-        X = as_float_matrix(X)
+        X = data_matrix(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but this model was fitted with {self.n_features_in_}"
@@ -355,8 +364,9 @@ class LinearRegressionBase:
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Coefficient of determination R² of ``predict(X)`` against ``y`` (1 is perfect);
         averaged over outputs."""
-        prediction = self.predict(X).reshape(np.shape(X)[0], -1).astype(np.float64)
-        Y, _ = as_float_target(y, prediction.shape[0])
+        prediction = self.predict(X)
+        prediction = prediction.reshape(prediction.shape[0], -1).astype(np.float64)
+        Y, _ = data_target(y, prediction.shape[0])
         target = Y.astype(np.float64)
         weights = as_sample_weight(sample_weight, prediction.shape[0])
         w = np.ones(target.shape[0]) if weights is None else weights
@@ -444,6 +454,43 @@ class LinearRegressionBase:
         self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
     ) -> None:
         raise NotImplementedError
+
+
+def data_matrix(X: Any) -> np.ndarray:
+    """``X`` for the kernels: a ``.npy`` path is mapped read-only, an ``np.memmap`` is checked
+    to be readable in place (both are then streamed), anything else is
+    :func:`fastlr._validation.as_float_matrix`'s."""
+    if isinstance(X, (str, os.PathLike)):
+        X = open_npy(X, "X")
+    if not isinstance(X, np.memmap):
+        return as_float_matrix(X)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features) with at least one sample and one feature; "
+            f"{_file_name(X)} holds shape {X.shape}"
+        )
+    check_streamable(X, "X")
+    return X
+
+
+def data_target(y: Any, n_samples: int) -> tuple[np.ndarray, bool]:
+    """``y`` as (n, k) and whether it was 2-D, as :func:`fastlr._validation.as_float_target`;
+    a ``.npy`` path or an ``np.memmap`` is read in place (checked as :func:`data_matrix`)."""
+    if isinstance(y, (str, os.PathLike)):
+        y = open_npy(y, "y")
+    if not isinstance(y, np.memmap):
+        return as_float_target(y, n_samples)
+    if y.ndim not in (1, 2) or y.shape[0] != n_samples or (y.ndim == 2 and y.shape[1] == 0):
+        raise ValueError(
+            f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs) with one row per sample "
+            f"of X ({n_samples}); {_file_name(y)} holds shape {y.shape}"
+        )
+    check_streamable(y, "y")
+    return y.reshape(n_samples, -1), y.ndim == 2
+
+
+def _file_name(array: np.memmap) -> str:
+    return repr(array.filename) if array.filename else "the memmap"
 
 
 def _same(a: Any, b: Any) -> bool:
