@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 
 MODES = ("batch", "minibatch", "sgd")
+#: ``train`` times the NumPy reference on a mapped X only up to this size (it loads X).
+REFERENCE_MAX_MAPPED = 1 << 30
 
 
 def _positive_int(text: str) -> int:
@@ -152,7 +154,8 @@ def train(args: argparse.Namespace) -> int:
         table = read_table(args.data, "-1" if args.target is None else args.target)
         X, y = table.X, table.y
         assert y is not None
-        source = f"{args.data}, target {table.target!r}, read"
+        how = "mapped, streamed in blocks" if isinstance(X, np.memmap) else "read"
+        source = f"{args.data}, target {table.target!r}, {how}"
     else:
         X, y, true_coef = fastlr.make_regression(
             args.n_samples,
@@ -224,7 +227,12 @@ def train(args: argparse.Namespace) -> int:
         print(f"  MSE              {mse:.6g}")
     print(f"  R^2              {model.score(X, y):.6f}")
 
-    if not args.no_reference:
+    if not args.no_reference and isinstance(X, np.memmap) and X.nbytes > REFERENCE_MAX_MAPPED:
+        print(
+            "NumPy reference skipped: X streams from its file, and the reference would load it "
+            "(with float64 temporaries) into memory; --no-reference silences this"
+        )
+    elif not args.no_reference:
         print(f"NumPy reference, same data and {model.n_iter_} epochs ...", flush=True)
         start = time.perf_counter()
         same = {**params, "max_iter": model.n_iter_, "tol": None}

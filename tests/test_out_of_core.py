@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastlr
 from fastlr import _kernels as kernels
@@ -292,6 +294,52 @@ def test_predict_and_score_read_files_in_blocks(small_blocks, files):
     assert model.score(x_path, y_path) == model.score(X, y)
 
 
+@settings(max_examples=30)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.one_of(st.integers(1, 40), st.integers(1021, 12_007)),
+    d=st.sampled_from([1, 3, 9]),  # rows unrolled for their width, and the generic loop
+    k=st.sampled_from([1, 2]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    weighted=st.booleans(),
+    block_rows=st.integers(1, 6_000),
+)
+def test_block_passes_are_the_in_memory_passes(seed, n, d, k, dtype, weighted, block_rows):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    Y = rng.standard_normal((n, k)).astype(dtype)
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    W = float(n if w is None else w.sum())
+    coef, intercept = rng.standard_normal((k, d)), rng.standard_normal(k)
+    fused = _solvers.FusedBackend(2)
+    streamed = _streaming.StreamingBackend(2, block_bytes=block_rows * d * X.itemsize)
+    chunks = kernels.chunk_starts(n)
+    exact = int(np.diff(chunks).max()) <= block_rows  # blocks of whole chunks: the same bits
+
+    def same(a, b):
+        if exact:
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+    grads = np.empty((k, d + 1)), np.empty((k, d + 1))
+    losses = [
+        b.loss_gradient(X, Y, w, W, coef, intercept, g)
+        for b, g in zip((fused, streamed), grads, strict=True)
+    ]
+    same(losses[0], losses[1])
+    same(*grads)
+    for gram in (False, True):
+        a, b = fused.moments(X, Y, w, gram), streamed.moments(X, Y, w, gram)
+        same(a.x_mean, b.x_mean)
+        same(a.x_var, b.x_var)
+        if gram:  # blocks of whole Gram sub-blocks: always the same bits
+            np.testing.assert_array_equal(a.xx, b.xx)
+            np.testing.assert_array_equal(a.xy, b.xy)
+    scaling = _training.Scaling(rng.standard_normal(d), rng.uniform(0.5, 2.0, d))
+    same(fused.row_norm_bounds(X, w, scaling, True), streamed.row_norm_bounds(X, w, scaling, True))
+
+
 # --------------------------------------------------------------------------- bounded memory
 def test_a_pass_holds_one_block_of_a_file_many_times_larger(files):
     x_path, y_path = files["f64"]
@@ -496,3 +544,13 @@ def test_iter_chunks_names_bad_input(tmp_path, name, content, kwargs, error, mes
     kwargs = {k: v.format(dir=tmp_path) if isinstance(v, str) else v for k, v in kwargs.items()}
     with pytest.raises(error, match=message):
         list(fastlr.iter_chunks(tmp_path / name, **kwargs))
+
+
+def test_train_command_streams_a_npy_file_with_its_y_file(tmp_path, capsys, monkeypatch):
+    x_path, y_path, _ = fastlr.make_regression(5000, 3, random_state=0, out=tmp_path / "d.npy")
+    monkeypatch.setattr(cli, "REFERENCE_MAX_MAPPED", 1000)
+    status = cli.main(["train", x_path, "--target", y_path, "--quiet", "--epochs", "3"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "target 'd.y.npy', mapped, streamed in blocks" in out
+    assert "NumPy reference skipped: X streams from its file" in out
