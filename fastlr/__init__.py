@@ -1,13 +1,15 @@
 """fastlr: linear regression by gradient descent with fused Numba kernels.
 
 Public surface: :class:`LinearRegression`, :func:`loss_and_gradient`, :func:`make_regression`,
-:func:`load` (a model written by ``LinearRegression.save``), and :mod:`fastlr.reference`, the
-pure NumPy twin of the first three.
+:func:`load` (a model written by ``LinearRegression.save``), :func:`iter_chunks` (a data file in
+chunks, for ``partial_fit``), and :mod:`fastlr.reference`, the pure NumPy twin of the first
+three.
 """
 
 from fastlr._loop import EpochInfo
 from fastlr._persist import load
 from fastlr._version import __version__
+from fastlr.datafiles import iter_chunks
 from fastlr.datasets import make_regression
 from fastlr.estimator import LinearRegression
 from fastlr.exceptions import (
@@ -26,6 +28,7 @@ __all__ = [
     "LinearRegression",
     "NotFittedError",
     "__version__",
+    "iter_chunks",
     "load",
     "loss_and_gradient",
     "make_regression",

@@ -33,6 +33,7 @@ from fastlr._validation import (
     max_abs,
     raise_if_not_finite,
 )
+from fastlr.datafiles import check_streamable, is_streamable, open_npy
 from fastlr.exceptions import ConvergenceWarning, not_fitted
 
 MODES = ("batch", "minibatch", "sgd")
@@ -330,6 +331,15 @@ class LinearRegressionBase:
         (``validation_fraction`` of X). The NumPy reference, unlike the fused estimator,
         copies X into float64 training coordinates as it goes.
 
+        Data bigger than memory: ``X`` (and ``y``) may be the path of a ``.npy`` file or an
+        ``np.memmap`` (``np.load(path, mmap_mode="r")``); the fit then streams the file in blocks
+        of rows through the same kernels, holding about one block in memory, with the same
+        coefficients as in memory (sgd and mini-batch with ``shuffle=True`` shuffle the blocks
+        and the rows within each: see the README, "Data bigger than memory"). A ``.npy`` path
+        must hold a C-ordered float32/float64 array, read in place; an ``np.memmap`` of any
+        other dtype or layout is converted in memory like any other array. ``early_stopping``
+        is not available out of core.
+
         Nothing passed in is modified, and a ``fit`` that raises leaves a previously fitted
         model exactly as it was (every fitted attribute).
 
@@ -351,8 +361,8 @@ class LinearRegressionBase:
                [ 6., -3.]])
         """
         verbose = self._check_common()
-        X = as_float_matrix(X)
-        Y, two_d = as_float_target(y, X.shape[0])
+        X = data_matrix(X)
+        Y, two_d = data_target(y, X.shape[0])
         settings = self._settings(self._threads_for(X))
         weights = as_sample_weight(sample_weight, X.shape[0])
         init = self._initial_model(X.shape[1], Y.shape[1], coef_init, intercept_init)
@@ -387,7 +397,9 @@ class LinearRegressionBase:
         """One epoch over the chunk ``(X, y)`` in ``mode``, continuing the model so far.
 
         The first call (on an unfitted model) fixes the standardization and the automatic step
-        from its chunk; later chunks must have the same number of features and outputs. The
+        from its chunk; later chunks must have the same number of features and outputs. Chunks
+        from any iterator will do, e.g. :func:`fastlr.iter_chunks` over a file bigger than
+        memory; like ``fit``, ``partial_fit`` streams a chunk that is an ``np.memmap``. The
         schedule's epoch counter and the momentum carry over from call to call (and from a
         previous ``fit``).
 
@@ -421,8 +433,8 @@ class LinearRegressionBase:
         (3, True)
         """
         verbose = self._check_common()
-        X = as_float_matrix(X)
-        Y, two_d = as_float_target(y, X.shape[0])
+        X = data_matrix(X)
+        Y, two_d = data_target(y, X.shape[0])
         settings = self._settings(self._threads_for(X))
         weights = as_sample_weight(sample_weight, X.shape[0])
         previous = getattr(self, "_trained", None)
@@ -519,7 +531,7 @@ class LinearRegressionBase:
         """
         if not self.__sklearn_is_fitted__():
             raise not_fitted(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
-        X = as_float_matrix(X)
+        X = data_matrix(X)
         self._check_n_features(X.shape[1])
         coef = np.ascontiguousarray(self.coef_, dtype=np.float64).reshape(-1, X.shape[1])
         intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(-1)
@@ -589,8 +601,9 @@ class LinearRegressionBase:
         >>> round(model.score(X, [1.0, 1.0, 2.0, 2.0]), 6)  # worse than the mean
         -1.0
         """
-        prediction = self.predict(X).reshape(np.shape(X)[0], -1).astype(np.float64)
-        Y, two_d = as_float_target(y, prediction.shape[0])
+        prediction = self.predict(X)
+        prediction = prediction.reshape(prediction.shape[0], -1).astype(np.float64)
+        Y, two_d = data_target(y, prediction.shape[0])
         target = Y.astype(np.float64)
         weights = as_sample_weight(sample_weight, prediction.shape[0])
         w = np.ones(target.shape[0]) if weights is None else weights
@@ -685,6 +698,43 @@ class LinearRegressionBase:
         self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
     ) -> None:
         raise NotImplementedError
+
+
+def data_matrix(X: Any) -> np.ndarray:
+    """``X`` for the kernels: a ``.npy`` path is mapped read-only and checked, a C-ordered
+    float ``np.memmap`` is kept (both are then streamed), anything else (other memmaps
+    included) is :func:`fastlr._validation.as_float_matrix`'s."""
+    if isinstance(X, (str, os.PathLike)):
+        X = open_npy(X, "X")
+    if not isinstance(X, np.memmap) or not is_streamable(X):
+        return as_float_matrix(X)  # a memmap of ints or a strided one: converted like any array
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features) with at least one sample and one feature; "
+            f"{_file_name(X)} holds shape {X.shape}"
+        )
+    check_streamable(X, "X")
+    return X
+
+
+def data_target(y: Any, n_samples: int) -> tuple[np.ndarray, bool]:
+    """``y`` as (n, k) and whether it was 2-D, as :func:`fastlr._validation.as_float_target`;
+    a ``.npy`` path or an ``np.memmap`` is read in place (checked as :func:`data_matrix`)."""
+    if isinstance(y, (str, os.PathLike)):
+        y = open_npy(y, "y")
+    if not isinstance(y, np.memmap) or not is_streamable(y):
+        return as_float_target(y, n_samples)
+    if y.ndim not in (1, 2) or y.shape[0] != n_samples or (y.ndim == 2 and y.shape[1] == 0):
+        raise ValueError(
+            f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs) with one row per sample "
+            f"of X ({n_samples}); {_file_name(y)} holds shape {y.shape}"
+        )
+    check_streamable(y, "y")
+    return y.reshape(n_samples, -1), y.ndim == 2
+
+
+def _file_name(array: np.memmap) -> str:
+    return repr(array.filename) if array.filename else "the memmap"
 
 
 def _same(a: Any, b: Any) -> bool:

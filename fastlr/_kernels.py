@@ -55,6 +55,17 @@ def n_chunks(n_rows: int) -> int:
 
 
 @jit_serial
+def chunk_starts(n_rows):
+    """The first row of each chunk of a reduction over ``n_rows`` rows, and ``n_rows``: chunk
+    ``c`` is rows [starts[c], starts[c + 1]). Out-of-core passes visit the same chunks."""
+    nc = n_chunks(n_rows)
+    starts = np.empty(nc + 1, dtype=np.int64)
+    for c in range(nc + 1):
+        starts[c] = c * n_rows // nc
+    return starts
+
+
+@jit_serial
 def _u(i):
     """An index as uint64: numba then skips negative-index wraparound (see the fused pass)."""
     return np.uint64(i)
@@ -200,6 +211,33 @@ def fused_pass_weighted_parallel(X, y, sample_weight, coef, intercept, total_wei
     parts = np.zeros((nc, grad.shape[0] + 2))
     for c in prange(nc):
         _fused_rows(X, y, sample_weight, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c])
+    return _reduce_chunks(parts, total_weight, grad)
+
+
+# Out of core (fastlr._streaming), a pass visits a file in blocks of rows. Its chunks are the
+# in-memory pass's chunks (``chunk_starts`` of the whole file), so the pieces of a block are
+# summed by the same row loop into the same per-chunk partials, and reduced in the same order:
+# the same bits as the pass over the whole array in memory.
+@jit_serial
+def fused_parts_serial(X, y, sample_weight, coef, intercept, starts, parts):
+    """The fused pass's partial sums over pieces of a block of rows: ``parts[p]`` (zeroed by the
+    caller) gets Σ w·r·x, Σ w·r, Σ w·r² over rows [starts[p], starts[p + 1]) of ``X``.
+    :func:`reduce_fused_parts` turns the partials of every chunk into loss and gradient."""
+    for p in range(parts.shape[0]):
+        _fused_rows(X, y, sample_weight, coef, intercept, starts[p], starts[p + 1], parts[p])
+
+
+@jit_parallel
+def fused_parts_parallel(X, y, sample_weight, coef, intercept, starts, parts):
+    """:func:`fused_parts_serial` with the pieces spread over the threads; same bits."""
+    for p in prange(parts.shape[0]):
+        _fused_rows(X, y, sample_weight, coef, intercept, starts[p], starts[p + 1], parts[p])
+
+
+@jit_serial
+def reduce_fused_parts(parts, total_weight, grad):
+    """Loss and intercept gradient from the partials of every chunk (``Xᵀ(w·r)/W`` into
+    ``grad``), summed in chunk order as the in-memory pass does."""
     return _reduce_chunks(parts, total_weight, grad)
 
 
@@ -461,6 +499,27 @@ def fused_pass_multi_parallel(X, Y, sample_weight, coef, intercept, total_weight
     return _reduce_multi(parts, total_weight, grad)
 
 
+@jit_serial
+def fused_parts_multi_serial(X, Y, sample_weight, coef, intercept, starts, parts):
+    """The multi-output pass's partials over pieces of a block: ``parts[p]`` (k, d + 2), zeroed
+    by the caller, as :func:`fused_parts_serial`; :func:`reduce_fused_parts_multi` reduces."""
+    for p in range(parts.shape[0]):
+        _fused_rows_multi(X, Y, sample_weight, coef, intercept, starts[p], starts[p + 1], parts[p])
+
+
+@jit_parallel
+def fused_parts_multi_parallel(X, Y, sample_weight, coef, intercept, starts, parts):
+    """:func:`fused_parts_multi_serial` with the pieces spread over the threads; same bits."""
+    for p in prange(parts.shape[0]):
+        _fused_rows_multi(X, Y, sample_weight, coef, intercept, starts[p], starts[p + 1], parts[p])
+
+
+@jit_serial
+def reduce_fused_parts_multi(parts, total_weight, grad):
+    """Σ w·r² / (2W) from every chunk's partials, the gradient into ``grad`` (k, d + 1)."""
+    return _reduce_multi(parts, total_weight, grad)
+
+
 # --------------------------------------------------------------------------- statistics
 @jit_serial
 def _column_sums_rows(X, sample_weight, start, stop, out):
@@ -491,24 +550,64 @@ def column_moments(X, sample_weight):
 
 
 @jit_parallel
+def column_moment_parts(X, sample_weight, starts, parts):
+    """:func:`column_moments` over pieces of a block of rows: ``parts[p]`` (zeroed by the
+    caller) for rows [starts[p], starts[p + 1]), shifted by the piece's first row."""
+    d = X.shape[1]
+    for p in prange(parts.shape[0]):
+        start = starts[p]
+        _column_sums_rows(X, sample_weight, start, starts[p + 1], parts[p])
+        for j in range(d):
+            parts[p, 1 + 2 * d + j] = X[start, j]
+
+
+@jit_serial
+def _row_norms(X, sample_weight, shift, scale, extra, start, stop):
+    """(max, sum) over rows [start, stop) of w·(||z||² + extra)."""
+    top = 0.0
+    total = 0.0
+    for i in range(start, stop):
+        w = _weight(sample_weight, i)
+        norm = extra
+        for j in range(X.shape[1]):
+            z = _standardized(X, i, j, shift, scale)
+            norm += z * z
+        top = max(top, w * norm)
+        total += w * norm
+    return top, total
+
+
+@jit_parallel
+def row_norm_parts(X, sample_weight, shift, scale, fit_intercept, starts, maxima, sums):
+    """:func:`row_norm_bounds` over pieces of a block of rows: ``maxima[p]`` and ``sums[p]`` for
+    rows [starts[p], starts[p + 1])."""
+    extra = 1.0 if fit_intercept else 0.0
+    for p in prange(maxima.shape[0]):
+        maxima[p], sums[p] = _row_norms(
+            X, sample_weight, shift, scale, extra, starts[p], starts[p + 1]
+        )
+
+
+@jit_serial
+def reduce_row_norms(maxima, sums):
+    """The largest of the pieces' maxima and the sum of their sums, in order."""
+    return maxima.max(), sums.sum()
+
+
+@jit_parallel
 def row_norm_bounds(X, sample_weight, shift, scale, fit_intercept):
     """(max over rows of w·(||z||² + 1{intercept}), Σ w·(||z||² + 1{intercept})), z in training
     coordinates: the smoothness constants of sgd and mini-batch steps."""
-    n, d = X.shape
+    n = X.shape[0]
     nc = n_chunks(n)
     maxima = np.zeros(nc)
     sums = np.zeros(nc)
     extra = 1.0 if fit_intercept else 0.0
     for c in prange(nc):
-        for i in range(c * n // nc, (c + 1) * n // nc):
-            w = _weight(sample_weight, i)
-            norm = extra
-            for j in range(d):
-                z = _standardized(X, i, j, shift, scale)
-                norm += z * z
-            maxima[c] = max(maxima[c], w * norm)
-            sums[c] += w * norm
-    return maxima.max(), sums.sum()
+        maxima[c], sums[c] = _row_norms(
+            X, sample_weight, shift, scale, extra, c * n // nc, (c + 1) * n // nc
+        )
+    return reduce_row_norms(maxima, sums)
 
 
 # --------------------------------------------------------------------------- epochs
@@ -831,8 +930,10 @@ def _normal_pair(key, pair):
 
 
 @jit_parallel
-def fill_regression(X, y, coef, bias, noise, key_x, key_noise):
-    """Fill ``X`` with N(0, 1) and ``y`` with ``X @ coef + bias + noise * N(0, 1)``.
+def fill_regression(X, y, coef, bias, noise, key_x, key_noise, first_row):
+    """Fill ``X`` with N(0, 1) and ``y`` with ``X @ coef + bias + noise * N(0, 1)``: rows
+    ``first_row, first_row + 1, ...`` of the data set (a block of it, for files written in
+    pieces: the same rows have the same values whatever the blocks).
 
     Row ``i`` uses pairs ``i * ceil(d / 2) + p`` of the ``key_x`` stream (X[i, 2p], X[i, 2p + 1])
     and pair ``i`` of the ``key_noise`` stream; ``y`` is computed from the stored (rounded) X.
@@ -840,7 +941,8 @@ def fill_regression(X, y, coef, bias, noise, key_x, key_noise):
     n, d = X.shape
     pairs = (d + 1) // 2
     for i in prange(n):
-        base = np.uint64(i) * np.uint64(pairs)
+        row = np.uint64(first_row) + np.uint64(i)
+        base = row * np.uint64(pairs)
         for p in range(pairs):
             z0, z1 = _normal_pair(key_x, base + np.uint64(p))
             X[i, 2 * p] = z0
@@ -848,5 +950,5 @@ def fill_regression(X, y, coef, bias, noise, key_x, key_noise):
                 X[i, 2 * p + 1] = z1
         value = _row_prediction(X, _u(i), coef, bias)
         if noise != 0.0:
-            value += noise * _normal_pair(key_noise, np.uint64(i))[0]
+            value += noise * _normal_pair(key_noise, row)[0]
         y[i] = value

@@ -104,7 +104,76 @@ class _Bar:
             self.open = False
 
 
-def finish(progress: Progress | None) -> None:
+class Amount:
+    """Progress of a job measured in bytes (writing a data file): ``amount(done)``.
+
+    On a terminal a bar is redrawn in place, at most every BAR_INTERVAL seconds; elsewhere a
+    line is printed each time another tenth is done. ``close`` ends the bar's line.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> amount = Amount(4 << 20, "data.npy", out)
+    >>> for done in (1 << 20, 2 << 20, 4 << 20):
+    ...     amount(done)
+    >>> [line.split("  ")[0] for line in out.getvalue().splitlines()]
+    ['data.npy: 1.0/4.0 MiB (25%)', 'data.npy: 2.0/4.0 MiB (50%)', 'data.npy: 4.0/4.0 MiB (100%)']
+    """
+
+    def __init__(self, total: int, what: str, stream: TextIO) -> None:
+        self.total = max(1, total)
+        self.what = what
+        self.stream = stream
+        self.bar = stream.isatty()
+        self.start = time.perf_counter()
+        self.drawn = -BAR_INTERVAL
+        self.tenths = 0
+        self.open = False
+
+    def __call__(self, done: int) -> None:
+        now = time.perf_counter() - self.start
+        finished = done >= self.total
+        share = f"{_size(done, self.total)} ({100 * done // self.total}%)"
+        if self.bar:
+            if now - self.drawn < BAR_INTERVAL and not finished:
+                return
+            self.drawn = now
+            filled = BAR_WIDTH * min(done, self.total) // self.total
+            bar = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}]"
+            self.stream.write(f"\r{self.what} {bar} {share}  {now:.1f} s\x1b[K")
+            self.open = True
+        else:
+            tenths = 10 * done // self.total
+            if tenths == self.tenths and not finished:
+                return
+            self.tenths = tenths
+            self.stream.write(f"{self.what}: {share}  {now:.1f} s\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open = False
+
+
+def amount_printer(
+    total: int, verbose: int, what: str, stream: TextIO | None = None
+) -> Amount | None:
+    """An :class:`Amount` on stderr for ``verbose >= 1`` (None for 0); :func:`finish` ends it."""
+    if verbose == 0:
+        return None
+    return Amount(total, what, sys.stderr if stream is None else stream)
+
+
+def _size(done: int, total: int) -> str:
+    """``done/total`` in the unit of ``total`` (MiB or GiB)."""
+    unit, name = (1 << 30, "GiB") if total >= 1 << 30 else (1 << 20, "MiB")
+    return f"{done / unit:.1f}/{total / unit:.1f} {name}"
+
+
+def finish(progress: Progress | Amount | None) -> None:
     """End a progress display (the bar's line)."""
     close = getattr(progress, "close", None)
     if close is not None:

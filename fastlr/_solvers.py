@@ -83,27 +83,13 @@ class FusedBackend:
         self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, gram: bool
     ) -> Moments:
         if gram:
-            return _gram_moments(X, Y, sample_weight)
+            gram_moments = GramMoments(X.shape[1], Y.shape[1])
+            gram_moments.add(X, Y, sample_weight)
+            return gram_moments.result()
         with parallel_launch(self.n_threads):
             parts = kernels.column_moments(X, sample_weight)
-        d = X.shape[1]
-        weight, sums, squares, shift = (
-            parts[:, 0],
-            parts[:, 1 : 1 + d],
-            parts[:, 1 + d : 1 + 2 * d],
-            parts[:, 1 + 2 * d :],
-        )
-        keep = weight > 0
-        weight, sums, squares, shift = weight[keep], sums[keep], squares[keep], shift[keep]
-        total = float(weight.sum())
-        chunk_mean = shift + sums / weight[:, None]
-        mean = (weight[:, None] * chunk_mean).sum(axis=0) / total
-        within = (squares - sums * sums / weight[:, None]).sum(axis=0)
-        between = (weight[:, None] * (chunk_mean - mean) ** 2).sum(axis=0)
         y_mean = np.average(Y, axis=0, weights=sample_weight).astype(np.float64)
-        return Moments(
-            total, mean, y_mean, None, None, None, np.maximum(within + between, 0) / total
-        )
+        return moments_from_parts(parts, y_mean)
 
     def row_norm_bounds(
         self, X: np.ndarray, sample_weight: np.ndarray | None, scaling: Scaling, intercept: bool
@@ -291,22 +277,53 @@ class FusedBackend:
         return int(ran), int(verdict)
 
 
-def _gram_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> Moments:
-    """Centered cross products of [X, Y] in one pass of float64 row blocks (BLAS), merged with
-    Chan's formula so large column means cost no accuracy."""
-    n, d = X.shape
-    k = Y.shape[1]
-    rows = max(64, GRAM_BLOCK_ELEMENTS // max(1, d + k))
-    W = 0.0
-    mx, my = np.zeros(d), np.zeros(k)
-    xx, xy, yy = np.zeros((d, d)), np.zeros((d, k)), np.zeros(k)
-    for start in range(0, n, rows):
-        xb = X[start : start + rows].astype(np.float64)
-        yb = Y[start : start + rows].astype(np.float64)
-        wb = None if sample_weight is None else sample_weight[start : start + rows]
+def moments_from_parts(parts: np.ndarray, y_mean: np.ndarray) -> Moments:
+    """Column means and variances from the groups of :func:`fastlr._kernels.column_moments`
+    (one row per group of rows: Σw, Σw·δ, Σw·δ², shift), merged with Chan's formula."""
+    d = (parts.shape[1] - 1) // 3
+    weight, sums, squares, shift = (
+        parts[:, 0],
+        parts[:, 1 : 1 + d],
+        parts[:, 1 + d : 1 + 2 * d],
+        parts[:, 1 + 2 * d :],
+    )
+    keep = weight > 0
+    weight, sums, squares, shift = weight[keep], sums[keep], squares[keep], shift[keep]
+    total = float(weight.sum())
+    chunk_mean = shift + sums / weight[:, None]
+    mean = (weight[:, None] * chunk_mean).sum(axis=0) / total
+    within = (squares - sums * sums / weight[:, None]).sum(axis=0)
+    between = (weight[:, None] * (chunk_mean - mean) ** 2).sum(axis=0)
+    return Moments(total, mean, y_mean, None, None, None, np.maximum(within + between, 0) / total)
+
+
+class GramMoments:
+    """Centered cross products of [X, Y] over float64 blocks of :attr:`rows` rows (BLAS),
+    merged with Chan's formula so large column means cost no accuracy.
+
+    :meth:`add` takes the rows in order, all at once or in pieces whose lengths are multiples
+    of :attr:`rows` (the last excepted): the blocks, and so the result, are the same.
+    """
+
+    def __init__(self, d: int, k: int) -> None:
+        self.rows = max(64, GRAM_BLOCK_ELEMENTS // max(1, d + k))
+        self.W = 0.0
+        self.mx, self.my = np.zeros(d), np.zeros(k)
+        self.xx, self.xy, self.yy = np.zeros((d, d)), np.zeros((d, k)), np.zeros(k)
+
+    def add(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> None:
+        rows = self.rows
+        for start in range(0, X.shape[0], rows):
+            xb = X[start : start + rows].astype(np.float64)
+            yb = Y[start : start + rows].astype(np.float64)
+            wb = None if sample_weight is None else sample_weight[start : start + rows]
+            self._merge(xb, yb, wb)
+
+    def _merge(self, xb: np.ndarray, yb: np.ndarray, wb: np.ndarray | None) -> None:
         Wb = float(xb.shape[0] if wb is None else wb.sum())
         if Wb == 0.0:
-            continue
+            return
+        W = self.W
         mxb = np.average(xb, axis=0, weights=wb)
         myb = np.average(yb, axis=0, weights=wb)
         xb -= mxb
@@ -314,11 +331,16 @@ def _gram_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None
         xw = xb if wb is None else xb * wb[:, None]
         yw = yb if wb is None else yb * wb[:, None]
         factor = W * Wb / (W + Wb)
-        dx, dy = mxb - mx, myb - my
-        xx += xw.T @ xb + factor * np.outer(dx, dx)
-        xy += xw.T @ yb + factor * np.outer(dx, dy)
-        yy += (yw * yb).sum(axis=0) + factor * dy * dy
-        mx += dx * (Wb / (W + Wb))
-        my += dy * (Wb / (W + Wb))
-        W += Wb
-    return Moments(W, mx, my, xx, xy, yy, np.maximum(np.diag(xx), 0) / W)
+        dx, dy = mxb - self.mx, myb - self.my
+        self.xx += xw.T @ xb + factor * np.outer(dx, dx)
+        self.xy += xw.T @ yb + factor * np.outer(dx, dy)
+        self.yy += (yw * yb).sum(axis=0) + factor * dy * dy
+        self.mx += dx * (Wb / (W + Wb))
+        self.my += dy * (Wb / (W + Wb))
+        self.W += Wb
+
+    def result(self) -> Moments:
+        W = self.W
+        return Moments(
+            W, self.mx, self.my, self.xx, self.xy, self.yy, np.maximum(np.diag(self.xx), 0) / W
+        )

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from fastlr._pages import release
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _SCAN_ROWS = 1 << 16
 
@@ -236,15 +238,25 @@ def check_bool(value: Any, name: str) -> bool:
 
 
 def max_abs(array: np.ndarray) -> float:
-    """Largest absolute value, without an array-sized temporary (used in error messages)."""
-    return float(max(array.max(), -array.min()))
+    """Largest absolute value, without an array-sized temporary (used in error messages); a
+    file-backed array is read in row blocks whose pages are given back (:mod:`fastlr._pages`)."""
+    if not isinstance(array, np.memmap):
+        return float(max(array.max(), -array.min()))
+    top = 0.0
+    for start in range(0, array.shape[0], _SCAN_ROWS):
+        block = array[start : start + _SCAN_ROWS]
+        top = max(top, float(block.max()), -float(block.min()))
+        release(array, start, start + block.shape[0])
+    return top
 
 
 def _first_nonfinite(array: np.ndarray) -> tuple[int, ...] | None:
-    """Index of the first NaN/inf, scanning in row blocks so memory stays bounded."""
+    """Index of the first NaN/inf, scanning in row blocks so memory stays bounded (the pages of
+    a file-backed array are given back after each block)."""
     rows = array.reshape(array.shape[0], -1)
     for start in range(0, rows.shape[0], _SCAN_ROWS):
         bad = np.argwhere(~np.isfinite(rows[start : start + _SCAN_ROWS]))
+        release(array, start, min(start + _SCAN_ROWS, rows.shape[0]))
         if bad.size:
             index = bad[0].copy()
             index[0] += start

@@ -1,8 +1,9 @@
 """The ``fastlr`` command.
 
 ``fastlr train`` generates a large problem (or reads a data file), trains, times the NumPy
-reference, and can save the model and a loss plot; ``fastlr predict MODEL DATA`` applies a
-saved model; ``fastlr bench`` times fastlr against its peers. Also run as ``python -m fastlr``.
+reference, and can save the model and a loss plot; ``fastlr generate OUT`` writes a generated
+problem to ``.npy`` files in bounded memory; ``fastlr predict MODEL DATA`` applies a saved
+model; ``fastlr bench`` times fastlr against its peers. Also run as ``python -m fastlr``.
 ``import fastlr`` does not import this module.
 """
 
@@ -18,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 
 MODES = ("batch", "minibatch", "sgd")
+#: ``train`` times the NumPy reference on a mapped X only up to this size (it loads X).
+REFERENCE_MAX_MAPPED = 1 << 30
 
 
 def _positive_int(text: str) -> int:
@@ -85,6 +88,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--plot", metavar="IMAGE", help="save the loss curve to this image (needs matplotlib)"
     )
+    generate = commands.add_parser(
+        "generate",
+        help="write a generated regression problem to .npy files, in bounded memory",
+        description="Write X to OUT and y to OUT with .y.npy in place of .npy (y = X @ coef + "
+        "bias + noise), generated block by block: memory stays at one block whatever the size. "
+        "The same seed gives the same bytes as make_regression in memory.",
+    )
+    generate.add_argument("out", metavar="OUT", help="the .npy file for X (e.g. data.npy)")
+    generate.add_argument("--n-samples", type=_positive_int, default=2_000_000, metavar="N")
+    generate.add_argument("--n-features", type=_positive_int, default=50, metavar="D")
+    generate.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    generate.add_argument("--noise", type=float, default=1.0)
+    generate.add_argument("--bias", type=float, default=3.0)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument(
+        "--chunk-rows",
+        type=_positive_int,
+        default=None,
+        metavar="ROWS",
+        help="rows generated and written at a time (default: 64 MiB of X)",
+    )
+    generate.add_argument("--quiet", action="store_true", help="no progress bar or lines")
     predict = commands.add_parser(
         "predict",
         help="predict with a saved model",
@@ -129,7 +154,8 @@ def train(args: argparse.Namespace) -> int:
         table = read_table(args.data, "-1" if args.target is None else args.target)
         X, y = table.X, table.y
         assert y is not None
-        source = f"{args.data}, target {table.target!r}, read"
+        how = "mapped, streamed in blocks" if isinstance(X, np.memmap) else "read"
+        source = f"{args.data}, target {table.target!r}, {how}"
     else:
         X, y, true_coef = fastlr.make_regression(
             args.n_samples,
@@ -201,7 +227,12 @@ def train(args: argparse.Namespace) -> int:
         print(f"  MSE              {mse:.6g}")
     print(f"  R^2              {model.score(X, y):.6f}")
 
-    if not args.no_reference:
+    if not args.no_reference and isinstance(X, np.memmap) and X.nbytes > REFERENCE_MAX_MAPPED:
+        print(
+            "NumPy reference skipped: X streams from its file, and the reference would load it "
+            "(with float64 temporaries) into memory; --no-reference silences this"
+        )
+    elif not args.no_reference:
         print(f"NumPy reference, same data and {model.n_iter_} epochs ...", flush=True)
         start = time.perf_counter()
         same = {**params, "max_iter": model.n_iter_, "tol": None}
@@ -238,6 +269,33 @@ def _plot_loss(model: object, path: str) -> None:
         figure.savefig(path, dpi=110)
     finally:
         plt.close(figure)
+
+
+def generate(args: argparse.Namespace) -> int:
+    import fastlr
+
+    start = time.perf_counter()
+    x_path, y_path, coef = fastlr.make_regression(
+        args.n_samples,
+        args.n_features,
+        noise=args.noise,
+        bias=args.bias,
+        random_state=args.seed,
+        dtype=np.dtype(args.dtype),
+        out=args.out,
+        chunk_rows=args.chunk_rows,
+        verbose=0 if args.quiet else 1,
+    )
+    seconds = time.perf_counter() - start
+    size = os.path.getsize(x_path) + os.path.getsize(y_path)
+    print(
+        f"wrote X ({args.n_samples:,} x {args.n_features} {args.dtype}) to {x_path} and y to "
+        f"{y_path}: {size / 2**20:,.0f} MiB in {_seconds(seconds)}"
+    )
+    shown = np.array2string(coef, precision=4, threshold=12, edgeitems=3, max_line_width=100)
+    print(f"true coef {shown}, bias {args.bias:g}, noise {args.noise:g}")
+    print(f"train on it: fastlr train {x_path} --target {y_path}")
+    return 0
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -285,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "predict":
             return predict(args)
+        if args.command == "generate":
+            return generate(args)
         return train(args)
     except BrokenPipeError:  # `fastlr predict ... | head`: the reader has gone, quietly stop
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,7 +1,10 @@
 """Tables from files: ``.npy``, ``.csv`` and ``.parquet`` as a float matrix and a target.
 
-Used by the ``fastlr`` command (``fastlr train DATA --target COL``, ``fastlr predict``).
-Parquet needs pyarrow (``pip install "fastlr[parquet]"``), imported only for a Parquet file.
+:func:`read_table` reads a whole file (the ``fastlr`` command: ``fastlr train DATA --target
+COL``, ``fastlr predict``); :func:`iter_chunks` streams one in chunks of rows, for
+``partial_fit`` on data bigger than memory; :func:`open_npy` maps a ``.npy`` file for ``fit``
+to stream. Parquet needs pyarrow (``pip install "fastlr[parquet]"``), imported only for a
+Parquet file.
 
 Examples
 --------
@@ -22,10 +25,15 @@ array([[1., 2.],
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from fastlr._pages import release
 
 #: The file types :func:`read_table` reads, by suffix.
 SUFFIXES = (".npy", ".csv", ".parquet")
@@ -171,3 +179,267 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --------------------------------------------------------------------------- out of core
+#: Rows per chunk of :func:`iter_chunks` by default.
+CHUNK_ROWS = 65536
+#: What out-of-core fitting reads, quoted in its errors.
+STREAMABLE = "a C-ordered float32 or float64 array in native byte order"
+
+
+def open_npy(path: str | os.PathLike[str], name: str = "X") -> np.memmap:
+    """Map the ``.npy`` file ``path`` read-only for out-of-core fitting, checking what the
+    kernels will read in place (:func:`check_streamable`); ``name`` is the argument's, for
+    errors.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> np.save(os.path.join(folder.name, "X.npy"), np.zeros((3, 2), dtype=np.int64))
+    >>> open_npy(os.path.join(folder.name, "X.npy"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: X ('...X.npy') holds int64; out of core the kernels read the file in place, ...
+    >>> folder.cleanup()
+    """
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"{name} must be an array or the path of a .npy file; got {path!r}")
+    if os.path.splitext(path)[1].lower() != ".npy":
+        raise ValueError(
+            f"{name}: fit reads .npy files in place, not {path!r}; stream .csv and .parquet "
+            "files with fastlr.iter_chunks and partial_fit, or load them first"
+        )
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{name}: no such .npy file: {path!r}")
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:  # pickled object arrays, damaged headers, empty arrays
+        raise ValueError(f"{name}: cannot read {path!r} as a numeric array: {exc}") from None
+    if not isinstance(array, np.memmap):
+        raise ValueError(f"{name}: {path!r} is not a single .npy array")
+    check_streamable(array, name)
+    return array
+
+
+def is_streamable(array: np.ndarray) -> bool:
+    """Whether the kernels can read ``array`` in place: :data:`STREAMABLE`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_streamable(np.zeros((3, 2))), is_streamable(np.zeros((3, 2), dtype=np.int64))
+    (True, False)
+    """
+    dtype = array.dtype
+    return (
+        dtype in (np.dtype(np.float32), np.dtype(np.float64))
+        and dtype.isnative
+        and bool(array.flags.c_contiguous)
+    )
+
+
+def check_streamable(array: np.memmap, name: str) -> None:
+    """Raise unless the kernels can read ``array`` in place: :data:`STREAMABLE`."""
+    where = f"{name} ({array.filename!r})" if array.filename else name
+    dtype = array.dtype
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)) or not dtype.isnative:
+        raise TypeError(
+            f"{where} holds {dtype}; out of core the kernels read the file in place, so it must "
+            f"be {STREAMABLE}: convert it once, e.g. "
+            "np.save(path, np.load(path).astype(np.float64))"
+        )
+    if not array.flags.c_contiguous:
+        raise ValueError(
+            f"{where} is not C-ordered (a Fortran-ordered file, or a strided view); out of core "
+            "rows are read in blocks, so it must be "
+            f"{STREAMABLE}: rewrite it once, e.g. np.save(path, np.ascontiguousarray(X))"
+        )
+
+
+def iter_chunks(
+    path: str | os.PathLike[str], chunk_rows: int = CHUNK_ROWS, target: str | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """Stream a data file as ``(X, y)`` chunks of ``chunk_rows`` rows, in bounded memory.
+
+    For ``partial_fit`` on data bigger than memory: ``for X, y in iter_chunks(...):
+    model.partial_fit(X, y)``. Each format is read a chunk at a time: ``.npy`` as slices of a
+    read-only map of the file (no copy when ``y`` is elsewhere; a chunk's pages are given back
+    when the next one is read), ``.csv`` by a streaming reader (``chunk_rows`` lines at a
+    time), ``.parquet`` by pyarrow's record batches. The chunks together are the table
+    :func:`read_table` returns.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file; its suffix says how to read it (``.npy``, ``.csv``, ``.parquet``).
+    chunk_rows : int, default=65536
+        Rows per chunk (the last may be shorter; Parquet batches may also end at row groups).
+    target : str or None
+        The column that is ``y``, as for :func:`read_table`: a header name, a column index
+        (``"-1"``: the last), or for ``.npy`` the path of a ``.npy`` file holding ``y``. None:
+        ``y`` is None and every column is in ``X``.
+
+    Yields
+    ------
+    X : ndarray of shape (rows, n_features)
+        float64 (``.npy``: the file's float dtype).
+    y : ndarray of shape (rows,) or None
+
+    Raises
+    ------
+    ValueError
+        For an unknown suffix, a file that is not a numeric table, a target it lacks, or a
+        ``y`` file of another length.
+    FileNotFoundError
+        When a file does not exist.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import fastlr
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> X_path, y_path, _ = fastlr.make_regression(
+    ...     1000, 3, random_state=0, out=os.path.join(folder.name, "data.npy")
+    ... )
+    >>> model = fastlr.LinearRegression(mode="sgd", random_state=0)
+    >>> for X, y in fastlr.iter_chunks(X_path, chunk_rows=250, target=y_path):
+    ...     _ = model.partial_fit(X, y)
+    >>> model.n_features_in_, model.t_
+    (3, 4)
+    >>> del X, y
+    >>> folder.cleanup()
+    """
+    path = os.fspath(path)
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be an int >= 1; got {chunk_rows!r}")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"cannot read {path!r}: the data file must end in {', '.join(SUFFIXES)}")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such data file: {path!r}")
+    if suffix == ".npy":
+        return _npy_chunks(path, chunk_rows, target)
+    if suffix == ".csv":
+        return _csv_chunks(path, chunk_rows, target)
+    return _parquet_chunks(path, chunk_rows, target)
+
+
+def _npy_chunks(
+    path: str, chunk_rows: int, target: str | None
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    values = _read_npy(path, None).X
+    assert isinstance(values, np.memmap)
+    y_file = None
+    column = None
+    names = [str(j) for j in range(values.shape[1])]
+    if target is not None and target.lower().endswith(".npy"):
+        y_file = np.load(target, mmap_mode="r", allow_pickle=False)
+        if y_file.ndim != 1 or y_file.shape[0] != values.shape[0]:
+            raise ValueError(
+                f"the target file {target!r} has shape {y_file.shape}; it must be 1-d with one "
+                f"value per row of {path!r} ({values.shape[0]})"
+            )
+    elif target is not None:
+        column = _column(path, names, target)
+    keep = [j for j in range(values.shape[1]) if j != column]
+    return _slices(values, y_file, column, keep, chunk_rows)
+
+
+def _slices(
+    values: np.memmap, y_file: np.ndarray | None, column: int | None, keep: list[int], rows: int
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    n = values.shape[0]
+    floats = (np.dtype(np.float32), np.dtype(np.float64))
+    in_place = values.dtype in floats and values.dtype.isnative and values.flags.c_contiguous
+    dtype = values.dtype if values.dtype in floats else np.dtype(np.float64)
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        block = values[start:stop]
+        if not in_place:  # ints, other byte orders, Fortran order: a float copy of the chunk
+            block = np.ascontiguousarray(block, dtype=dtype.newbyteorder("="))
+        if column is None:
+            yield block, None if y_file is None else y_file[start:stop]
+        else:  # y is a column: X is the others, a copy of the chunk
+            yield np.ascontiguousarray(block[:, keep]), np.array(block[:, column])
+        release(values, start, stop)
+        release(y_file, start, stop)
+
+
+def _csv_chunks(
+    path: str, chunk_rows: int, target: str | None
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    with open(path, encoding="utf-8") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise ValueError(f"{path!r} is empty: a data file needs at least one row")
+    fields = [field.strip().strip('"') for field in first.split(",")]
+    header = not all(_is_number(field) for field in fields)
+    names = fields if header else [str(j) for j in range(len(fields))]
+    column = None if target is None else _column(path, names, target)
+    return _csv_rows(path, header, names, column, chunk_rows)
+
+
+def _csv_rows(
+    path: str, header: bool, names: list[str], column: int | None, chunk_rows: int
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    keep = [j for j in range(len(names)) if j != column]
+    with open(path, encoding="utf-8") as handle:
+        if header:
+            handle.readline()
+        line = int(header) + 1
+        while lines := list(itertools.islice(handle, chunk_rows)):
+            try:
+                values = np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{path!r} is not a numeric CSV table (in lines {line}-"
+                    f"{line + len(lines) - 1}): {exc}"
+                ) from None
+            line += len(lines)
+            if values.size == 0:
+                continue
+            if values.shape[1] != len(names):
+                raise ValueError(
+                    f"{path!r}: the header has {len(names)} columns, the rows {values.shape[1]}"
+                )
+            yield _chunk(values, column, keep)
+
+
+def _parquet_chunks(
+    path: str, chunk_rows: int, target: str | None
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(f"reading Parquet files needs pyarrow: {PARQUET_EXTRA}") from None
+    reader = pq.ParquetFile(path)
+    names = [str(name) for name in reader.schema_arrow.names]
+    column = None if target is None else _column(path, names, target)
+    return _parquet_batches(path, reader, names, column, chunk_rows)
+
+
+def _parquet_batches(
+    path: str, reader: Any, names: list[str], column: int | None, chunk_rows: int
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    keep = [j for j in range(len(names)) if j != column]
+    for batch in reader.iter_batches(batch_size=chunk_rows):
+        columns = []
+        for name, values in zip(names, batch.columns, strict=True):
+            try:
+                columns.append(values.to_numpy(zero_copy_only=False).astype(np.float64))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{path!r}: column {name!r} is not numeric ({exc})") from None
+        yield _chunk(np.column_stack(columns), column, keep)
+
+
+def _chunk(
+    values: np.ndarray, column: int | None, keep: list[int]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    if column is None:
+        return values, None
+    return np.ascontiguousarray(values[:, keep]), np.ascontiguousarray(values[:, column])

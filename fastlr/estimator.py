@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fastlr import _solvers, _training
+from fastlr import _solvers, _streaming, _training
 from fastlr._base import LinearRegressionBase
 from fastlr._loop import EpochInfo, Progress
 from fastlr._training import Trained, TrainSettings
@@ -159,7 +159,7 @@ class LinearRegression(LinearRegressionBase):
         progress: Progress | None,
         callback: Callable[[EpochInfo], Any] | None,
     ) -> Trained:
-        backend = _solvers.FusedBackend(settings.n_threads)
+        backend = _backend(X, settings)
         return _training.train(
             backend, X, Y, sample_weight, settings, init=init, progress=progress, callback=callback
         )
@@ -173,10 +173,27 @@ class LinearRegression(LinearRegressionBase):
         previous: Trained | None,
         progress: Progress | None,
     ) -> Trained:
-        backend = _solvers.FusedBackend(settings.n_threads)
+        backend = _backend(X, settings)
         return _training.partial(backend, X, Y, sample_weight, settings, previous, progress)
 
     def _predict(
         self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
     ) -> None:
-        _solvers.predict_into(X, coef, intercept, out, _solvers.thread_count(X, self.n_jobs))
+        threads = _solvers.thread_count(X, self.n_jobs)
+        if _streaming.streams(X):
+            _streaming.predict_blocks(X, coef, intercept, out, threads)
+        else:
+            _solvers.predict_into(X, coef, intercept, out, threads)
+
+
+def _backend(X: np.ndarray, settings: TrainSettings) -> _training.Backend:
+    """The kernels' backend: streaming a file-backed X block by block, or on X in memory."""
+    if not _streaming.streams(X):
+        return _solvers.FusedBackend(settings.n_threads)
+    if settings.early_stopping:
+        raise ValueError(
+            "early_stopping holds a copy of validation_fraction of the rows in memory, which "
+            "an out-of-core fit avoids: keep a validation file apart and score it in a callback, "
+            "or load X into memory"
+        )
+    return _streaming.StreamingBackend(settings.n_threads)
