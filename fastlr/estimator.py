@@ -134,6 +134,9 @@ class LinearRegression(LinearRegressionBase):
         ``"gram"`` or ``"fused"``: the path the last fit took.
     n_features_in_ : int
 
+    A ``dask.array`` X (with y a dask array) is trained on the Dask cluster of the current
+    ``distributed`` client, its blocks kept on the workers: see :func:`fastlr.dask.fit`.
+
     Examples
     --------
     >>> import fastlr
@@ -144,6 +147,28 @@ class LinearRegression(LinearRegressionBase):
     >>> round(model.score(X, y), 4)
     1.0
     """
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        coef_init: Any = None,
+        intercept_init: Any = None,
+    ) -> LinearRegression:
+        # (docstring inherited) A dask array X goes to fastlr.dask.fit: its data stay on the
+        # workers, which run the same kernels (dask is imported only then).
+        from fastlr.dask import is_dask_array
+
+        if is_dask_array(X):
+            from fastlr import dask as on_dask
+
+            fitted: LinearRegression = on_dask.fit(
+                self, X, y, sample_weight, coef_init, intercept_init
+            )
+            return fitted
+        super().fit(X, y, sample_weight, coef_init, intercept_init)
+        return self
 
     def _threads_for(self, X: np.ndarray) -> int:
         return _solvers.thread_count(X, self.n_jobs)
