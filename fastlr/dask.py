@@ -312,10 +312,10 @@ def _first_nonfinite(client: Any, array: Any) -> tuple[int, ...] | None:
 
     flat = array.reshape(array.shape[0], -1) if array.ndim > 1 else array[:, None]
     bad_rows = da.any(~da.isfinite(flat), axis=1)
-    rows = client.compute(da.flatnonzero(bad_rows)[:1]).result()
-    if rows.size == 0:
+    found, first = client.gather(client.compute([bad_rows.any(), bad_rows.argmax()]))
+    if not found:
         return None
-    row = int(rows[0])
+    row = int(first)
     line = np.asarray(client.compute(flat[row]).result())
     column = int(np.flatnonzero(~np.isfinite(line))[0])
     return (row,) if array.ndim == 1 else (row, column)
