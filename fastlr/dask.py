@@ -433,9 +433,11 @@ def scatter_blocks(client: Any, X: Any, y: Any, sample_weight: Any = None) -> Da
 
     Examples
     --------
-    >>> import dask.array as da
-    >>> from distributed import Client
+    Not run as a doctest (it needs a cluster and the optional dask):
+
     >>> from fastlr.dask import scatter_blocks
+    >>> import dask.array as da  # doctest: +SKIP
+    >>> from distributed import Client  # doctest: +SKIP
     >>> client = Client(processes=False)  # doctest: +SKIP
     >>> rows = scatter_blocks(client, da.ones((100, 3), chunks=25), da.ones(100, chunks=25))  # doctest: +SKIP
     >>> len(rows.blocks), rows.shape  # doctest: +SKIP
@@ -631,14 +633,16 @@ def fit(
 
     Examples
     --------
-    A cluster takes seconds to start, so these lines are not run as doctests:
+    A cluster takes seconds to start (and dask is optional), so these lines are not run as
+    doctests:
 
-    >>> import dask.array as da
     >>> import fastlr
-    >>> from distributed import Client, LocalCluster
+    >>> import dask.array as da  # doctest: +SKIP
+    >>> from distributed import Client, LocalCluster  # doctest: +SKIP
     >>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))  # doctest: +SKIP
     >>> X, y, coef = fastlr.make_regression(100_000, 10, noise=0.1, random_state=0)
-    >>> Xd, yd = da.from_array(X, chunks=(25_000, 10)), da.from_array(y, chunks=25_000)
+    >>> Xd = da.from_array(X, chunks=(25_000, 10))  # doctest: +SKIP
+    >>> yd = da.from_array(y, chunks=25_000)  # doctest: +SKIP
     >>> model = fastlr.LinearRegression().fit(Xd, yd)  # doctest: +SKIP
     >>> bool(abs(model.coef_ - coef).max() < 0.01)  # doctest: +SKIP
     True
