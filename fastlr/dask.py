@@ -33,7 +33,15 @@ from fastlr import _training
 from fastlr._loop import LoopRules, Model, run_epochs
 from fastlr._training import GramProblem, Moments, Scaling, Trained, TrainSettings
 
-__all__ = ["DaskBackend", "fit", "is_dask_array"]
+__all__ = [
+    "DaskBackend",
+    "fit",
+    "fit_estimator",
+    "is_dask_array",
+    "merge_moments",
+    "scatter_blocks",
+    "train",
+]
 
 #: Partial results merged per task of the reduction tree.
 FAN_IN = 8
@@ -647,6 +655,30 @@ def fit(
     >>> bool(abs(model.coef_ - coef).max() < 0.01)  # doctest: +SKIP
     True
     """
+    return fit_estimator(
+        estimator, X, y, sample_weight, coef_init, intercept_init, client=client, stacklevel=3
+    )
+
+
+def fit_estimator(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any = None,
+    coef_init: Any = None,
+    intercept_init: Any = None,
+    *,
+    client: Any = None,
+    stacklevel: int = 2,
+) -> Any:
+    """:func:`fit`, with the stack level of its ``ConvergenceWarning`` (the caller's line).
+
+    Examples
+    --------
+    >>> from fastlr.dask import fit_estimator  # see fastlr.dask.fit
+    >>> callable(fit_estimator)
+    True
+    """
     from fastlr.exceptions import ConvergenceWarning
 
     for name in ("early_stopping", "hogwild"):
@@ -673,7 +705,7 @@ def fit(
             f"tol={settings.tol:g} (n_iter_no_change={settings.n_iter_no_change}); raise "
             "max_iter, or pass tol=None to run a fixed number of epochs",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     estimator._publish(trained, two_d, d, loop.history, append=False)
     estimator.validation_loss_history_ = None

@@ -148,26 +148,17 @@ class LinearRegression(LinearRegressionBase):
     1.0
     """
 
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        sample_weight: Any = None,
-        coef_init: Any = None,
-        intercept_init: Any = None,
-    ) -> LinearRegression:
-        # (docstring inherited) A dask array X goes to fastlr.dask.fit: its data stay on the
-        # workers, which run the same kernels (dask is imported only then).
+    def _fit_elsewhere(
+        self, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: Any
+    ) -> LinearRegression | None:
+        """A dask array X goes to :func:`fastlr.dask.fit` (dask is imported only then)."""
         from fastlr.dask import is_dask_array
 
-        if is_dask_array(X):
-            from fastlr import dask as on_dask
+        if not is_dask_array(X):
+            return None
+        from fastlr import dask as on_dask
 
-            fitted: LinearRegression = on_dask.fit(
-                self, X, y, sample_weight, coef_init, intercept_init
-            )
-            return fitted
-        super().fit(X, y, sample_weight, coef_init, intercept_init)
+        on_dask.fit_estimator(self, X, y, sample_weight, coef_init, intercept_init, stacklevel=4)
         return self
 
     def _threads_for(self, X: np.ndarray) -> int:

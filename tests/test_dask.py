@@ -182,3 +182,14 @@ def test_merge_moments_is_chan_merge():
     np.testing.assert_allclose(merged.xy, whole.xy, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(merged.x_mean, whole.x_mean, rtol=1e-13)
     np.testing.assert_allclose(merged.x_var, whole.x_var, rtol=1e-10)
+
+
+def test_running_out_of_epochs_warns_at_the_callers_line(client, data):
+    X, y = data
+    Xd, yd = on_dask(client, X, y)
+    with pytest.warns(fastlr.ConvergenceWarning, match="max_iter=2") as record:
+        fastlr.LinearRegression(solver="fused", max_iter=2).fit(Xd, yd)
+    assert record[0].filename == __file__
+    with pytest.warns(fastlr.ConvergenceWarning) as record:
+        fdask.fit(fastlr.LinearRegression(solver="fused", max_iter=2), Xd, yd, client=client)
+    assert record[0].filename == __file__
