@@ -360,6 +360,9 @@ class LinearRegressionBase:
         array([[ 2., -1.],
                [ 6., -3.]])
         """
+        routed = self._fit_elsewhere(X, y, sample_weight, coef_init, intercept_init)
+        if routed is not None:
+            return routed
         verbose = self._check_common()
         X = data_matrix(X)
         Y, two_d = data_target(y, X.shape[0])
@@ -669,6 +672,12 @@ class LinearRegressionBase:
     # ------------------------------------------------------------------ subclass hooks
     def _threads_for(self, X: np.ndarray) -> int:
         return 1
+
+    def _fit_elsewhere(
+        self, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: Any
+    ) -> LinearRegressionBase | None:
+        """A fit this estimator hands to another engine (the fused one: dask arrays), or None."""
+        return None
 
     def _train(
         self,

@@ -324,7 +324,11 @@ def power_step_size(
     The gradient is affine in the parameters, so ``H v = g(v) - g(0)``: one pass per iteration.
     """
     d = X.shape[1]
-    zero_y = np.zeros((X.shape[0], 1), dtype=X.dtype)  # n values; the pass reads no copy of X
+    zero_targets = getattr(backend, "zero_targets", None)  # (a distributed backend's handle)
+    if zero_targets is not None:
+        zero_y = zero_targets(X)
+    else:
+        zero_y = np.zeros((X.shape[0], 1), dtype=X.dtype)  # n values; the pass reads no copy of X
 
     def hessian_times(v: np.ndarray) -> np.ndarray:
         coef, intercept = scaling.to_user(v[None, :d], np.array([v[d]]))

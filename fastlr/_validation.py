@@ -251,8 +251,12 @@ def max_abs(array: np.ndarray) -> float:
 
 
 def _first_nonfinite(array: np.ndarray) -> tuple[int, ...] | None:
-    """Index of the first NaN/inf, scanning in row blocks so memory stays bounded (the pages of
-    a file-backed array are given back after each block)."""
+    """Index of the first NaN/inf, scanning in row blocks so memory stays bounded (the pages of a
+    file-backed array are given back after each block), or, where
+    the data is distributed, by the array's own ``first_nonfinite``."""
+    if hasattr(array, "first_nonfinite"):
+        found: tuple[int, ...] | None = array.first_nonfinite()
+        return found
     rows = array.reshape(array.shape[0], -1)
     for start in range(0, rows.shape[0], _SCAN_ROWS):
         bad = np.argwhere(~np.isfinite(rows[start : start + _SCAN_ROWS]))

@@ -134,6 +134,9 @@ class LinearRegression(LinearRegressionBase):
         ``"gram"`` or ``"fused"``: the path the last fit took.
     n_features_in_ : int
 
+    A ``dask.array`` X (with y a dask array) is trained on the Dask cluster of the current
+    ``distributed`` client, its blocks kept on the workers: see :func:`fastlr.dask.fit`.
+
     Examples
     --------
     >>> import fastlr
@@ -144,6 +147,19 @@ class LinearRegression(LinearRegressionBase):
     >>> round(model.score(X, y), 4)
     1.0
     """
+
+    def _fit_elsewhere(
+        self, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: Any
+    ) -> LinearRegression | None:
+        """A dask array X goes to :func:`fastlr.dask.fit` (dask is imported only then)."""
+        from fastlr.dask import is_dask_array
+
+        if not is_dask_array(X):
+            return None
+        from fastlr import dask as on_dask
+
+        on_dask.fit_estimator(self, X, y, sample_weight, coef_init, intercept_init, stacklevel=4)
+        return self
 
     def _threads_for(self, X: np.ndarray) -> int:
         return _solvers.thread_count(X, self.n_jobs)

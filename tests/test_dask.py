@@ -1,0 +1,195 @@
+"""fastlr.dask on a real two-process LocalCluster: same answers as in memory, data on the workers.
+
+The cluster is small (2 workers, 1 thread each) and so are the data: these tests check behaviour
+(coefficients, passes over the data, what reaches the client), never speed.
+"""
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip(
+    "distributed", reason="fastlr.dask needs the optional extra 'dask' (dask[array], distributed)"
+)
+da = pytest.importorskip("dask.array", reason="fastlr.dask needs dask[array]")
+
+import fastlr  # noqa: E402
+from fastlr import dask as fdask  # noqa: E402
+
+N, D, CHUNK = 6000, 4, 1000  # 6 blocks
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, _coef = fastlr.make_regression(N, D, noise=0.5, bias=3.0, random_state=0)
+    X[:, 0] = 10 * X[:, 0] + 100  # a large mean and scale: standardization and Chan's merge work
+    return X, y
+
+
+def on_dask(client, *arrays, chunks=CHUNK):
+    persisted = [da.from_array(a, chunks=(chunks, *a.shape[1:])).persist() for a in arrays]
+    distributed.wait(persisted)
+    return persisted
+
+
+def relative(a, b):
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max() / np.abs(np.asarray(b)).max())
+
+
+def test_gram_path_matches_the_in_memory_fit_and_reads_the_data_once(client, data):
+    X, y = data
+    Xd, yd = on_dask(client, X, y)
+    expected = fastlr.LinearRegression(solver="gram").fit(X, y)
+    with distributed.get_task_stream(client) as stream:
+        model = fastlr.LinearRegression(solver="gram").fit(Xd, yd)
+    assert model.solver_ == expected.solver_ == "gram"
+    assert model.n_iter_ == expected.n_iter_
+    assert relative(model.coef_, expected.coef_) < 1e-10
+    assert abs(model.intercept_ - expected.intercept_) < 1e-10 * abs(expected.intercept_)
+    # one task per block read the data, all in the moments pass
+    visits = [t["key"] for t in stream.data if str(t["key"]).find("_block_") >= 0]
+    assert len(visits) == N // CHUNK
+    assert all("_block_moments" in str(key) for key in visits)
+    assert model.block_tasks_ == N // CHUNK
+
+
+def test_data_path_matches_the_in_memory_fit_epoch_for_epoch(client, data):
+    X, y = data
+    Xd, yd = on_dask(client, X, y)
+    params = {"solver": "fused", "max_iter": 25, "tol": None}
+    expected = fastlr.LinearRegression(**params).fit(X, y)
+    model = fastlr.LinearRegression(**params).fit(Xd, yd)
+    assert model.solver_ == "fused"
+    assert model.n_iter_ == 25
+    assert relative(model.coef_, expected.coef_) < 1e-10
+    assert relative(model.loss_history_, expected.loss_history_) < 1e-10
+    assert model.learning_rate_ == pytest.approx(expected.learning_rate_, rel=1e-10)
+
+
+def test_weights_and_several_outputs_match_in_memory(client, data):
+    X, y = data
+    Y = np.column_stack([y, -2 * y + X[:, 1]])
+    w = np.random.default_rng(1).uniform(0, 2, size=N)
+    Xd, Yd, wd = on_dask(client, X, Y, w)
+    for params in ({"solver": "gram"}, {"solver": "fused", "max_iter": 10, "tol": None}):
+        expected = fastlr.LinearRegression(**params).fit(X, Y, sample_weight=w)
+        model = fastlr.LinearRegression(**params).fit(Xd, Yd, sample_weight=wd)
+        assert model.coef_.shape == (2, D)
+        assert relative(model.coef_, expected.coef_) < 1e-10
+
+
+def test_uneven_blocks_and_float32(client, data):
+    X, y = data
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    Xd, yd = on_dask(client, X32, y32, chunks=1700)  # 4 blocks, the last one short
+    expected = fastlr.LinearRegression(solver="gram").fit(X32, y32)
+    model = fastlr.LinearRegression(solver="gram").fit(Xd, yd)
+    assert relative(model.coef_, expected.coef_) < 1e-10
+
+
+@pytest.mark.parametrize("mode", ["sgd", "minibatch"])
+def test_averaged_stochastic_fits_reach_least_squares(client, mode):
+    X, y, _ = fastlr.make_regression(2 * N, D, noise=1.0, random_state=2)
+    train, test = slice(0, N), slice(N, 2 * N)
+    A = np.column_stack([X[train], np.ones(N)])
+    solution = np.linalg.lstsq(A, y[train], rcond=None)[0]
+    best = np.mean((X[test] @ solution[:-1] + solution[-1] - y[test]) ** 2)
+    Xd, yd = on_dask(client, X[train], y[train])
+    # (each block takes ~1000 / batch_size steps per epoch: averaging does not add them up)
+    batch_size = 16 if mode == "minibatch" else 1
+    model = fastlr.LinearRegression(
+        mode=mode, batch_size=batch_size, max_iter=10, tol=None, random_state=0
+    )
+    model.fit(Xd, yd)
+    assert model.n_iter_ == 10
+    mse = np.mean((model.predict(X[test]) - y[test]) ** 2)
+    assert mse <= 1.01 * best
+
+
+def test_nothing_the_size_of_x_reaches_the_client(client, data, monkeypatch):
+    from dask.sizeof import sizeof
+
+    X, y = data
+    Xd, yd = on_dask(client, X, y)
+    received = []
+    result, gather = distributed.Future.result, distributed.Client.gather
+
+    def recorded_result(self, *args, **kwargs):
+        value = result(self, *args, **kwargs)
+        received.append(sizeof(value))
+        return value
+
+    def recorded_gather(self, *args, **kwargs):
+        value = gather(self, *args, **kwargs)
+        received.append(sizeof(value))
+        return value
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("X was computed on the client")
+
+    monkeypatch.setattr(distributed.Future, "result", recorded_result)
+    monkeypatch.setattr(distributed.Client, "gather", recorded_gather)
+    monkeypatch.setattr(type(Xd), "__array__", refuse)
+    monkeypatch.setattr(type(Xd), "compute", refuse)
+    for params in ({"solver": "gram"}, {"solver": "fused"}, {"mode": "sgd"}, {"mode": "minibatch"}):
+        fastlr.LinearRegression(**params, max_iter=3, tol=None).fit(Xd, yd)
+    assert received, "the fits returned results through Future.result / Client.gather"
+    assert max(received) < X.nbytes / 50  # (d-sized vectors, k x d and d x d statistics)
+
+
+def test_a_nan_is_named_from_the_workers(client, data):
+    X, y = data
+    X = X.copy()
+    X[4321, 2] = np.nan
+    Xd, yd = on_dask(client, X, y)
+    with pytest.raises(ValueError, match=r"X contains nan at index \(4321, 2\)"):
+        fastlr.LinearRegression().fit(Xd, yd)
+
+
+def test_unsupported_options_say_so(client, data):
+    X, y = data
+    Xd, yd = on_dask(client, X, y)
+    with pytest.raises(ValueError, match="early_stopping"):
+        fastlr.LinearRegression(early_stopping=True).fit(Xd, yd)
+    with pytest.raises(ValueError, match="rows"):
+        fastlr.LinearRegression().fit(Xd, yd[:-1])
+
+
+def test_merge_moments_is_chan_merge():
+    from fastlr._solvers import FusedBackend
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(101, 3)) * [1, 10, 1e3] + 1e4, rng.normal(size=(101, 2))
+    whole = FusedBackend(1).moments(X, Y, None, True)
+    parts = [FusedBackend(1).moments(X[r], Y[r], None, True) for r in np.array_split(range(101), 5)]
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = fdask.merge_moments(merged, part)
+    np.testing.assert_allclose(merged.xx, whole.xx, rtol=1e-10)
+    np.testing.assert_allclose(merged.xy, whole.xy, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(merged.x_mean, whole.x_mean, rtol=1e-13)
+    np.testing.assert_allclose(merged.x_var, whole.x_var, rtol=1e-10)
+
+
+def test_running_out_of_epochs_warns_at_the_callers_line(client, data):
+    X, y = data
+    Xd, yd = on_dask(client, X, y)
+    with pytest.warns(fastlr.ConvergenceWarning, match="max_iter=2") as record:
+        fastlr.LinearRegression(solver="fused", max_iter=2).fit(Xd, yd)
+    assert record[0].filename == __file__
+    with pytest.warns(fastlr.ConvergenceWarning) as record:
+        fdask.fit(fastlr.LinearRegression(solver="fused", max_iter=2), Xd, yd, client=client)
+    assert record[0].filename == __file__
