@@ -291,9 +291,11 @@ class LinearRegressionBase:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), .npy path, or dask array
             Real numbers: float, int, bool, or an object array of numbers. Must be finite.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            A ``.npy`` path or an ``np.memmap`` is streamed from the file (see Notes); a
+            ``dask.array`` is trained on its cluster (:func:`fastlr.dask.fit`).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), or .npy path
             The target; a 2-D ``y`` fits one model per column (``coef_`` is then 2-D).
         sample_weight : float or array-like of shape (n_samples,), default=None
             Weight of each sample's squared residual: finite, >= 0, with a positive sum.
@@ -503,14 +505,16 @@ class LinearRegressionBase:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Finite real numbers, converted like ``fit``'s.
+        X : array-like of shape (n_samples, n_features), .npy path, or dask array
+            Finite real numbers, converted like ``fit``'s; a path or memmap is streamed.
 
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
             In X's float dtype (float32 for float32 or float16 X, float64 otherwise); 2-D
             when the model was fitted on a 2-D ``y``.
+            For a ``dask.array`` X (with :class:`fastlr.LinearRegression`), a lazy dask array
+            of the same (see :func:`fastlr.dask.predict`).
 
         Raises
         ------
@@ -534,6 +538,9 @@ class LinearRegressionBase:
         """
         if not self.__sklearn_is_fitted__():
             raise not_fitted(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
+        routed = self._predict_elsewhere(X)
+        if routed is not None:
+            return routed  # type: ignore[no-any-return]  # (a dask array for a dask array)
         X = data_matrix(X)
         self._check_n_features(X.shape[1])
         coef = np.ascontiguousarray(self.coef_, dtype=np.float64).reshape(-1, X.shape[1])
@@ -677,6 +684,10 @@ class LinearRegressionBase:
         self, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: Any
     ) -> LinearRegressionBase | None:
         """A fit this estimator hands to another engine (the fused one: dask arrays), or None."""
+        return None
+
+    def _predict_elsewhere(self, X: Any) -> Any:
+        """Predictions this estimator hands to another engine (dask arrays), or None."""
         return None
 
     def _train(

@@ -22,6 +22,7 @@ Requires ``dask[array]`` and ``distributed`` (``pip install fastlr[dask]``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import warnings
@@ -39,6 +40,7 @@ __all__ = [
     "fit_estimator",
     "is_dask_array",
     "merge_moments",
+    "predict",
     "scatter_blocks",
     "train",
 ]
@@ -712,3 +714,46 @@ def fit_estimator(
     estimator.n_iter_ = loop.n_iter
     estimator.block_tasks_ = backend.block_tasks
     return estimator
+
+
+def predict(estimator: Any, X: Any) -> Any:
+    """Predictions of a fitted model for a dask array ``X``: a lazy dask array, one block of
+    predictions per row block of X, computed where the block lives.
+
+    Parameters
+    ----------
+    estimator : fastlr.LinearRegression
+        Fitted (on dask arrays or in memory).
+    X : dask.array.Array of shape (n_samples, n_features)
+        Chunked by rows (column chunks are merged).
+
+    Returns
+    -------
+    dask.array.Array of shape (n_samples,) or (n_samples, n_outputs)
+        In X's float dtype, as :meth:`fastlr.LinearRegression.predict`, which runs on each
+        block (a NaN in a block raises its error when the result is computed).
+
+    Examples
+    --------
+    >>> import fastlr
+    >>> import dask.array as da  # doctest: +SKIP
+    >>> X, y, coef = fastlr.make_regression(1000, 3, random_state=0)
+    >>> model = fastlr.LinearRegression().fit(X, y)
+    >>> Xd = da.from_array(X, chunks=(250, 3))  # doctest: +SKIP
+    >>> bool((model.predict(Xd).compute() == model.predict(X)).all())  # doctest: +SKIP
+    True
+    """
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features); got a dask array of shape {X.shape}"
+        )
+    estimator._check_n_features(X.shape[1])
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    on_workers = copy.copy(estimator)
+    on_workers.callback = None  # the model travels to the workers; a callback need not pickle
+    dtype = np.dtype(np.float32) if X.dtype in (np.float16, np.float32) else np.dtype(np.float64)
+    if estimator._two_d:
+        k = np.shape(estimator.coef_)[0]
+        return X.map_blocks(on_workers.predict, dtype=dtype, chunks=(X.chunks[0], (k,)))
+    return X.map_blocks(on_workers.predict, dtype=dtype, drop_axis=1)

@@ -135,7 +135,8 @@ class LinearRegression(LinearRegressionBase):
     n_features_in_ : int
 
     A ``dask.array`` X (with y a dask array) is trained on the Dask cluster of the current
-    ``distributed`` client, its blocks kept on the workers: see :func:`fastlr.dask.fit`.
+    ``distributed`` client, its blocks kept on the workers: see :func:`fastlr.dask.fit`;
+    ``predict`` of a dask array returns a lazy dask array (:func:`fastlr.dask.predict`).
 
     Examples
     --------
@@ -160,6 +161,16 @@ class LinearRegression(LinearRegressionBase):
 
         on_dask.fit_estimator(self, X, y, sample_weight, coef_init, intercept_init, stacklevel=4)
         return self
+
+    def _predict_elsewhere(self, X: Any) -> Any:
+        """A dask array X gets a lazy dask array of predictions (:func:`fastlr.dask.predict`)."""
+        from fastlr.dask import is_dask_array
+
+        if not is_dask_array(X):
+            return None
+        from fastlr import dask as on_dask
+
+        return on_dask.predict(self, X)
 
     def _threads_for(self, X: np.ndarray) -> int:
         return _solvers.thread_count(X, self.n_jobs)

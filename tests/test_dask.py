@@ -193,3 +193,21 @@ def test_running_out_of_epochs_warns_at_the_callers_line(client, data):
     with pytest.warns(fastlr.ConvergenceWarning) as record:
         fdask.fit(fastlr.LinearRegression(solver="fused", max_iter=2), Xd, yd, client=client)
     assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_predict_of_a_dask_array_is_lazy_and_equals_in_memory(client, data, outputs):
+    X, y = data
+    Y = y if outputs == 1 else np.column_stack([y, 2 * y])
+    Xd, Yd = on_dask(client, X, Y)
+    model = fastlr.LinearRegression().fit(Xd, Yd)
+    model.callback = lambda info: None  # not sent to the workers
+    predicted = model.predict(Xd)
+    assert isinstance(predicted, da.Array)
+    assert predicted.shape == Y.shape
+    assert predicted.dtype == np.float64
+    np.testing.assert_array_equal(predicted.compute(), model.predict(X))
+    as_float32 = model.predict(Xd.astype(np.float32))
+    assert as_float32.dtype == np.float32 == as_float32.compute().dtype
+    with pytest.raises(ValueError, match="X has 3 features, but LinearRegression is expecting 4"):
+        model.predict(Xd[:, :3])
