@@ -204,7 +204,10 @@ def _temporary(path: str, created: list[str]) -> IO[bytes]:
     permissions a plain ``open`` would give it (the umask's)."""
     directory, name = os.path.split(os.path.abspath(path))
     temporary = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:  # named by the user's path, not by the temporary one
+        raise OSError(exc.errno, exc.strerror, path) from None
     created.append(temporary)
     return os.fdopen(handle, "wb")
 

@@ -73,6 +73,14 @@ def test_paths_follow_numpy_save(tmp_path):
         datasets.regression_paths(b"bytes.npy")  # type: ignore[arg-type]
 
 
+def test_a_missing_folder_is_named_by_the_users_path(tmp_path):
+    target = tmp_path / "missing" / "data.npy"
+    with pytest.raises(FileNotFoundError) as error:
+        fastlr.make_regression(10, 2, random_state=0, out=target)
+    assert error.value.filename == str(target)  # not the temporary file's name
+    assert not (tmp_path / "missing").exists()
+
+
 def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     calls = []
 
