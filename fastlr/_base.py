@@ -598,7 +598,8 @@ class LinearRegressionBase:
         Raises
         ------
         ValueError
-            For NaN/inf in X or y (named), or mismatched lengths.
+            For NaN/inf in X or y (named), mismatched lengths, or a ``y`` with another
+            number of outputs than the model predicts.
 
         Examples
         --------
@@ -614,6 +615,10 @@ class LinearRegressionBase:
         prediction = self.predict(X)
         prediction = prediction.reshape(prediction.shape[0], -1).astype(np.float64)
         Y, two_d = data_target(y, prediction.shape[0])
+        if Y.shape[1] != prediction.shape[1]:
+            raise ValueError(
+                f"y has {Y.shape[1]} output(s), but this model predicts {prediction.shape[1]}"
+            )
         target = Y.astype(np.float64)
         weights = as_sample_weight(sample_weight, prediction.shape[0])
         w = np.ones(target.shape[0]) if weights is None else weights

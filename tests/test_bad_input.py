@@ -411,6 +411,12 @@ ESTIMATOR_CASES = [
         r"R² overflowed: max \|y\| = 1\.\d+e\+202 is too large to square",
         "score-y-overflows",
     ),
+    case(
+        lambda e: fitted(e).score(X0, np.column_stack([y0, y0])),
+        ValueError,
+        r"y has 2 output\(s\), but this model predicts 1",
+        "score-y-more-outputs",
+    ),
 ]
 
 
