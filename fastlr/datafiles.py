@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,8 @@ from fastlr._pages import release
 SUFFIXES = (".npy", ".csv", ".parquet")
 #: What ``pip`` needs for Parquet files, quoted in the error when pyarrow is missing.
 PARQUET_EXTRA = 'pip install "fastlr[parquet]"'
+#: CSV files are UTF-8; a byte-order mark at the start is skipped (it is not part of a name).
+CSV_ENCODING = "utf-8-sig"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ def read_table(path: str | os.PathLike[str], target: str | None = None) -> Table
         When a file does not exist.
     """
     path = os.fspath(path)
+    target = _target_name(target)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in SUFFIXES:
         raise ValueError(f"cannot read {path!r}: the data file must end in {', '.join(SUFFIXES)}")
@@ -87,18 +91,44 @@ def read_table(path: str | os.PathLike[str], target: str | None = None) -> Table
     return _split(path, names, values, target)
 
 
-def _read_npy(path: str, target: str | None) -> Table:
+def _target_name(target: Any) -> str | None:
+    """``target`` as the string the readers take (an int index is accepted too)."""
+    if target is None or isinstance(target, str):
+        return target
+    if isinstance(target, (int, np.integer)) and not isinstance(target, (bool, np.bool_)):
+        return str(int(target))
+    if isinstance(target, os.PathLike):
+        return os.fspath(target)  # type: ignore[no-any-return]
+    raise TypeError(
+        f"target must be a column name, a column index or the path of a .npy file; got {target!r}"
+    )
+
+
+def _load_npy(path: str, name: str | None = None, mmap: bool = True) -> np.ndarray:
+    """``np.load`` of a ``.npy`` file that must hold real numbers; any failure names the file."""
+    where = f"{name} ({path!r})" if name else repr(path)
     try:
-        values = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:  # pickled object arrays, damaged headers
-        raise ValueError(f"cannot read {path!r} as a numeric array: {exc}") from None
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such .npy file: {path!r}") from None
+    except (ValueError, EOFError, OSError) as exc:  # pickled objects, damaged or empty files
+        raise ValueError(f"cannot read {where} as a numeric array: {exc}") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{where} is not a single .npy array")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{where} holds {array.dtype}; a data file must hold real numbers")
+    return array
+
+
+def _read_npy(path: str, target: str | None) -> Table:
+    values = _load_npy(path)
     if values.ndim != 2:
         raise ValueError(
             f"{path!r} holds an array of shape {values.shape}; a data file needs 2 dimensions "
             "(samples x columns)"
         )
     if target is not None and target.lower().endswith(".npy"):
-        y = np.load(target, allow_pickle=False)
+        y = _load_npy(target, "the target file", mmap=False)
         if y.ndim != 1 or y.shape[0] != values.shape[0]:
             raise ValueError(
                 f"the target file {target!r} has shape {y.shape}; it must be 1-d with one "
@@ -109,17 +139,44 @@ def _read_npy(path: str, target: str | None) -> Table:
     return _split(path, [str(j) for j in range(values.shape[1])], values, target)
 
 
-def _read_csv(path: str) -> tuple[list[str], np.ndarray]:
-    with open(path, encoding="utf-8") as handle:
-        first = handle.readline()
+def _csv_header(path: str) -> tuple[bool, list[str]]:
+    """Whether the first line of a CSV file is a header (no field is a number) or a row (all
+    are), and its fields. A line that mixes both is an error, not a guess: a row with a missing
+    value must not be read as column names."""
+    try:
+        with open(path, encoding=CSV_ENCODING) as handle:
+            first = handle.readline()
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ValueError(f"cannot read {path!r} as a UTF-8 CSV file: {exc}") from None
     if not first.strip():
         raise ValueError(f"{path!r} is empty: a data file needs at least one row")
     fields = [field.strip().strip('"') for field in first.split(",")]
-    header = not all(_is_number(field) for field in fields)
+    numbers = [_is_number(field) for field in fields]
+    if any(numbers) and not all(numbers):
+        raise ValueError(
+            f"{path!r}: the first line {first.strip()!r} mixes numbers and other text; a header "
+            "names every column and a row holds only numbers (fill in missing values)"
+        )
+    return not all(numbers), fields
+
+
+def _read_csv(path: str) -> tuple[list[str], np.ndarray]:
+    header, fields = _csv_header(path)
     try:
-        values = np.loadtxt(path, delimiter=",", skiprows=int(header), ndmin=2, dtype=np.float64)
+        with warnings.catch_warnings():  # "input contained no data": reported below
+            warnings.simplefilter("ignore", UserWarning)
+            values = np.loadtxt(
+                path,
+                delimiter=",",
+                skiprows=int(header),
+                ndmin=2,
+                dtype=np.float64,
+                encoding=CSV_ENCODING,
+            )
     except ValueError as exc:
         raise ValueError(f"{path!r} is not a numeric CSV table: {exc}") from None
+    if values.size == 0:
+        raise ValueError(f"{path!r} has a header but no rows: a data file needs at least one row")
     names = fields if header else [str(j) for j in range(values.shape[1])]
     if values.size and values.shape[1] != len(names):
         raise ValueError(
@@ -217,7 +274,7 @@ def open_npy(path: str | os.PathLike[str], name: str = "X") -> np.memmap:
         raise FileNotFoundError(f"{name}: no such .npy file: {path!r}")
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:  # pickled object arrays, damaged headers, empty arrays
+    except (ValueError, EOFError, OSError) as exc:  # pickled objects, damaged or empty files
         raise ValueError(f"{name}: cannot read {path!r} as a numeric array: {exc}") from None
     if not isinstance(array, np.memmap):
         raise ValueError(f"{name}: {path!r} is not a single .npy array")
@@ -315,8 +372,14 @@ def iter_chunks(
     >>> folder.cleanup()
     """
     path = os.fspath(path)
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+    target = _target_name(target)
+    if (
+        isinstance(chunk_rows, (bool, np.bool_))
+        or not isinstance(chunk_rows, (int, np.integer))
+        or chunk_rows < 1
+    ):
         raise ValueError(f"chunk_rows must be an int >= 1; got {chunk_rows!r}")
+    chunk_rows = int(chunk_rows)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in SUFFIXES:
         raise ValueError(f"cannot read {path!r}: the data file must end in {', '.join(SUFFIXES)}")
@@ -338,7 +401,7 @@ def _npy_chunks(
     column = None
     names = [str(j) for j in range(values.shape[1])]
     if target is not None and target.lower().endswith(".npy"):
-        y_file = np.load(target, mmap_mode="r", allow_pickle=False)
+        y_file = _load_npy(target, "the target file")
         if y_file.ndim != 1 or y_file.shape[0] != values.shape[0]:
             raise ValueError(
                 f"the target file {target!r} has shape {y_file.shape}; it must be 1-d with one "
@@ -373,12 +436,7 @@ def _slices(
 def _csv_chunks(
     path: str, chunk_rows: int, target: str | None
 ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    with open(path, encoding="utf-8") as handle:
-        first = handle.readline()
-    if not first.strip():
-        raise ValueError(f"{path!r} is empty: a data file needs at least one row")
-    fields = [field.strip().strip('"') for field in first.split(",")]
-    header = not all(_is_number(field) for field in fields)
+    header, fields = _csv_header(path)
     names = fields if header else [str(j) for j in range(len(fields))]
     column = None if target is None else _column(path, names, target)
     return _csv_rows(path, header, names, column, chunk_rows)
@@ -387,15 +445,25 @@ def _csv_chunks(
 def _csv_rows(
     path: str, header: bool, names: list[str], column: int | None, chunk_rows: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    try:
+        yield from _csv_lines(path, header, names, column, chunk_rows)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"cannot read {path!r} as a UTF-8 CSV file: {exc}") from None
+
+
+def _csv_lines(
+    path: str, header: bool, names: list[str], column: int | None, chunk_rows: int
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     keep = [j for j in range(len(names)) if j != column]
-    with open(path, encoding="utf-8") as handle:
+    rows = 0
+    with open(path, encoding=CSV_ENCODING) as handle:
         if header:
             handle.readline()
         line = int(header) + 1
         while lines := list(itertools.islice(handle, chunk_rows)):
             try:
                 values = np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64)
-            except ValueError as exc:
+            except ValueError as exc:  # (UnicodeDecodeError included)
                 raise ValueError(
                     f"{path!r} is not a numeric CSV table (in lines {line}-"
                     f"{line + len(lines) - 1}): {exc}"
@@ -408,6 +476,9 @@ def _csv_rows(
                     f"{path!r}: the header has {len(names)} columns, the rows {values.shape[1]}"
                 )
             yield _chunk(values, column, keep)
+            rows += values.shape[0]
+    if rows == 0:
+        raise ValueError(f"{path!r} has a header but no rows: a data file needs at least one row")
 
 
 def _parquet_chunks(

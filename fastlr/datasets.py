@@ -3,6 +3,8 @@ memory or straight to ``.npy`` files (block by block, in bounded memory)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import secrets
 from typing import IO, Any, overload
@@ -153,6 +155,8 @@ def regression_paths(out: str | os.PathLike[str]) -> tuple[str, str]:
     path = os.fspath(out)
     if not isinstance(path, str):
         raise TypeError(f"out must be a str or os.PathLike[str] path; got {out!r}")
+    if os.path.basename(path) in ("", ".npy"):
+        raise ValueError(f"out must name a file, such as 'data.npy'; got {out!r}")
     if not path.endswith(".npy"):
         path += ".npy"
     return path, path[: -len(".npy")] + ".y.npy"
@@ -178,6 +182,9 @@ def _write_regression(
     y = np.empty(rows, dtype=dtype)
     total = n * (d + 1) * dtype.itemsize
     progress = amount_printer(total, verbose, os.path.basename(x_path))
+    for path in (x_path, y_path):  # found before anything is written or replaced
+        if os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, "out names a folder, not a file", path)
     temporaries: list[str] = []
     try:
         with _temporary(x_path, temporaries) as x_file, _temporary(y_path, temporaries) as y_file:
@@ -186,17 +193,19 @@ def _write_regression(
             for start in range(0, n, rows):
                 count = min(rows, n - start)
                 _fill(spec, X[:count], y[:count], start)
+                check_generated_target(y[:count], spec)
                 x_file.write(X[:count].data)
                 y_file.write(y[:count].data)
                 if progress is not None:
                     progress((start + count) * (d + 1) * dtype.itemsize)
-        os.replace(temporaries[0], x_path)
-        os.replace(temporaries[1], y_path)
-        temporaries.clear()
+        for temporary, path in zip(list(temporaries), (x_path, y_path)):
+            os.replace(temporary, path)
+            temporaries.remove(temporary)
     finally:
         finish(progress)
         for name in temporaries:
-            os.unlink(name)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
 
 
 def _temporary(path: str, created: list[str]) -> IO[bytes]:

@@ -578,3 +578,27 @@ def test_a_memmap_the_kernels_cannot_stream_is_converted_like_any_array(tmp_path
     np.testing.assert_array_equal(model.coef_, expected.coef_)
     assert model.intercept_ == expected.intercept_
     np.testing.assert_array_equal(model.predict(mapped[::2]), expected.predict(ints[::2]))
+
+
+def test_a_target_that_overflows_is_refused_and_nothing_is_written(tmp_path):
+    out = tmp_path / "g.npy"
+    with pytest.raises(ValueError, match="y overflowed float32"):
+        fastlr.make_regression(10, 2, bias=1e39, dtype=np.float32, random_state=0, out=out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_in_the_way_of_y_leaves_the_old_x_file_and_no_temporary(tmp_path):
+    old = np.full((3, 3), 7.0)
+    np.save(tmp_path / "d.npy", old)
+    (tmp_path / "d.y.npy").mkdir()
+    with pytest.raises(IsADirectoryError) as error:
+        fastlr.make_regression(5, 2, random_state=0, out=tmp_path / "d.npy")
+    assert error.value.filename == str(tmp_path / "d.y.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "d.npy"), old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npy", "d.y.npy"]
+
+
+@pytest.mark.parametrize("out", ["", "folder/", ".npy"])
+def test_out_must_name_a_file(out):
+    with pytest.raises(ValueError, match="out must name a file"):
+        fastlr.make_regression(5, 2, random_state=0, out=out)
