@@ -149,12 +149,17 @@ def train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     true_coef = None
     if args.data is not None:
-        from fastlr.datafiles import read_table
+        from fastlr.datafiles import is_streamable, read_table
 
         table = read_table(args.data, "-1" if args.target is None else args.target)
         X, y = table.X, table.y
         assert y is not None
-        how = "mapped, streamed in blocks" if isinstance(X, np.memmap) else "read"
+        if not isinstance(X, np.memmap):
+            how = "read"
+        elif is_streamable(X):
+            how = "mapped, streamed in blocks"
+        else:  # ints, Fortran order, other byte orders: fit converts them like any array
+            how = "mapped, converted to a float copy in memory (not C-ordered float32/64)"
         source = f"{args.data}, target {table.target!r}, {how}"
     else:
         X, y, true_coef = fastlr.make_regression(
@@ -319,7 +324,8 @@ def predict(args: argparse.Namespace) -> int:
     if args.output is None:
         np.savetxt(sys.stdout, prediction, fmt="%.17g", delimiter=",")
     elif suffix == ".npy":
-        np.save(args.output, prediction)
+        with open(args.output, "wb") as handle:  # (np.save would append .npy to "P.NPY")
+            np.save(handle, prediction)
     else:
         np.savetxt(args.output, prediction, fmt="%.17g", delimiter=",")
     return 0

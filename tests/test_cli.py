@@ -172,12 +172,13 @@ def test_predict_writes_the_saved_models_predictions(capsys, tmp_path, data_file
     captured = capsys.readouterr()
     np.testing.assert_array_equal(np.array(captured.out.split(), dtype=float), expected)
     assert captured.err.startswith("R^2 against 'price': 0.9999")
-    for suffix in ("npy", "csv"):
+    for suffix in ("npy", "csv", "NPY"):
         output = tmp_path / f"p.{suffix}"
         args = ["predict", str(model_path), str(paths["npy"]), "--target", "-1"]
         assert cli.main([*args, "--output", str(output)]) == 0
-        written = np.load(output) if suffix == "npy" else np.loadtxt(output, delimiter=",")
+        written = np.load(output) if suffix != "csv" else np.loadtxt(output, delimiter=",")
         np.testing.assert_array_equal(written, expected)
+    assert sorted(p.name for p in tmp_path.glob("p.*")) == ["p.NPY", "p.csv", "p.npy"]
 
 
 @pytest.mark.parametrize(
