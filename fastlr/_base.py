@@ -612,7 +612,7 @@ class LinearRegressionBase:
         >>> round(model.score(X, [1.0, 1.0, 2.0, 2.0]), 6)  # worse than the mean
         -1.0
         """
-        prediction = self.predict(X)
+        prediction = np.asarray(self.predict(X))  # (a dask array's n predictions, computed)
         prediction = prediction.reshape(prediction.shape[0], -1).astype(np.float64)
         Y, two_d = data_target(y, prediction.shape[0])
         if Y.shape[1] != prediction.shape[1]:

@@ -131,8 +131,14 @@ class DaskTargets:
         y = self.rows.y_array
         return y.reshape(y.shape[0], -1)
 
-    def __getitem__(self, key: Any) -> Any:  # error messages: a column, found on the workers
+    def __getitem__(self, key: Any) -> Any:  # error messages: a value or a column
+        if isinstance(key, tuple) and all(isinstance(i, (int, np.integer)) for i in key):
+            return self.rows.client.compute(self._array()[key]).result()
         return _Lazy(self.rows.client, self._array()[key])
+
+    def first_nonfinite(self) -> tuple[int, ...] | None:
+        """Index of the first NaN/inf of y (a distributed scan), or None."""
+        return _first_nonfinite(self.rows.client, self._array())
 
     def max(self) -> Any:
         return self.rows.client.compute(self._array().max()).result()
@@ -460,10 +466,16 @@ def scatter_blocks(client: Any, X: Any, y: Any, sample_weight: Any = None) -> Da
         raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}")
     if any(math.isnan(c) for c in X.chunks[0]):
         raise ValueError("X has unknown chunk sizes; call X.compute_chunk_sizes() first")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X needs at least one sample and one feature; got shape {X.shape}")
     X = X.rechunk({1: -1})
     y = da.asarray(y)
     if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have {X.shape[0]} rows (as X); got shape {y.shape}")
+    if y.ndim == 2 and y.shape[1] == 0:
+        raise ValueError(f"y must have at least one output column; got shape {y.shape}")
+    _check_real("X", X)
+    _check_real("y", y)
     y = y.rechunk({0: X.chunks[0]} | ({1: -1} if y.ndim == 2 else {}))
     k = 1 if y.ndim == 1 else y.shape[1]
     xs = X.to_delayed().ravel().tolist()
@@ -475,18 +487,29 @@ def scatter_blocks(client: Any, X: Any, y: Any, sample_weight: Any = None) -> Da
         if np.ndim(sample_weight) == 0:
             w = da.full(X.shape[0], float(sample_weight), chunks=(X.chunks[0],))
         else:
-            w = da.asarray(sample_weight).astype(np.float64)
+            w = da.asarray(sample_weight)
+            _check_real("sample_weight", w)
+            w = w.astype(np.float64)
         if w.shape != (X.shape[0],):
             raise ValueError(
                 f"sample_weight must be a scalar or 1-D with {X.shape[0]} values; got {w.shape}"
             )
         ws = w.rechunk({0: X.chunks[0]}).to_delayed().ravel().tolist()
+    # Empty row blocks (boolean filtering leaves them) are skipped: each task gets rows.
+    filled = [i for i, rows_in in enumerate(X.chunks[0]) if rows_in > 0]
+    xs, ys, ws = [xs[i] for i in filled], [ys[i] for i in filled], [ws[i] for i in filled]
     x_blocks, y_blocks = client.compute(xs), client.compute(ys)
     w_blocks = client.compute(ws) if sample_weight is not None else ws
     blocks = client.map(_pack, x_blocks, y_blocks, w_blocks, pure=False)
     rows = DaskRows(client, blocks, X, k)
     rows.y_array, rows.w_array = y, w
     return rows
+
+
+def _check_real(name: str, array: Any) -> None:
+    """Refuse, on the client, a dtype that the blocks could only be cast from with a loss."""
+    if np.dtype(array.dtype).kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers (bool, int or float); got {array.dtype}")
 
 
 def _check_weights(rows: DaskRows) -> float:
@@ -543,7 +566,15 @@ def _train_averaged(
 ) -> Trained:
     """Parallelized SGD: every epoch, each block runs the fused epoch from the current model;
     the new model is the weighted average of the blocks' models."""
-    smallest = min(c for c in rows.array.chunks[0]) if rows.blocks else 1
+    smallest = min((c for c in rows.array.chunks[0] if c > 0), default=1)
+    if s.mode == "minibatch" and s.batch_size > smallest:
+        warnings.warn(
+            f"batch_size={s.batch_size} is larger than the smallest row block ({smallest} "
+            f"rows): every block uses batch_size={smallest}, and the step is set for it; "
+            f"rechunk X to blocks of at least {s.batch_size} rows to keep batch_size",
+            UserWarning,
+            stacklevel=4,
+        )
     s = dataclasses.replace(
         s,
         batch_size=min(s.batch_size, max(1, smallest)),
@@ -598,6 +629,7 @@ def _train_averaged(
         rules,
         s.epochs,
         to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
+        on_nonfinite=lambda: _training.name_bad_input(rows, Y),  # type: ignore[arg-type]
     )
     return Trained(model, scaling, rate, s.heavy_ball, loop, "fused")
 
@@ -699,7 +731,9 @@ def fit_estimator(
     try:
         trained = train(rows, settings, backend=backend, init=init)
     finally:
-        client.cancel(rows.blocks)
+        # Released by dropping the futures, not cancelled: cancelling a block whose task
+        # failed also cancelled the user's persisted X and y it was computed from.
+        rows.blocks = []
     loop = trained.loop
     if not loop.converged and not loop.stopped_by_user:
         warnings.warn(
@@ -755,5 +789,21 @@ def predict(estimator: Any, X: Any) -> Any:
     dtype = np.dtype(np.float32) if X.dtype in (np.float16, np.float32) else np.dtype(np.float64)
     if estimator._two_d:
         k = np.shape(estimator.coef_)[0]
-        return X.map_blocks(on_workers.predict, dtype=dtype, chunks=(X.chunks[0], (k,)))
-    return X.map_blocks(on_workers.predict, dtype=dtype, drop_axis=1)
+        return X.map_blocks(_predict_block, on_workers, dtype=dtype, chunks=(X.chunks[0], (k,)))
+    return X.map_blocks(_predict_block, on_workers, dtype=dtype, drop_axis=1)
+
+
+def _predict_block(block: np.ndarray, model: Any, block_info: Any = None) -> np.ndarray:
+    """``model.predict`` of one row block; a NaN/inf is named by its index in the whole X."""
+    try:
+        return np.asarray(model.predict(block))
+    except ValueError:
+        bad = np.argwhere(~np.isfinite(np.asarray(block, dtype=np.float64)))
+        start = (block_info or {}).get(0, {}).get("array-location", [(math.nan,)])[0][0]
+        if not bad.size or not math.isfinite(start):
+            raise
+        i, j = (int(v) for v in bad[0])
+        raise ValueError(
+            f"X contains {block[i, j]} at index ({int(start) + i}, {j}); fastlr needs finite "
+            "values (drop or impute NaN/inf first)"
+        ) from None

@@ -198,7 +198,7 @@ def _write_regression(
                 y_file.write(y[:count].data)
                 if progress is not None:
                     progress((start + count) * (d + 1) * dtype.itemsize)
-        for temporary, path in zip(list(temporaries), (x_path, y_path)):
+        for temporary, path in zip(list(temporaries), (x_path, y_path), strict=True):
             os.replace(temporary, path)
             temporaries.remove(temporary)
     finally:

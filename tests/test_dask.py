@@ -211,3 +211,80 @@ def test_predict_of_a_dask_array_is_lazy_and_equals_in_memory(client, data, outp
     assert as_float32.dtype == np.float32 == as_float32.compute().dtype
     with pytest.raises(ValueError, match="X has 3 features, but LinearRegression is expecting 4"):
         model.predict(Xd[:, :3])
+
+
+def test_a_fit_that_fails_on_a_worker_leaves_the_users_arrays_alive(client, data):
+    X, y = data
+    Xd, yd = on_dask(client, X, y)
+    with pytest.raises(ValueError, match="at least one output column"):
+        fastlr.LinearRegression().fit(Xd, da.zeros((N, 0), chunks=CHUNK))
+    bad = Xd.map_blocks(_fails_on_second_block, dtype=Xd.dtype)
+    with pytest.raises(RuntimeError, match="a worker failed"):
+        fastlr.LinearRegression().fit(bad, yd)
+    assert float(Xd.sum().compute()) == pytest.approx(float(X.sum()))
+    model = fastlr.LinearRegression().fit(Xd, yd)  # the persisted data are still there
+    assert relative(model.coef_, fastlr.LinearRegression().fit(X, y).coef_) < 1e-10
+
+
+def _fails_on_second_block(block, block_info=None):
+    if block_info[0]["chunk-location"][0] == 1:
+        raise RuntimeError("a worker failed")
+    return block
+
+
+def test_non_real_and_empty_inputs_are_refused_on_the_client(client, data):
+    X, y = data
+    Xd, yd = on_dask(client, X, y)
+    with pytest.raises(TypeError, match=r"y must hold real numbers .*complex128"):
+        fastlr.LinearRegression().fit(Xd, yd + 3j)
+    with pytest.raises(TypeError, match=r"sample_weight must hold real numbers"):
+        fastlr.LinearRegression().fit(Xd, yd, sample_weight=np.ones(N) + 1j)
+    with pytest.raises(TypeError, match=r"y must hold real numbers .*<U"):
+        fastlr.LinearRegression().fit(Xd, da.from_array(y.astype(str), chunks=CHUNK))
+
+
+@pytest.mark.parametrize(
+    ("params", "outputs"),
+    [({}, 2), ({"solver": "fused"}, 2), ({"mode": "sgd", "standardize": False}, 1)],
+)
+def test_nan_in_y_is_named_with_its_index(client, data, params, outputs):
+    X, y = data
+    Y = np.column_stack([y] * outputs) if outputs > 1 else y.copy()
+    Y[2345, ...] = np.nan
+    Xd, Yd = on_dask(client, X, Y)
+    where = r"\(2345, 0\)" if outputs > 1 else "2345"
+    with pytest.raises(ValueError, match=rf"y contains nan at index {where}"):
+        fastlr.LinearRegression(**params, max_iter=3, tol=None).fit(Xd, Yd)
+
+
+def test_empty_blocks_after_filtering_are_skipped(client, data):
+    X, y = data
+    keep = np.ones(N, dtype=bool)
+    keep[CHUNK : 2 * CHUNK] = False
+    Xd, yd, kd = on_dask(client, X, y, keep)
+    Xm, ym = Xd[kd], yd[kd]
+    Xm.compute_chunk_sizes()
+    ym.compute_chunk_sizes()
+    assert 0 in Xm.chunks[0]
+    model = fastlr.LinearRegression().fit(Xm, ym)
+    expected = fastlr.LinearRegression().fit(X[keep], y[keep])
+    assert relative(model.coef_, expected.coef_) < 1e-10
+
+
+def test_a_block_smaller_than_batch_size_is_a_warning_not_a_silent_change(client, data):
+    X, y = data
+    Xd, yd = on_dask(client, X[: N - CHUNK + 1], y[: N - CHUNK + 1])  # last block: 1 row
+    with pytest.warns(UserWarning, match=r"batch_size=256 is larger than the smallest row block"):
+        fastlr.LinearRegression(mode="minibatch", batch_size=256, max_iter=2, tol=None).fit(Xd, yd)
+
+
+def test_predict_names_a_nan_by_its_index_in_x_and_score_takes_unknown_chunks(client, data):
+    X, y = data
+    model = fastlr.LinearRegression().fit(X, y)
+    bad = X.copy()
+    bad[2345, 1] = np.nan
+    (bad_d,) = on_dask(client, bad)
+    with pytest.raises(ValueError, match=r"X contains nan at index \(2345, 1\)"):
+        model.predict(bad_d).compute()
+    Xd, yd, kd = on_dask(client, X, y, X[:, 1] > 0)
+    assert model.score(Xd[kd], yd[kd]) == pytest.approx(model.score(X[X[:, 1] > 0], y[X[:, 1] > 0]))
