@@ -174,7 +174,10 @@ def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     # 0o666 before the umask, like any new file (mkstemp's would stay 0o600 after the rename).
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    descriptor = os.open(temporary, flags, 0o666)
+    try:
+        descriptor = os.open(temporary, flags, 0o666)
+    except OSError as exc:  # named by the user's path, not by the temporary one
+        raise OSError(exc.errno, exc.strerror, path) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             _write_npz(handle, arrays)

@@ -137,6 +137,15 @@ def _seconds(value: float) -> str:
     return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
 
 
+def _check_output_folders(*paths: str | None) -> None:
+    """Fail before a long fit, not after it, when an output file's folder does not exist."""
+    for path in paths:
+        if path is not None:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise FileNotFoundError(f"no such folder for {path!r}: {folder!r}")
+
+
 def train(args: argparse.Namespace) -> int:
     import numba
 
@@ -145,6 +154,7 @@ def train(args: argparse.Namespace) -> int:
     from fastlr._solvers import PARALLEL_MIN_ELEMENTS
     from fastlr._threading import active_layer
 
+    _check_output_folders(args.save, args.plot)
     print(f"fastlr {fastlr.__version__}, numba {numba.__version__}, numpy {np.__version__}")
     start = time.perf_counter()
     true_coef = None
@@ -310,6 +320,7 @@ def predict(args: argparse.Namespace) -> int:
     suffix = None if args.output is None else os.path.splitext(args.output)[1].lower()
     if suffix not in (None, ".npy", ".csv"):
         raise ValueError(f"--output must end in .npy or .csv; got {args.output!r}")
+    _check_output_folders(args.output)
     model = fastlr.load(args.model)
     table = read_table(args.data, args.target)
     if table.X.shape[1] != model.n_features_in_:

@@ -195,6 +195,22 @@ def test_predict_writes_the_saved_models_predictions(capsys, tmp_path, data_file
             "--output must end in .npy or .csv",
         ),
         (["predict", "{dir}/d.csv", "{dir}/d.csv"], "is not a fastlr model file"),
+        (
+            ["train", "{dir}/d.csv", "--target", "-1", "--save", "{dir}/nope/m.npz"],
+            "no such folder for '{dir}/nope/m.npz'",
+        ),
+        (
+            [
+                "predict",
+                "{dir}/m.npz",
+                "{dir}/d.npy",
+                "--target",
+                "-1",
+                "--output",
+                "{dir}/no/p.npy",
+            ],
+            "no such folder for '{dir}/n/p.npy'",
+        ),
     ],
 )
 def test_file_errors_are_one_line(capsys, tmp_path, data_files, args, message):

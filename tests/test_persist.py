@@ -458,3 +458,11 @@ def test_bad_metadata_is_a_damaged_file(change, message, tmp_path):
     _edit_meta(path, change)
     with pytest.raises(ValueError, match=rf"is a damaged fastlr model file: .*{message}"):
         fastlr.load(path)
+
+
+def test_saving_into_a_missing_folder_names_the_users_path(tmp_path):
+    model = fastlr.LinearRegression().fit([[0.0], [1.0]], [1.0, 3.0])
+    target = tmp_path / "missing" / "m.npz"
+    with pytest.raises(FileNotFoundError) as error:
+        model.save(target)
+    assert error.value.filename == str(target)  # not the temporary file's name
