@@ -207,7 +207,7 @@ def test_predict_writes_the_saved_models_predictions(capsys, tmp_path, data_file
                 "--target",
                 "-1",
                 "--output",
-                "{dir}/no/p.npy",
+                "{dir}/n/p.npy",
             ],
             "no such folder for '{dir}/n/p.npy'",
         ),
