@@ -24,7 +24,10 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from fastlr import _rules
+from fastlr import _jitcache, _rules
+
+#: The compiled kernels are cached in a per-user folder, not beside this file (see _jitcache).
+_jitcache.install()
 
 #: fastmath flags, chosen once for the whole package. ``nnan`` and ``ninf`` are left out on purpose:
 #: the solvers detect non-finite input and divergence from the kernels' own results.

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numba
 import pytest
 
 import fastlr
@@ -51,28 +52,78 @@ def installed(tmp_path):
     return site_packages
 
 
+def jit_files(folder: Path) -> list[Path]:
+    return [*folder.rglob("*.nbi"), *folder.rglob("*.nbc")]
+
+
 @pytest.mark.slow
-def test_unwritable_package_directory_falls_back_to_the_user_cache(tmp_path, installed):
-    # numba caches beside the source in __pycache__; a plain file there makes that unusable,
-    # as a read-only install would (chmod cannot stop root, which CI runs as).
-    (installed / "fastlr" / "__pycache__").write_text("not a directory")
+def test_kernels_are_cached_per_user_and_never_inside_the_package(tmp_path, installed):
     user_cache = tmp_path / "user-cache"
     first = fit_in_fresh_process(installed, XDG_CACHE_HOME=str(user_cache))
     second = fit_in_fresh_process(installed, XDG_CACHE_HOME=str(user_cache))
     assert first["file"].startswith(str(installed))
     assert (first["hits"], first["misses"]) == (0, 1)  # compiled, and saved ...
     assert (second["hits"], second["misses"]) == (1, 0)  # ... where the next process finds it
-    assert any(user_cache.rglob("*.nbi"))
+    assert not jit_files(installed)  # nothing an uninstaller would leave behind
+    (version_folder,) = (user_cache / "fastlr" / "jit").iterdir()
+    assert version_folder.name.startswith(f"fastlr{fastlr.__version__}-numba{numba.__version__}-")
+    assert jit_files(version_folder)
+
+
+@pytest.mark.slow
+def test_an_unwritable_user_cache_falls_back_to_the_temporary_directory(tmp_path, installed):
+    # chmod cannot stop root (CI runs as root): a plain file where the folder would go can.
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a directory")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {"XDG_CACHE_HOME": str(blocked), "TMPDIR": str(temporary)}
+    first = fit_in_fresh_process(installed, **env)
+    second = fit_in_fresh_process(installed, **env)
+    assert (first["misses"], second["hits"]) == (1, 1)
+    assert not jit_files(installed)
+    assert jit_files(temporary)
 
 
 @pytest.mark.slow
 def test_numba_cache_dir_chooses_the_location(tmp_path, installed):
     chosen = tmp_path / "chosen"
-    first = fit_in_fresh_process(installed, NUMBA_CACHE_DIR=str(chosen))
-    second = fit_in_fresh_process(installed, NUMBA_CACHE_DIR=str(chosen))
+    user_cache = tmp_path / "user-cache"
+    env = {"NUMBA_CACHE_DIR": str(chosen), "XDG_CACHE_HOME": str(user_cache)}
+    first = fit_in_fresh_process(installed, **env)
+    second = fit_in_fresh_process(installed, **env)
     assert first["file"].startswith(str(installed))
     assert (second["hits"], second["misses"]) == (1, 0)
-    assert any(chosen.rglob("*.nbi"))
-    assert not (installed / "fastlr" / "__pycache__").exists() or not any(
-        (installed / "fastlr" / "__pycache__").glob("*.nbi")
+    assert jit_files(chosen)
+    assert not jit_files(installed)
+    assert not user_cache.exists()
+
+
+def run_cache_command(package_parent: Path, args: list[str], **env: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    result = subprocess.run(
+        [sys.executable, "-m", "fastlr", "cache", *args],
+        env={**environment, "PYTHONPATH": str(package_parent), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=package_parent.parent,
     )
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_fastlr_cache_shows_the_folder_and_clear_removes_it(tmp_path, installed):
+    user_cache = tmp_path / "user-cache"
+    fit_in_fresh_process(installed, XDG_CACHE_HOME=str(user_cache))
+    shown = run_cache_command(installed, [], XDG_CACHE_HOME=str(user_cache))
+    folder = Path(shown.splitlines()[0])
+    assert folder.is_relative_to(user_cache / "fastlr" / "jit")
+    n_files = int(shown.splitlines()[1].split()[0])
+    assert n_files == len([p for p in folder.rglob("*") if p.is_file()]) > 0
+    cleared = run_cache_command(installed, ["--clear"], XDG_CACHE_HOME=str(user_cache))
+    assert cleared.splitlines() == [f"removed {user_cache / 'fastlr' / 'jit'}"]
+    assert not (user_cache / "fastlr" / "jit").exists()
+    again = run_cache_command(installed, ["--clear"], XDG_CACHE_HOME=str(user_cache))
+    assert again.startswith("nothing to remove")
