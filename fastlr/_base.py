@@ -294,7 +294,10 @@ class LinearRegressionBase:
         X : array-like of shape (n_samples, n_features), .npy path, or dask array
             Real numbers: float, int, bool, or an object array of numbers. Must be finite.
             A ``.npy`` path or an ``np.memmap`` is streamed from the file (see Notes); a
-            ``dask.array`` is trained on its cluster (:func:`fastlr.dask.fit`).
+            ``dask.array`` is trained on its cluster (:func:`fastlr.dask.fit`). A DataFrame
+            (anything with ``columns``) whose column names are all strings sets
+            ``feature_names_in_``; any other X (an array, a path, a dask array, a DataFrame
+            with integer column names) removes it.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), or .npy path
             The target; a 2-D ``y`` fits one model per column (``coef_`` is then 2-D).
         sample_weight : float or array-like of shape (n_samples,), default=None
@@ -313,6 +316,7 @@ class LinearRegressionBase:
         ValueError, TypeError
             For invalid parameters or input; the message names the parameter or array, what
             is wrong (for NaN/inf: the first bad value and its index) and what is accepted.
+            TypeError also for column names that mix strings and other types.
         DivergenceError
             When training diverges or the data are too large to square in float64.
 
@@ -364,7 +368,9 @@ class LinearRegressionBase:
         """
         routed = self._fit_elsewhere(X, y, sample_weight, coef_init, intercept_init)
         if routed is not None:
+            self._set_feature_names(None)  # a dask array has no column names
             return routed
+        names = feature_names(X)
         verbose = self._check_common()
         X = data_matrix(X)
         Y, two_d = data_target(y, X.shape[0])
@@ -394,6 +400,7 @@ class LinearRegressionBase:
                 stacklevel=2,
             )
         self._publish(trained, two_d, X.shape[1], loop.history, append=False)
+        self._set_feature_names(names)
         self.validation_loss_history_ = loop.validation_history
         self.n_iter_ = loop.n_iter
         return self
@@ -411,7 +418,9 @@ class LinearRegressionBase:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            The chunk; converted like ``fit``'s (see its Notes on copies).
+            The chunk; converted like ``fit``'s (see its Notes on copies). The first call
+            sets ``feature_names_in_`` from a DataFrame's column names, as ``fit`` does;
+            later calls check them as ``predict`` does.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : float or array-like of shape (n_samples,), default=None
 
@@ -422,8 +431,14 @@ class LinearRegressionBase:
         Raises
         ------
         ValueError, TypeError, DivergenceError
-            As ``fit``; also when the chunk's features or outputs differ from the model's.
-            A failed call leaves the model as it was.
+            As ``fit``; also when the chunk's features, column names or outputs differ from
+            the model's. A failed call leaves the model as it was.
+
+        Warns
+        -----
+        UserWarning
+            As ``predict``, when the chunk has column names and the model has none, or the
+            reverse.
 
         Examples
         --------
@@ -438,11 +453,15 @@ class LinearRegressionBase:
         (3, True)
         """
         verbose = self._check_common()
+        previous = getattr(self, "_trained", None)
+        if previous is None:
+            names = feature_names(X)
+        else:
+            self._check_column_names(X)
         X = data_matrix(X)
         Y, two_d = data_target(y, X.shape[0])
         settings = self._settings(self._threads_for(X))
         weights = as_sample_weight(sample_weight, X.shape[0])
-        previous = getattr(self, "_trained", None)
         if previous is not None:
             self._check_n_features(X.shape[1])
             k = previous.model.coef.shape[0]
@@ -454,6 +473,8 @@ class LinearRegressionBase:
         trained = self._partial(X, Y, weights, settings, previous, progress_printer(1, verbose))
         history = trained.loop.history
         self._publish(trained, two_d, X.shape[1], history, append=previous is not None)
+        if previous is None:
+            self._set_feature_names(names)
         self.n_iter_ = trained.loop.n_iter
         return self
 
@@ -507,6 +528,7 @@ class LinearRegressionBase:
         ----------
         X : array-like of shape (n_samples, n_features), .npy path, or dask array
             Finite real numbers, converted like ``fit``'s; a path or memmap is streamed.
+            A DataFrame's column names are checked against ``feature_names_in_``.
 
         Returns
         -------
@@ -521,9 +543,17 @@ class LinearRegressionBase:
         NotFittedError
             Before ``fit`` (also scikit-learn's ``NotFittedError`` when scikit-learn is loaded).
         ValueError
-            For a different number of features than at fit, or NaN/inf in X (named).
+            For a different number of features than at fit, NaN/inf in X (named), or
+            column names that differ from ``feature_names_in_`` (listing the names unseen at
+            fit and those missing, or saying that the order changed), as scikit-learn.
         FloatingPointError
             When a prediction overflows the output dtype.
+
+        Warns
+        -----
+        UserWarning
+            When X has column names but the model was fitted without, or the model was fitted
+            with names and X has none (an array); scikit-learn's warnings, worded alike.
 
         Examples
         --------
@@ -541,6 +571,7 @@ class LinearRegressionBase:
         routed = self._predict_elsewhere(X)
         if routed is not None:
             return routed  # type: ignore[no-any-return]  # (a dask array for a dask array)
+        self._check_column_names(X)
         X = data_matrix(X)
         self._check_n_features(X.shape[1])
         coef = np.ascontiguousarray(self.coef_, dtype=np.float64).reshape(-1, X.shape[1])
@@ -570,6 +601,39 @@ class LinearRegressionBase:
         """
         return hasattr(self, "coef_")
 
+    def _set_feature_names(self, names: np.ndarray | None) -> None:
+        """Set ``feature_names_in_`` after a fit, or delete it when the data had no names."""
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _check_column_names(self, X: Any) -> None:
+        """Check the column names of ``X`` against ``feature_names_in_``, as scikit-learn's
+        ``_check_feature_names(reset=False)`` does (the same warnings and error)."""
+        fitted = getattr(self, "feature_names_in_", None)
+        names = feature_names(X)
+        if fitted is None and names is None:
+            return
+        estimator = type(self).__name__
+        if fitted is None:
+            warnings.warn(
+                f"X has feature names, but {estimator} was fitted without feature names",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
+        if names is None:
+            warnings.warn(
+                f"X does not have valid feature names, but {estimator} was fitted with feature "
+                "names",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
+        if len(fitted) != len(names) or bool(np.any(fitted != names)):
+            raise ValueError(names_mismatch(list(fitted), list(names)))
+
     def _check_n_features(self, n_features: int) -> None:
         if n_features != self.n_features_in_:
             raise ValueError(
@@ -598,8 +662,9 @@ class LinearRegressionBase:
         Raises
         ------
         ValueError
-            For NaN/inf in X or y (named), mismatched lengths, or a ``y`` with another
-            number of outputs than the model predicts.
+            For NaN/inf in X or y (named), mismatched lengths, a ``y`` with another
+            number of outputs than the model predicts, or column names of X that differ from
+            ``feature_names_in_`` (as ``predict``, which also warns alike).
 
         Examples
         --------
@@ -723,6 +788,72 @@ class LinearRegressionBase:
         self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
     ) -> None:
         raise NotImplementedError
+
+
+def feature_names(X: Any) -> np.ndarray | None:
+    """The column names of ``X`` as an object array, or None: scikit-learn's rules
+    (``sklearn.utils.validation._get_feature_names``), found by duck typing.
+
+    Names come from a ``columns`` attribute (a pandas or polars DataFrame; pandas is not
+    imported) and count only when every one is a ``str``; names that are all of other types
+    (a ``RangeIndex``'s ints) mean no names, and a mix of ``str`` and others is refused.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Frame:
+    ...     def __init__(self, columns):
+    ...         self.columns = columns
+    >>> feature_names(Frame(["x1", "x2"]))
+    array(['x1', 'x2'], dtype=object)
+    >>> feature_names(Frame([0, 1])) is None, feature_names(np.zeros((2, 2))) is None
+    (True, True)
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(columns, (str, bytes)) or callable(columns):
+        return None
+    try:
+        entries = list(columns)
+    except TypeError:  # not a sequence of names
+        return None
+    if not entries:
+        return None
+    types = sorted(kind.__qualname__ for kind in {type(entry) for entry in entries})
+    if len(types) > 1 and "str" in types:
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {types} as feature name / column name types. "
+            "If you want feature names to be stored and validated, you must convert "
+            "them all to strings, by using X.columns = X.columns.astype(str) for "
+            "example. Otherwise you can remove feature / column names from your input "
+            "data, or convert them all to a non-string data type."
+        )
+    if types != ["str"]:
+        return None
+    names = np.empty(len(entries), dtype=object)
+    for j, entry in enumerate(entries):
+        names[j] = entry
+    return names
+
+
+def names_mismatch(fitted: list[str], names: list[str]) -> str:
+    """scikit-learn's message for column names that differ from ``feature_names_in_``: the
+    names unseen at fit, those missing, or (the same set) that the order changed."""
+    message = "The feature names should match those that were passed during fit.\n"
+    unexpected = sorted(set(names) - set(fitted))
+    missing = sorted(set(fitted) - set(names))
+
+    def listed(group: list[str]) -> str:
+        shown = "".join(f"- {name}\n" for name in group[:5])
+        return shown + ("- ...\n" if len(group) > 5 else "")
+
+    if unexpected:
+        message += "Feature names unseen at fit time:\n" + listed(unexpected)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + listed(missing)
+    if not unexpected and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    return message
 
 
 def data_matrix(X: Any) -> np.ndarray:

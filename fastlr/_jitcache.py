@@ -29,14 +29,19 @@ from typing import Any
 
 import numba
 from llvmlite import binding as llvm
-from numba.core import caching, config
-from numba.misc.appdirs import AppDirs
+from numba.core import caching as _numba_caching
+from numba.core import config as _numba_config
+from numba.misc import appdirs as _numba_appdirs
 
 from fastlr._version import __version__
 
 #: The folder of fastlr's source files: the only files this locator answers for.
 PACKAGE_DIR = Path(__file__).resolve().parent
 
+# numba's modules are partly typed; the members used here are not in its stubs.
+caching: Any = _numba_caching
+config: Any = _numba_config
+AppDirs: Any = _numba_appdirs.AppDirs
 _Locator: Any = caching._CacheLocator
 _SourceBacked: Any = caching._SourceFileBackedLocatorMixin
 # Newer numba releases name it without the leading underscore.

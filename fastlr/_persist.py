@@ -3,7 +3,9 @@
 A file holds the fitted attributes, the training state that :meth:`partial_fit` continues from
 (coefficients and momentum in training coordinates, the standardization, the loop state, the
 schedule's clock) and, in the member ``fastlr_meta`` (UTF-8 JSON as a uint8 array), the
-constructor parameters, the estimator class and the format's name and version. Every member is
+constructor parameters, the estimator class, the format's name and version and, for a model
+fitted on a DataFrame, ``feature_names_in_`` (a list of str; optional, so files written before
+it existed still load, in format version 1 as ever). Every member is
 read with ``allow_pickle=False``: a file holding a pickled object array is refused, never
 unpickled. Writes go to a temporary file in the target's directory, which is flushed, synced and
 then renamed over the target, so a crash mid-save leaves the old file as it was.
@@ -85,6 +87,7 @@ def save(model: LinearRegressionBase, path: str | os.PathLike[str]) -> None:
         "n_features_in_": int(model.n_features_in_),
         "solver_": str(model.solver_),
         "has_validation_loss_history_": hasattr(model, "validation_loss_history_"),
+        **_feature_names_to_json(model),
         "trained": {
             "t": int(model_state.t),
             "path": trained.path,
@@ -115,6 +118,15 @@ def save(model: LinearRegressionBase, path: str | os.PathLike[str]) -> None:
     }
     arrays.update({key: np.asarray(value) for key, value in optional.items() if value is not None})
     _write_atomically(os.fspath(path), arrays)
+
+
+def _feature_names_to_json(model: LinearRegressionBase) -> dict[str, Any]:
+    """``{"feature_names_in_": [...]}`` for a model fitted with column names, else ``{}`` (the
+    key is left out, as in the files written before it existed)."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return {}
+    return {"feature_names_in_": [str(name) for name in names]}
 
 
 def _estimator_name(model: object) -> str:
@@ -402,6 +414,15 @@ def _rebuild(
     model.learning_rate_ = float(array("learning_rate_", ()))
     model.momentum_ = float(array("momentum_", ()))
     model.solver_ = field(meta, "solver_", str)
+    if "feature_names_in_" in meta:  # (absent: fitted without names, or an older file)
+        names = meta["feature_names_in_"]
+        if (
+            not isinstance(names, list)
+            or len(names) != d
+            or not all(isinstance(name, str) for name in names)
+        ):
+            raise fail(f"'feature_names_in_' is not a list of {d} str")
+        model.feature_names_in_ = np.array(names, dtype=object)
     return model
 
 

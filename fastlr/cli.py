@@ -3,7 +3,8 @@
 ``fastlr train`` generates a large problem (or reads a data file), trains, times the NumPy
 reference, and can save the model and a loss plot; ``fastlr generate OUT`` writes a generated
 problem to ``.npy`` files in bounded memory; ``fastlr predict MODEL DATA`` applies a saved
-model; ``fastlr bench`` times fastlr against its peers. Also run as ``python -m fastlr``.
+model; ``fastlr bench`` times fastlr against its peers; ``fastlr cache [--clear]`` shows or
+removes the compiled kernels' cache. Also run as ``python -m fastlr``.
 ``import fastlr`` does not import this module.
 """
 
@@ -46,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train on a generated problem or a data file; compare with the NumPy reference",
         description="Train fastlr on DATA (.npy, .csv or .parquet, y chosen by --target) or, "
-        "without DATA, on a generated y = X @ coef + bias + noise; report the fit, and the "
+        "without DATA, on a generated y = X @ coef + bias + noise; report the fit (for DATA, "
+        "the coefficients by column name, kept in the model saved by --save), and the "
         "NumPy reference's time for the same epochs.",
     )
     train.add_argument("data", nargs="?", metavar="DATA", help="data file (default: generated)")
@@ -130,7 +132,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--quick", action="store_true", help="sizes divided by 100 (seconds)")
     bench.add_argument("--repeats", type=_positive_int, default=7)
+    cache = commands.add_parser(
+        "cache",
+        help="show where the compiled kernels are cached, or clear that cache",
+        description="fastlr's kernels are compiled on first use and cached per user, outside "
+        "the installed package (NUMBA_CACHE_DIR chooses another folder). Without an option, "
+        "print the folder in use and its size.",
+    )
+    cache.add_argument(
+        "--clear", action="store_true", help="remove the caches of every fastlr version"
+    )
     return parser
+
+
+def jit_cache(args: argparse.Namespace) -> int:
+    """``fastlr cache [--clear]``: the JIT cache's folder and size, or remove it."""
+    from fastlr import _jitcache
+
+    if args.clear:
+        removed = _jitcache.clear()
+        for removed_folder in removed:
+            print(f"removed {removed_folder}")
+        if not removed:
+            print("nothing to remove: no fastlr JIT cache was found")
+        return 0
+    folder, n_files, n_bytes = _jitcache.describe()
+    if folder is None:
+        print("no writable cache folder: kernels are compiled in every process")
+        return 0
+    print(f"{folder}\n{n_files} files, {n_bytes / 2**20:.1f} MiB")
+    return 0
 
 
 def _seconds(value: float) -> str:
@@ -158,11 +189,15 @@ def train(args: argparse.Namespace) -> int:
     print(f"fastlr {fastlr.__version__}, numba {numba.__version__}, numpy {np.__version__}")
     start = time.perf_counter()
     true_coef = None
+    labels: list[str] | None = None  # the coefficients' names (data files only)
+    names: list[str] | None = None  # the file's own column names, kept in the model
     if args.data is not None:
         from fastlr.datafiles import is_streamable, read_table
 
         table = read_table(args.data, "-1" if args.target is None else args.target)
         X, y = table.X, table.y
+        labels = table.features
+        names = table.features if table.named else None
         assert y is not None
         if not isinstance(X, np.memmap):
             how = "read"
@@ -214,6 +249,9 @@ def train(args: argparse.Namespace) -> int:
     fit_time = time.perf_counter() - start
     prediction = model.predict(X).astype(np.float64)
     mse = float(np.mean((prediction - y) ** 2))
+    r2 = model.score(X, y)
+    if names is not None:  # X is the file's columns as an array: the names come from the file
+        model.feature_names_in_ = np.array(names, dtype=object)
     if args.mode == "batch" and X.size >= PARALLEL_MIN_ELEMENTS:
         threads = f"{args.threads or numba.get_num_threads()} threads, layer {active_layer()}"
     else:
@@ -238,9 +276,11 @@ def train(args: argparse.Namespace) -> int:
         print(f"  intercept        {model.intercept_:.6f} (true {args.bias:g})")
         print(f"  MSE              {mse:.6f} (noise variance {args.noise**2:g})")
     else:
+        for line in _coef_lines(model.coef_, labels or []):
+            print(line)
         print(f"  intercept        {model.intercept_:.6g}")
         print(f"  MSE              {mse:.6g}")
-    print(f"  R^2              {model.score(X, y):.6f}")
+    print(f"  R^2              {r2:.6f}")
 
     if not args.no_reference and isinstance(X, np.memmap) and X.nbytes > REFERENCE_MAX_MAPPED:
         print(
@@ -265,6 +305,21 @@ def train(args: argparse.Namespace) -> int:
         _plot_loss(model, args.plot)
         print(f"loss curve saved to {args.plot}")
     return 0
+
+
+#: ``train`` prints at most this many coefficients of a data file (then how many more).
+MAX_COEF_LINES = 20
+
+
+def _coef_lines(coef: np.ndarray, labels: list[str]) -> list[str]:
+    """``  coef[name]       value`` for each feature (the column names, or their numbers),
+    aligned with the other result lines (or past the longest name)."""
+    shown = [f"coef[{label}]" for label in labels[:MAX_COEF_LINES]]
+    width = max([16, *(len(label) for label in shown)]) + 1
+    lines = [f"  {label:<{width}}{value:.6g}" for label, value in zip(shown, coef, strict=False)]
+    if len(labels) > MAX_COEF_LINES:
+        lines.append(f"  ... and {len(labels) - MAX_COEF_LINES} more coefficients")
+    return lines
 
 
 def _plot_loss(model: object, path: str) -> None:
@@ -323,15 +378,28 @@ def predict(args: argparse.Namespace) -> int:
     _check_output_folders(args.output)
     model = fastlr.load(args.model)
     table = read_table(args.data, args.target)
+    hint = "" if args.target is not None else "; pass --target COL to leave out y"
+    fitted = getattr(model, "feature_names_in_", None)
+    if fitted is not None and table.named:
+        _check_columns(args.data, [str(name) for name in fitted], table.features, hint)
     if table.X.shape[1] != model.n_features_in_:
-        hint = "" if args.target is not None else "; pass --target COL to leave out y"
         raise ValueError(
             f"{args.data} has {table.X.shape[1]} feature columns, but the model was fitted "
             f"with {model.n_features_in_}{hint}"
         )
-    prediction = model.predict(table.X)
-    if table.y is not None:
-        print(f"R^2 against {table.target!r}: {model.score(table.X, table.y):.6f}", file=sys.stderr)
+    if fitted is not None and not table.named:
+        print(
+            f"fastlr: warning: {args.data} has no column names; its columns are taken as the "
+            f"model's features {_listed([str(name) for name in fitted])}, in that order",
+            file=sys.stderr,
+        )
+    with warnings.catch_warnings():
+        # The names were checked above; X goes to the model as an array, without them.
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        prediction = model.predict(table.X)
+        r2 = None if table.y is None else model.score(table.X, table.y)
+    if r2 is not None:
+        print(f"R^2 against {table.target!r}: {r2:.6f}", file=sys.stderr)
     if args.output is None:
         np.savetxt(sys.stdout, prediction, fmt="%.17g", delimiter=",")
     elif suffix == ".npy":
@@ -340,6 +408,32 @@ def predict(args: argparse.Namespace) -> int:
     else:
         np.savetxt(args.output, prediction, fmt="%.17g", delimiter=",")
     return 0
+
+
+def _listed(names: list[str], most: int = 5) -> str:
+    """``a, b, c`` (the first ``most`` names, then ``...``)."""
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+
+
+def _check_columns(data: str, fitted: list[str], columns: list[str], hint: str) -> None:
+    """Raise unless the feature columns of ``data`` are the model's ``feature_names_in_``, in
+    order; the error names the columns unseen at fit and those missing (scikit-learn's
+    check, on one line)."""
+    if columns == fitted:
+        return
+    unseen = sorted(set(columns) - set(fitted))
+    missing = sorted(set(fitted) - set(columns))
+    problems = []
+    if unseen:
+        problems.append(f"unseen at fit time: {_listed(unseen)}")
+    if missing:
+        problems.append(f"seen at fit time, yet missing: {_listed(missing)}")
+    if not problems:
+        problems.append(f"the same names in another order ({_listed(columns)})")
+    raise ValueError(
+        f"the columns of {data} do not match the feature names the model was fitted with "
+        f"({_listed(fitted)}): {'; '.join(problems)}{hint if unseen else ''}"
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -362,6 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return predict(args)
         if args.command == "generate":
             return generate(args)
+        if args.command == "cache":
+            return jit_cache(args)
         return train(args)
     except BrokenPipeError:  # `fastlr predict ... | head`: the reader has gone, quietly stop
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -19,8 +19,8 @@ Examples
 >>> table.X
 array([[1., 2.],
        [3., 4.]])
->>> table.y, table.features, table.target
-(array([10., 20.]), ['x1', 'x2'], 'price')
+>>> table.y, table.features, table.target, table.named
+(array([10., 20.]), ['x1', 'x2'], 'price', True)
 """
 
 from __future__ import annotations
@@ -47,12 +47,16 @@ CSV_ENCODING = "utf-8-sig"
 @dataclass(frozen=True)
 class Table:
     """A data file read as ``X`` (n, d) float64 (float32 kept for ``.npy``) and ``y`` (n,) or
-    None, with the column names (``"0"``, ``"1"``, ... where the file has none)."""
+    None, with the column names (``"0"``, ``"1"``, ... where the file has none). ``named``
+    says whether the names are the file's own (a CSV header, Parquet's columns), so that a
+    model keeps them as ``feature_names_in_``, or the column numbers (``.npy``, a CSV file
+    without a header)."""
 
     X: np.ndarray
     y: np.ndarray | None
     features: list[str]
     target: str | None
+    named: bool = False
 
 
 def read_table(path: str | os.PathLike[str], target: str | None = None) -> Table:
@@ -87,8 +91,12 @@ def read_table(path: str | os.PathLike[str], target: str | None = None) -> Table
         raise FileNotFoundError(f"no such data file: {path!r}")
     if suffix == ".npy":
         return _read_npy(path, target)
-    names, values = _read_csv(path) if suffix == ".csv" else _read_parquet(path)
-    return _split(path, names, values, target)
+    if suffix == ".csv":
+        names, values, named = _read_csv(path)
+    else:
+        names, values = _read_parquet(path)
+        named = True
+    return _split(path, names, values, target, named)
 
 
 def _target_name(target: Any) -> str | None:
@@ -160,7 +168,7 @@ def _csv_header(path: str) -> tuple[bool, list[str]]:
     return not all(numbers), fields
 
 
-def _read_csv(path: str) -> tuple[list[str], np.ndarray]:
+def _read_csv(path: str) -> tuple[list[str], np.ndarray, bool]:
     header, fields = _csv_header(path)
     try:
         with warnings.catch_warnings():  # "input contained no data": reported below
@@ -182,7 +190,7 @@ def _read_csv(path: str) -> tuple[list[str], np.ndarray]:
         raise ValueError(
             f"{path!r}: the header has {len(names)} columns, the rows {values.shape[1]}"
         )
-    return names, values
+    return names, values, header
 
 
 def _read_parquet(path: str) -> tuple[list[str], np.ndarray]:
@@ -202,9 +210,11 @@ def _read_parquet(path: str) -> tuple[list[str], np.ndarray]:
     return names, values
 
 
-def _split(path: str, names: list[str], values: np.ndarray, target: str | None) -> Table:
+def _split(
+    path: str, names: list[str], values: np.ndarray, target: str | None, named: bool = False
+) -> Table:
     if target is None:
-        return Table(values, None, names, None)
+        return Table(values, None, names, None, named)
     column = _column(path, names, target)
     keep = [j for j in range(len(names)) if j != column]
     return Table(
@@ -212,6 +222,7 @@ def _split(path: str, names: list[str], values: np.ndarray, target: str | None) 
         np.array(values[:, column], dtype=values.dtype),
         [names[j] for j in keep],
         names[column],
+        named,
     )
 
 

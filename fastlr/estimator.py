@@ -133,6 +133,12 @@ class LinearRegression(LinearRegressionBase):
     solver_ : str
         ``"gram"`` or ``"fused"``: the path the last fit took.
     n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Names of the features seen during ``fit`` (an object array of str). Defined only when
+        X was a DataFrame whose column names are all strings; ``predict``, ``score`` and later
+        ``partial_fit`` calls then check a DataFrame's columns against them (a ValueError
+        when they differ) and warn on an array, as scikit-learn's estimators do.
 
     A ``dask.array`` X (with y a dask array) is trained on the Dask cluster of the current
     ``distributed`` client, its blocks kept on the workers: see :func:`fastlr.dask.fit`;
