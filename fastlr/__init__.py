@@ -3,7 +3,8 @@
 Public surface: :class:`LinearRegression`, :func:`loss_and_gradient`, :func:`make_regression`,
 :func:`load` (a model written by ``LinearRegression.save``), :func:`iter_chunks` (a data file in
 chunks, for ``partial_fit``), and :mod:`fastlr.reference`, the pure NumPy twin of the first
-three.
+three. For hot loops, :func:`loss_and_gradient`, :func:`predict` and :func:`minibatch_step` are
+also callable from users' own ``@numba.njit`` code.
 """
 
 from fastlr._loop import EpochInfo
@@ -18,7 +19,7 @@ from fastlr.exceptions import (
     FitInterruptedWarning,
     NotFittedError,
 )
-from fastlr.objective import loss_and_gradient
+from fastlr.objective import loss_and_gradient, minibatch_step, predict
 
 __all__ = [
     "ConvergenceWarning",
@@ -32,4 +33,6 @@ __all__ = [
     "load",
     "loss_and_gradient",
     "make_regression",
+    "minibatch_step",
+    "predict",
 ]
