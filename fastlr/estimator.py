@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -159,9 +160,7 @@ class LinearRegression(LinearRegressionBase):
         self, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: Any
     ) -> LinearRegression | None:
         """A dask array X goes to :func:`fastlr.dask.fit` (dask is imported only then)."""
-        from fastlr.dask import is_dask_array
-
-        if not is_dask_array(X):
+        if not _is_dask_array(X):
             return None
         from fastlr import dask as on_dask
 
@@ -170,9 +169,7 @@ class LinearRegression(LinearRegressionBase):
 
     def _predict_elsewhere(self, X: Any) -> Any:
         """A dask array X gets a lazy dask array of predictions (:func:`fastlr.dask.predict`)."""
-        from fastlr.dask import is_dask_array
-
-        if not is_dask_array(X):
+        if not _is_dask_array(X):
             return None
         from fastlr import dask as on_dask
 
@@ -230,3 +227,13 @@ def _backend(X: np.ndarray, settings: TrainSettings) -> _training.Backend:
             "or load X into memory"
         )
     return _streaming.StreamingBackend(settings.n_threads)
+
+
+def _is_dask_array(X: Any) -> bool:
+    """Whether X is a dask array; without dask.array imported it cannot be one, and then
+    neither it nor :mod:`fastlr.dask` is imported (a cold start saves both)."""
+    if "dask.array" not in sys.modules:
+        return False
+    from fastlr.dask import is_dask_array
+
+    return is_dask_array(X)
