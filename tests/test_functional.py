@@ -1,5 +1,7 @@
 """The functional API from Python and from users' own numba code: same bits, checked inputs."""
 
+from pathlib import Path
+
 import numba
 import numpy as np
 import pytest
@@ -214,3 +216,16 @@ def test_minibatch_step_checks_its_parameters():
     with pytest.raises(ValueError, match=r"X contains inf at index \(3, 1\)"):
         fastlr.minibatch_step(X, y, [2, 3], coef, 0.0, 0.1)
     np.testing.assert_array_equal(coef, before)
+
+
+def test_the_readme_example_of_calling_fastlr_from_numba_code_runs():
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    if not readme.is_file():
+        pytest.skip("needs the source tree's README")
+    text = readme.read_text(encoding="utf-8")
+    section = text[text.index("### Calling fastlr from numba code") :]
+    code = section[section.index("```python\n") + 10 : section.index("\n```\n")]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["mean_loss"] < 0.01  # noise 0.1: the loss is about noise² / 2
+    assert np.all(np.isfinite(namespace["coef"]))
