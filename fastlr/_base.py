@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import os
 import warnings
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from fastlr import _rules
 from fastlr._loop import EpochInfo, Progress
 from fastlr._progress import finish, progress_printer
 from fastlr._random import RandomState, check_random_state
-from fastlr._training import Trained, TrainSettings
+from fastlr._training import SHORTFALL_WARN, Trained, TrainSettings
 from fastlr._validation import (
     as_coef,
     as_float_matrix,
@@ -391,14 +392,9 @@ class LinearRegressionBase:
         finally:
             finish(progress)
         loop = trained.loop
-        if not loop.converged and not loop.stopped_by_user:
-            warnings.warn(
-                f"stopped after max_iter={loop.n_iter} epochs before converging with "
-                f"tol={settings.tol:g} (n_iter_no_change={settings.n_iter_no_change}); raise "
-                "max_iter, or pass tol=None to run a fixed number of epochs",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        caution = fit_caution(trained, settings)
+        if caution is not None:
+            warnings.warn(caution, ConvergenceWarning, stacklevel=2)
         self._publish(trained, two_d, X.shape[1], loop.history, append=False)
         self._set_feature_names(names)
         self.validation_loss_history_ = loop.validation_history
@@ -517,6 +513,14 @@ class LinearRegressionBase:
         self.learning_rate_ = trained.learning_rate
         self.momentum_ = trained.momentum
         self.solver_ = trained.path
+        accuracy = trained.accuracy
+        shortfall = trained.shortfall
+        self.converged_ = (
+            bool(trained.loop.converged)
+            and (accuracy is None or accuracy.certified)
+            and (shortfall is None or shortfall <= SHORTFALL_WARN)
+        )
+        self.certified_digits_ = math.nan if accuracy is None else accuracy.digits
         self.t_ = trained.model.t
         self._trained = trained
         self._two_d = two_d
@@ -916,3 +920,29 @@ def _in_user_shape(
         )
 
     return shaped
+
+
+def fit_caution(trained: Trained, settings: TrainSettings) -> str | None:
+    """What a fit must tell its user (a ConvergenceWarning), or None: coefficients float64
+    could not certify, an sgd or mini-batch plateau short of least squares, or the epoch budget
+    spent before the stopping rule was met."""
+    loop = trained.loop
+    if loop.stopped_by_user:
+        return None
+    if trained.accuracy is not None and trained.accuracy.warning is not None:
+        return trained.accuracy.warning
+    shortfall = trained.shortfall
+    if shortfall is not None and shortfall > SHORTFALL_WARN:
+        return (
+            f"the {settings.mode} fit stopped on a plateau of its loss {shortfall:.1e} x "
+            f"var(y)/2 above the least-squares optimum of these data (R² about {shortfall:.1e} "
+            "below the best) after dividing its step by 4 up to 6 times: raise max_iter or "
+            "lower tol, or use mode='batch', which solves this problem exactly"
+        )
+    if not loop.converged:
+        return (
+            f"stopped after max_iter={loop.n_iter} epochs before converging with "
+            f"tol={settings.tol:g} (n_iter_no_change={settings.n_iter_no_change}); raise "
+            "max_iter, or pass tol=None to run a fixed number of epochs"
+        )
+    return None

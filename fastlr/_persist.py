@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import math
 import os
 import secrets
 import warnings
@@ -88,6 +89,10 @@ def save(model: LinearRegressionBase, path: str | os.PathLike[str]) -> None:
         "solver_": str(model.solver_),
         "has_validation_loss_history_": hasattr(model, "validation_loss_history_"),
         **_feature_names_to_json(model),
+        "converged_": bool(model.converged_),
+        "certified_digits_": None
+        if math.isnan(model.certified_digits_)
+        else float(model.certified_digits_),
         "trained": {
             "t": int(model_state.t),
             "path": trained.path,
@@ -414,6 +419,10 @@ def _rebuild(
     model.learning_rate_ = float(array("learning_rate_", ()))
     model.momentum_ = float(array("momentum_", ()))
     model.solver_ = field(meta, "solver_", str)
+    # (absent from files written before they existed: the loop's verdict, nothing certified)
+    model.converged_ = bool(meta.get("converged_", loop.converged))
+    digits = meta.get("certified_digits_")
+    model.certified_digits_ = math.nan if digits is None else float(digits)
     if "feature_names_in_" in meta:  # (absent: fitted without names, or an older file)
         names = meta["feature_names_in_"]
         if (

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from fastlr import _rules
+from fastlr._accuracy import Accuracy, hessian, refine
 from fastlr._loop import EpochInfo, LoopResult, LoopRules, Model, Progress, RowOrder, run_epochs
 from fastlr._validation import max_abs, raise_if_not_finite
 from fastlr.exceptions import DivergenceError
@@ -212,6 +213,12 @@ class Trained:
     momentum: float
     loop: LoopResult
     path: str
+    #: The certificate of the coefficients in the units of X (sufficient-statistics path), or
+    #: None where none was computed.
+    accuracy: Accuracy | None = None
+    #: sgd and mini-batch: how far below the least-squares optimum the fit ended (about the R²
+    #: it lacks), or None where it was not checked.
+    shortfall: float | None = None
 
 
 # --------------------------------------------------------------------------- set-up
@@ -275,14 +282,7 @@ def gram_spectrum(problem: GramProblem, s: TrainSettings) -> tuple[float, float]
     intercept's row and column and the L2 term included (NaN for non-finite statistics)."""
     if not (np.isfinite(problem.H).all() and np.isfinite(problem.C).all()):
         return math.nan, math.nan
-    d = problem.H.shape[0]
-    size = d + 1 if s.fit_intercept else d
-    A = np.empty((size, size))
-    A[:d, :d] = problem.H
-    A[np.arange(d), np.arange(d)] += s.l2
-    if s.fit_intercept:
-        A[:d, d] = A[d, :d] = problem.mean_z
-        A[d, d] = 1.0
+    A = hessian(problem.H, problem.mean_z, s.l2, s.fit_intercept)
     values = np.linalg.eigvalsh(A)
     return float(values[-1]), float(values[0])
 
@@ -438,6 +438,33 @@ def train(
             to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
             on_nonfinite=lambda: name_bad_input(X, Y),
         )
+    shortfall = None
+    if s.mode != "batch" and s.tol is not None and X_val is None and not loop.stopped_by_user:
+        check = shortfall_check(backend, X, Y, weights, total_weight, s, scaling, loop.n_iter)
+        if check is not None:
+            shortfall = check(model)
+            cuts = 0
+            while shortfall > SHORTFALL_WARN and loop.n_iter < s.epochs and cuts < STEP_CUTS:
+                # A plateau far from what the data allow: go on with a smaller step (a smaller
+                # noise ball), within the epoch budget.
+                cuts += 1
+                rate /= STEP_CUT
+                # A smaller step makes smaller progress per epoch: so must the plateau's tol.
+                rules = dataclasses.replace(rules, learning_rate=rate, tol=rules.tol / STEP_CUT)
+                model.state = _rules.new_state()
+                more = run_epochs(
+                    epoch,
+                    model,
+                    rules,
+                    s.epochs - loop.n_iter,
+                    callback=callback,
+                    to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
+                    on_nonfinite=lambda: name_bad_input(X, Y),
+                )
+                loop = _joined(loop, more)
+                shortfall = check(model)
+                if more.stopped_by_user:
+                    break
     if (
         init is None
         and X_val is None
@@ -452,9 +479,128 @@ def train(
 
         model.state[_rules.BEST] = loop.history[0]
         raise_divergence(_rules.ROSE, loop.n_iter, float(loop.history[-1]), model.state, rate)
+    accuracy = None
+    if (
+        problem is not None
+        and spectrum is not None
+        and s.tol is not None
+        and s.l1 == 0.0
+        and X_val is None
+        and not loop.stopped_by_user
+    ):
+        accuracy = _refine(
+            backend, X, Y, weights, total_weight, s, scaling, problem, spectrum, model
+        )
+        if accuracy.certified:
+            loop = dataclasses.replace(loop, converged=True)
     return Trained(
-        model, scaling, rate, s.heavy_ball, loop, "gram" if problem is not None else "fused"
+        model,
+        scaling,
+        rate,
+        s.heavy_ball,
+        loop,
+        "gram" if problem is not None else "fused",
+        accuracy,
+        shortfall,
     )
+
+
+#: An sgd or mini-batch fit whose loss exceeds the least-squares optimum by more than this share
+#: of var(y)/2 (an R² this much below the best the data allow) is continued, then reported.
+SHORTFALL_WARN = 5e-4
+#: Such a plateau is left by dividing the step (and tol) by STEP_CUT, at most STEP_CUTS times.
+STEP_CUT = 4.0
+STEP_CUTS = 6
+
+
+def _joined(first: LoopResult, then: LoopResult) -> LoopResult:
+    """One run's record from two runs in a row."""
+    return LoopResult(
+        np.concatenate([first.history, then.history]),
+        None,
+        first.n_iter + then.n_iter,
+        then.converged,
+        then.stopped_by_user,
+    )
+
+
+def shortfall_check(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    epochs_run: int,
+) -> Callable[[Model], float] | None:
+    """A measure of how far below the least-squares optimum an sgd or mini-batch model is:
+    ``(L - L*) / (var(y) / 2)``, about the R² it lacks. The optimum comes from one moments pass,
+    each measure from one fused pass. None where the optimum is not a linear solve (L1) or
+    where checking would cost more than about a quarter of the fit: the moments pass costs some
+    d/2 multiply-adds per element against about 2 per element and epoch, so it is done when
+    d <= the epochs run."""
+    n, d = X.shape
+    k = Y.shape[1]
+    if s.l1 > 0.0 or d > GRAM_MAX_FEATURES or n < 2 * d or d > epochs_run:
+        return None
+    with np.errstate(all="ignore"):
+        problem = gram_problem(backend.moments(X, Y, weights, True), scaling)
+        A = hessian(problem.H, problem.mean_z, s.l2, s.fit_intercept)
+        zero = Model.zeros(k, d)
+        grad = np.empty((k, d + 1))
+        backend.gram_loss_gradient(problem, zero.coef, zero.intercept, grad)
+        theta = -np.linalg.lstsq(A, grad[:, : A.shape[0]].T, rcond=None)[0].T
+        best = Model.zeros(k, d)
+        best.coef[...] = theta[:, :d]
+        if s.fit_intercept:
+            best.intercept[...] = theta[:, d]
+        optimum = backend.gram_loss_gradient(problem, best.coef, best.intercept, grad)
+        optimum += _rules.penalty_value(best.coef, s.l2, 0.0)
+    spread = 0.5 * float(np.sum(problem.y_var))
+    if not (math.isfinite(optimum) and spread > 0.0):
+        return None
+
+    def shortfall(model: Model) -> float:
+        user_coef, user_intercept = scaling.to_user(model.coef, model.intercept)
+        with np.errstate(all="ignore"):
+            reached = backend.loss_gradient(
+                X, Y, weights, total_weight, user_coef, user_intercept, grad
+            )
+        reached += _rules.penalty_value(model.coef, s.l2, 0.0)
+        if not math.isfinite(reached):
+            return math.inf
+        return max(0.0, reached - optimum) / spread
+
+    return shortfall
+
+
+def _refine(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    problem: GramProblem,
+    spectrum: tuple[float, float],
+    model: Model,
+) -> Accuracy:
+    """Refine the sufficient-statistics solution against the data (:mod:`fastlr._accuracy`)."""
+    top, bottom = spectrum
+    condition = top / bottom if bottom > 0.0 else math.inf
+    k, d = model.coef.shape
+    grad = np.empty((k, d + 1))
+
+    def data_gradient(coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        user_coef, user_intercept = scaling.to_user(coef, intercept)
+        with np.errstate(all="ignore"):
+            backend.loss_gradient(X, Y, weights, total_weight, user_coef, user_intercept, grad)
+        return scaling.gradient_to_training(grad)
+
+    A = hessian(problem.H, problem.mean_z, s.l2, s.fit_intercept)
+    return refine(data_gradient, A, condition, model.coef, model.intercept, s.l2, scaling.to_user)
 
 
 def _ends_below_first_epoch(

@@ -33,8 +33,9 @@ def _as_array(value: Any, name: str) -> np.ndarray:
     Sparse matrices and complex numbers are refused with the wording scikit-learn uses; an
     object array is converted to float64 when every element is a number (as scikit-learn does).
     """
-    masked = sys.modules.get("numpy.ma")  # not imported: value cannot be a masked array
-    if masked is not None and isinstance(value, masked.MaskedArray):
+    # numpy.ma not imported (or still importing): value cannot be a masked array
+    masked = getattr(sys.modules.get("numpy.ma"), "MaskedArray", None)
+    if masked is not None and isinstance(value, masked):
         raise TypeError(
             f"{name} is a masked array: masks are not supported (they would be ignored); fill "
             f"the masked values ({name}.filled(value)) or drop those rows"

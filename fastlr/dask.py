@@ -713,6 +713,7 @@ def fit_estimator(
     >>> callable(fit_estimator)
     True
     """
+    from fastlr._base import fit_caution
     from fastlr.exceptions import ConvergenceWarning
 
     for name in ("early_stopping", "hogwild"):
@@ -735,14 +736,9 @@ def fit_estimator(
         # failed also cancelled the user's persisted X and y it was computed from.
         rows.blocks = []
     loop = trained.loop
-    if not loop.converged and not loop.stopped_by_user:
-        warnings.warn(
-            f"stopped after max_iter={loop.n_iter} epochs before converging with "
-            f"tol={settings.tol:g} (n_iter_no_change={settings.n_iter_no_change}); raise "
-            "max_iter, or pass tol=None to run a fixed number of epochs",
-            ConvergenceWarning,
-            stacklevel=stacklevel,
-        )
+    caution = fit_caution(trained, settings)
+    if caution is not None:
+        warnings.warn(caution, ConvergenceWarning, stacklevel=stacklevel)
     estimator._publish(trained, two_d, d, loop.history, append=False)
     estimator.validation_loss_history_ = None
     estimator.n_iter_ = loop.n_iter

@@ -14,6 +14,7 @@ da = pytest.importorskip("dask.array", reason="fastlr.dask needs dask[array]")
 
 import fastlr  # noqa: E402
 from fastlr import dask as fdask  # noqa: E402
+from fastlr._accuracy import MAX_REFINEMENTS  # noqa: E402
 
 N, D, CHUNK = 6000, 4, 1000  # 6 blocks
 
@@ -59,11 +60,15 @@ def test_gram_path_matches_the_in_memory_fit_and_reads_the_data_once(client, dat
     assert model.n_iter_ == expected.n_iter_
     assert relative(model.coef_, expected.coef_) < 1e-10
     assert abs(model.intercept_ - expected.intercept_) < 1e-10 * abs(expected.intercept_)
-    # one task per block read the data, all in the moments pass
-    visits = [t["key"] for t in stream.data if str(t["key"]).find("_block_") >= 0]
-    assert len(visits) == N // CHUNK
-    assert all("_block_moments" in str(key) for key in visits)
-    assert model.block_tasks_ == N // CHUNK
+    # one task per block for the moments pass, then one fused pass over the blocks for each
+    # correction of the refinement against the data (as in memory: fastlr._accuracy)
+    visits = [str(t["key"]) for t in stream.data if str(t["key"]).find("_block_") >= 0]
+    moments = [key for key in visits if "_block_moments" in key]
+    assert len(moments) == N // CHUNK
+    passes, rest = divmod(len(visits) - len(moments), N // CHUNK)
+    assert rest == 0
+    assert 1 <= passes <= MAX_REFINEMENTS
+    assert model.block_tasks_ == len(visits)
 
 
 def test_data_path_matches_the_in_memory_fit_epoch_for_epoch(client, data):

@@ -49,6 +49,12 @@ def test_sklearn_estimator_checks(estimator, check):
             # 11 rows, 10 features and an intercept: an exactly determined, ill-conditioned
             # system that 1000 epochs of the data path do not settle; saying so is correct.
             warnings.simplefilter("ignore", fastlr.ConvergenceWarning)
+        if estimator.mode != "batch":
+            # Tiny sets of pure noise (30-50 rows, y random ints): an sgd fit ends an R² of
+            # 1e-3..1e-2 short of least squares even after its step cuts; saying so is correct.
+            warnings.filterwarnings(
+                "ignore", message=".*fit stopped on a plateau", category=fastlr.ConvergenceWarning
+            )
         check(estimator)
 
 

@@ -1,0 +1,196 @@
+"""How accurate the coefficients the user gets are: refinement against the data, and its verdict.
+
+The sufficient-statistics path iterates on the moments ``H = E[z zᵀ]`` of the standardized
+data; its own certificate bounds the error in those training coordinates, where the moments were
+rounded once. What the user gets is ``coef_`` and ``intercept_`` in the units of X, and there
+the intercept inherits ``x̄ᵀδw``, which columns with large offsets amplify.
+
+So after the iterations, the gradient is computed again **from the data** (one fused pass, at
+the model's raw-unit twin, residuals summed in float64) and the Newton correction
+``δ = -A⁻¹ g`` (``A`` the Hessian in training coordinates, exact for least squares) is applied,
+a few times while it keeps shrinking: iterative refinement of the normal equations with
+residuals from the data. Each step shrinks the error by about ``κ(A)·ε``, so where
+``κ(A)·ε`` is small the size of the last correction, in the units of X, bounds the error left
+(the next correction would be smaller still): that is the certificate. Where ``κ(A)·ε`` is not
+small, float64 cannot certify the answer and the caller says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Refinement only where one step contracts the error by at least this factor (κ·ε below it).
+MAX_CONTRACTION = 1e-2
+#: At most this many refinement passes over the data (each one fused pass).
+MAX_REFINEMENTS = 4
+#: Digits the user is promised when the problem allows them (relative error 1e-10).
+TARGET_DIGITS = 10.0
+#: Below this many certified digits a fit is reported (a warning) even when float64 allows no
+#: more: 7 digits is single precision's worth.
+WARN_DIGITS = 7.0
+#: No more digits than float64 holds.
+MAX_DIGITS = 15.0
+#: Refinement stops once this many digits are certified (usually two passes: one correction,
+#: one to measure what is left), well beyond TARGET_DIGITS.
+STOP_DIGITS = 13.0
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """The verdict on a fit's coefficients, in the units of X.
+
+    ``digits``: the certified number of correct significant digits of every coefficient and the
+    intercept (``-log10`` of the largest relative error bound), NaN where nothing is certified;
+    ``condition``: κ of the Hessian in training coordinates; ``floor_digits``: what float64
+    allows on this problem (``-log10(κ·ε)``).
+    """
+
+    digits: float
+    condition: float
+    floor_digits: float
+
+    @property
+    def certified(self) -> bool:
+        """Whether the fit reached the promised digits, or the most this problem allows."""
+        return self.digits >= min(TARGET_DIGITS, self.floor_digits)
+
+    @property
+    def warning(self) -> str | None:
+        """What the user must be told about these coefficients, or None: not certified, or
+        certified to fewer than WARN_DIGITS digits because float64 allows no more."""
+        if self.certified and self.digits >= WARN_DIGITS:
+            return None
+        conditioning = (
+            f"the condition number of the standardized problem is {self.condition:.2e}, so "
+            f"float64 allows about {self.floor_digits:.1f} correct digits at best"
+        )
+        if math.isnan(self.digits):
+            return (
+                f"coef_ and intercept_ cannot be certified and may be wrong in every digit: "
+                f"{conditioning}, too few to check the solution against the data "
+                "(certified_digits_ is NaN). Drop or combine nearly collinear columns (a "
+                "polynomial in x: center x, or use orthogonal polynomials)"
+            )
+        return (
+            f"coef_ and intercept_ are certified to {self.digits:.1f} significant digits only "
+            f"(relative error <= {10.0**-self.digits:.1e} in the units of X, certified_digits_): "
+            f"{conditioning}"
+        )
+
+
+def hessian(H: np.ndarray, mean_z: np.ndarray, l2: float, fit_intercept: bool) -> np.ndarray:
+    """The Hessian of the training objective in training coordinates, the intercept's row and
+    column included when it is fitted."""
+    d = H.shape[0]
+    size = d + 1 if fit_intercept else d
+    A = np.empty((size, size))
+    A[:d, :d] = H
+    A[np.arange(d), np.arange(d)] += l2
+    if fit_intercept:
+        A[:d, d] = A[d, :d] = mean_z
+        A[d, d] = 1.0
+    return A
+
+
+def refine(
+    data_gradient: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    A: np.ndarray,
+    condition: float,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    l2: float,
+    to_user: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> Accuracy:
+    """Refine ``coef`` (k, d) and ``intercept`` (k,), in training coordinates and in place,
+    against the data; return the certificate of the result.
+
+    ``data_gradient(coef, intercept)`` returns the gradient of the squared loss, from the data,
+    in training coordinates (k, d + 1); ``to_user`` maps training coordinates to the units of X.
+    """
+    k, d = coef.shape
+    fit_intercept = A.shape[0] == d + 1
+    # Constant columns are all zero in training coordinates: nothing to learn, their
+    # coefficients stay 0 and their rows and columns of A are left out.
+    active = np.ones(A.shape[0], dtype=bool)
+    active[:d] = np.diag(A)[:d] > 0.0
+    if not active.all():
+        A = A[np.ix_(active, active)]
+        values = np.linalg.eigvalsh(A)
+        condition = float(values[-1] / values[0]) if values[0] > 0.0 else math.inf
+    floor = -math.log10(condition * _EPS) if condition > 0 and math.isfinite(condition) else 0.0
+    if not (math.isfinite(condition) and condition * _EPS <= MAX_CONTRACTION):
+        return Accuracy(math.nan, condition, max(floor, 0.0))
+    factor = np.linalg.cholesky(A)
+    previous = math.inf
+    digits = math.nan
+    for _ in range(MAX_REFINEMENTS):
+        grad = data_gradient(coef, intercept)
+        g = grad[:, : active.shape[0]].copy()
+        g[:, :d] += l2 * coef
+        if not np.isfinite(g).all():
+            return Accuracy(math.nan, condition, floor)
+        delta = np.zeros_like(g)
+        delta[:, active] = -_cholesky_solve(factor, g[:, active].T).T
+        step_coef = delta[:, :d]
+        step_intercept = delta[:, d] if fit_intercept else np.zeros(k)
+        size = _relative_size(step_coef, step_intercept, coef, intercept, to_user)
+        if size > 0.5 * previous:
+            # No longer shrinking: the corrections are rounding noise of this size, which is
+            # then also the error left; keep the model (the noise would not improve it).
+            digits = _digits(max(size, previous))
+            break
+        coef += step_coef
+        intercept += step_intercept
+        previous = size
+        digits = _digits(size)
+        if digits >= STOP_DIGITS:
+            break
+    return Accuracy(digits, condition, floor)
+
+
+def _digits(relative_error: float) -> float:
+    return MAX_DIGITS if relative_error == 0.0 else min(MAX_DIGITS, -math.log10(relative_error))
+
+
+def _cholesky_solve(factor: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``A⁻¹ b`` from ``A = L Lᵀ`` (``factor`` = L)."""
+    return np.linalg.solve(factor.T, np.linalg.solve(factor, b))
+
+
+#: A coefficient or intercept smaller than this share of the model's largest effect is measured
+#: against that share instead of its own size (a parameter near zero has no relative error).
+NEGLIGIBLE = 1e-6
+
+
+def _relative_size(
+    step_coef: np.ndarray,
+    step_intercept: np.ndarray,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    to_user: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> float:
+    """The largest relative change a step makes to any coefficient or intercept in the units
+    of X, each measured against ``max(|value|, NEGLIGIBLE x the largest effect)``.
+
+    A coefficient's relative change is the same in training and user units (they differ by a
+    column's scale), so it is measured on ``coef`` (standardized: its size is the feature's
+    effect on y per standard deviation); the intercept on its value in the units of X. The
+    largest effect is the largest standardized coefficient or intercept of the output.
+    """
+    new_coef = coef + step_coef
+    new_intercept = intercept + step_intercept
+    user_intercept = to_user(new_coef, new_intercept)[1]
+    intercept_change = np.abs(user_intercept - to_user(coef, intercept)[1])
+    largest = np.maximum(np.abs(new_coef).max(axis=1), np.abs(new_intercept))  # (k,)
+    floor = NEGLIGIBLE * largest[:, None]
+    change = np.column_stack([np.abs(step_coef), intercept_change])
+    value = np.maximum(np.abs(np.column_stack([new_coef, user_intercept])), floor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(change == 0.0, 0.0, change / value)
+    return float(ratio.max())
