@@ -133,6 +133,15 @@ class LinearRegression(LinearRegressionBase):
         The momentum used (the tuned one when ``momentum="auto"``).
     solver_ : str
         ``"gram"`` or ``"fused"``: the path the last fit took.
+    converged_ : bool
+        Whether the last fit finished: its stopping rule was met, its coefficients were
+        certified (sufficient-statistics path) and an sgd or mini-batch plateau was not found
+        short of least squares. False always comes with a ``ConvergenceWarning``.
+    certified_digits_ : float
+        Sufficient-statistics path: the certified number of correct significant digits of
+        every coefficient and the intercept, in the units of X (relative error at most
+        ``10**-certified_digits_``), after refining the solution against the data. NaN where
+        nothing is certified (other paths, or a problem beyond float64, which warns).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
