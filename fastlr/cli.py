@@ -262,7 +262,10 @@ def train(args: argparse.Namespace) -> int:
         f"{model.learning_rate_:.4g}, momentum {model.momentum_:.4g})"
     )
     if model.solver_ == "gram":
-        per_epoch = f"one pass for X'X and X'y, then {model.n_iter_} iterations on them"
+        per_epoch = (
+            f"one pass for X'X and X'y, {model.n_iter_} iterations on them, then refined "
+            "against the data"
+        )
     else:
         per_epoch = f"{fit_time / model.n_iter_ * 1e3:.3g} ms/epoch"
     print(f"  fit time         {_seconds(fit_time)} ({per_epoch}, {threads})")
@@ -281,6 +284,11 @@ def train(args: argparse.Namespace) -> int:
         print(f"  intercept        {model.intercept_:.6g}")
         print(f"  MSE              {mse:.6g}")
     print(f"  R^2              {r2:.6f}")
+    if not np.isnan(model.certified_digits_):
+        print(
+            f"  certified        {model.certified_digits_:.1f} significant digits of every "
+            "coefficient and the intercept"
+        )
 
     if not args.no_reference and isinstance(X, np.memmap) and X.nbytes > REFERENCE_MAX_MAPPED:
         print(
@@ -290,8 +298,11 @@ def train(args: argparse.Namespace) -> int:
     elif not args.no_reference:
         print(f"NumPy reference, same data and {model.n_iter_} epochs ...", flush=True)
         start = time.perf_counter()
-        same = {**params, "max_iter": model.n_iter_, "tol": None}
-        twin = reference.LinearRegression(**same).fit(X, y)
+        # The same path, stopping rule and refinement, within the same epochs.
+        same = {**params, "max_iter": model.n_iter_, "solver": model.solver_}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            twin = reference.LinearRegression(**same).fit(X, y)
         ref_time = time.perf_counter() - start
         agree = float(np.max(np.abs(twin.coef_ - model.coef_)))
         print(
