@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from fastlr import _rules
+from fastlr._feature_names import check_column_names, feature_names
 from fastlr._loop import EpochInfo, Progress
 from fastlr._progress import finish, progress_printer
 from fastlr._random import RandomState, check_random_state
@@ -615,28 +616,7 @@ class LinearRegressionBase:
     def _check_column_names(self, X: Any) -> None:
         """Check the column names of ``X`` against ``feature_names_in_``, as scikit-learn's
         ``_check_feature_names(reset=False)`` does (the same warnings and error)."""
-        fitted = getattr(self, "feature_names_in_", None)
-        names = feature_names(X)
-        if fitted is None and names is None:
-            return
-        estimator = type(self).__name__
-        if fitted is None:
-            warnings.warn(
-                f"X has feature names, but {estimator} was fitted without feature names",
-                UserWarning,
-                stacklevel=3,
-            )
-            return
-        if names is None:
-            warnings.warn(
-                f"X does not have valid feature names, but {estimator} was fitted with feature "
-                "names",
-                UserWarning,
-                stacklevel=3,
-            )
-            return
-        if len(fitted) != len(names) or bool(np.any(fitted != names)):
-            raise ValueError(names_mismatch(list(fitted), list(names)))
+        check_column_names(getattr(self, "feature_names_in_", None), X, type(self).__name__)
 
     def _check_n_features(self, n_features: int) -> None:
         if n_features != self.n_features_in_:
@@ -792,72 +772,6 @@ class LinearRegressionBase:
         self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
     ) -> None:
         raise NotImplementedError
-
-
-def feature_names(X: Any) -> np.ndarray | None:
-    """The column names of ``X`` as an object array, or None: scikit-learn's rules
-    (``sklearn.utils.validation._get_feature_names``), found by duck typing.
-
-    Names come from a ``columns`` attribute (a pandas or polars DataFrame; pandas is not
-    imported) and count only when every one is a ``str``; names that are all of other types
-    (a ``RangeIndex``'s ints) mean no names, and a mix of ``str`` and others is refused.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> class Frame:
-    ...     def __init__(self, columns):
-    ...         self.columns = columns
-    >>> feature_names(Frame(["x1", "x2"]))
-    array(['x1', 'x2'], dtype=object)
-    >>> feature_names(Frame([0, 1])) is None, feature_names(np.zeros((2, 2))) is None
-    (True, True)
-    """
-    columns = getattr(X, "columns", None)
-    if columns is None or isinstance(columns, (str, bytes)) or callable(columns):
-        return None
-    try:
-        entries = list(columns)
-    except TypeError:  # not a sequence of names
-        return None
-    if not entries:
-        return None
-    types = sorted(kind.__qualname__ for kind in {type(entry) for entry in entries})
-    if len(types) > 1 and "str" in types:
-        raise TypeError(
-            "Feature names are only supported if all input features have string names, "
-            f"but your input has {types} as feature name / column name types. "
-            "If you want feature names to be stored and validated, you must convert "
-            "them all to strings, by using X.columns = X.columns.astype(str) for "
-            "example. Otherwise you can remove feature / column names from your input "
-            "data, or convert them all to a non-string data type."
-        )
-    if types != ["str"]:
-        return None
-    names = np.empty(len(entries), dtype=object)
-    for j, entry in enumerate(entries):
-        names[j] = entry
-    return names
-
-
-def names_mismatch(fitted: list[str], names: list[str]) -> str:
-    """scikit-learn's message for column names that differ from ``feature_names_in_``: the
-    names unseen at fit, those missing, or (the same set) that the order changed."""
-    message = "The feature names should match those that were passed during fit.\n"
-    unexpected = sorted(set(names) - set(fitted))
-    missing = sorted(set(fitted) - set(names))
-
-    def listed(group: list[str]) -> str:
-        shown = "".join(f"- {name}\n" for name in group[:5])
-        return shown + ("- ...\n" if len(group) > 5 else "")
-
-    if unexpected:
-        message += "Feature names unseen at fit time:\n" + listed(unexpected)
-    if missing:
-        message += "Feature names seen at fit time, yet now missing:\n" + listed(missing)
-    if not unexpected and not missing:
-        message += "Feature names must be in the same order as they were in fit.\n"
-    return message
 
 
 def data_matrix(X: Any) -> np.ndarray:
