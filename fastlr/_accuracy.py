@@ -126,7 +126,10 @@ def refine(
     floor = -math.log10(condition * _EPS) if condition > 0 and math.isfinite(condition) else 0.0
     if not (math.isfinite(condition) and condition * _EPS <= MAX_CONTRACTION):
         return Accuracy(math.nan, condition, max(floor, 0.0))
-    factor = np.linalg.cholesky(A)
+    try:
+        factor = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:  # not positive definite once rounded: nothing to certify
+        return Accuracy(math.nan, condition, floor)
     previous = math.inf
     digits = math.nan
     for _ in range(MAX_REFINEMENTS):

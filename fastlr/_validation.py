@@ -40,8 +40,9 @@ def _as_array(value: Any, name: str) -> np.ndarray:
             f"{name} is a masked array: masks are not supported (they would be ignored); fill "
             f"the masked values ({name}.filled(value)) or drop those rows"
         )
-    sparse = sys.modules.get("scipy.sparse")
-    if sparse is not None and sparse.issparse(value):
+    # scipy.sparse not imported (or still being imported by another thread): not sparse
+    issparse = getattr(sys.modules.get("scipy.sparse"), "issparse", None)
+    if issparse is not None and issparse(value):
         raise TypeError(
             f"{name} is a scipy sparse {type(value).__name__}: sparse input is not supported; "
             f"fastlr needs a dense array ({name}.toarray() if it fits in memory)"
