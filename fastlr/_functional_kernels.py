@@ -11,6 +11,7 @@ problem in detail and numba code can raise a fixed message (see :data:`MESSAGES`
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from fastlr._kernels import _row_prediction, _u, fused_pass_serial, jit_serial
 
@@ -69,6 +70,16 @@ def raise_for(status):
         raise ValueError(_NOT_FINITE_RESULT)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")  # no fastmath: it must see NaN and inf
+def _all_finite(values):
+    """Whether every value of the 1-D array is finite. Read back from memory after the pass:
+    tested inside the fast-math loop that computed them, the test was optimized away."""
+    for j in range(values.shape[0]):  # noqa: SIM110 (numba compiles loops, not all(generator))
+        if not np.isfinite(values[j]):
+            return False
+    return True
+
+
 @jit_serial
 def _status(X, n_targets, coef, intercept):
     """OK, or the first problem with the shapes and parameters (nothing of X is scanned);
@@ -119,25 +130,20 @@ def loss_and_gradient_checked(X, y, coef, intercept, grad):
         loss, grad_b = fused_pass_serial(X, y, params8, intercept, grad)
     else:
         loss, grad_b = fused_pass_serial(X, y, coef, intercept, grad)
-    finite = np.isfinite(loss) and np.isfinite(grad_b)
-    for j in range(d):
-        finite = finite and np.isfinite(grad[j])
+    finite = np.isfinite(loss) and np.isfinite(grad_b) and _all_finite(grad)
     return (OK if finite else NOT_FINITE_RESULT), loss, grad_b
 
 
 @jit_serial
 def predict_checked(X, coef, intercept, out):
     """``out[i] = X[i] · coef + intercept`` (float64 sums), or a status other than OK
-    (NOT_FINITE_RESULT when a prediction is NaN or inf)."""
+    (NOT_FINITE_RESULT when a prediction is NaN or inf: checked on ``out`` once written)."""
     status = _status(X, X.shape[0], coef, intercept)
     if status != OK:
         return status
-    finite = True
     for i in range(_u(X.shape[0])):
-        p = _row_prediction(X, i, coef, intercept)
-        out[i] = p
-        finite = finite and np.isfinite(p)
-    return OK if finite else NOT_FINITE_RESULT
+        out[i] = _row_prediction(X, i, coef, intercept)
+    return OK if _all_finite(out) else NOT_FINITE_RESULT
 
 
 @jit_serial
@@ -168,10 +174,7 @@ def minibatch_step_checked(X, y, rows, coef, intercept, learning_rate, grad):
         sum_r2 += r * r
         for j in range(d):
             grad[j] += r * X[i, j]
-    finite = np.isfinite(sum_r2)
-    for j in range(d):
-        finite = finite and np.isfinite(grad[j])
-    if not finite:
+    if not (np.isfinite(sum_r2) and np.isfinite(sum_r) and _all_finite(grad)):
         return NOT_FINITE_RESULT, intercept, np.nan
     step = learning_rate / m
     for j in range(d):

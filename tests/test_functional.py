@@ -139,11 +139,32 @@ def test_a_users_numba_sgd_loop_equals_the_same_loop_in_python():
         (np.zeros((0, 2)), np.zeros(0), np.zeros(2), "at least one row and one column"),
         (np.zeros((3, 2)), np.zeros(3), np.array([0.0, np.nan]), "must be finite"),
         (np.full((3, 2), np.inf), np.zeros(3), np.zeros(2), "result is not finite"),
+        # only the loss overflows (r ~ 1e155, r * x finite)
+        (np.full((3, 1), 1e-10), np.zeros(3), np.array([1e165]), "result is not finite"),
     ],
 )
 def test_numba_callers_get_a_clear_error(X, y, coef, message):
     with pytest.raises(ValueError, match=message):
         njit_loss_and_gradient(X, y, coef, 0.0)
+
+
+def test_non_finite_results_are_never_returned_silently():
+    # Tested inside the fast-math loop that computed them, NaN predictions passed as finite:
+    # every path is checked here, from Python and from numba code.
+    X = np.random.default_rng(0).uniform(size=(10, 2))
+    X[4, 1] = np.nan
+    with pytest.raises(ValueError, match="result is not finite"):
+        njit_predict(X, np.ones(2), 0.0)
+    with pytest.raises(ValueError, match=r"X contains nan at index \(4, 1\)"):
+        fastlr.predict(X, np.ones(2), 0.0)
+    tiny, y = np.full((3, 1), 1e-10), np.zeros(3)
+    huge = np.array([1e165])
+    with pytest.raises(FloatingPointError, match="the loss overflowed"):
+        fastlr.loss_and_gradient(tiny, y, huge)
+    with pytest.raises(FloatingPointError, match="the loss overflowed"):
+        fastlr.minibatch_step(tiny, y, [0, 1], huge.copy(), 0.0, 0.1)
+    with pytest.raises(ValueError, match="result is not finite"):
+        njit_minibatch_step(tiny, y, np.array([0, 1]), huge.copy(), 0.0, 0.1)
 
 
 def test_python_callers_keep_the_detailed_errors_on_the_fast_path():
