@@ -161,15 +161,18 @@ def as_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
     return weights
 
 
-def check_kernel_ready(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Accept X and y only if the kernels can read them as they are; never copy."""
-    if not isinstance(X, np.ndarray) or not isinstance(y, np.ndarray):
+def check_kernel_ready(X: Any, y: Any = None) -> tuple[np.ndarray, Any]:
+    """Accept X (and y, unless None) only if the kernels can read them as they are; never
+    copy."""
+    if y is None and not isinstance(X, np.ndarray):
+        raise TypeError("X must be a numpy array (the functional API never copies its input)")
+    if y is not None and not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray)):
         raise TypeError("X and y must be numpy arrays (loss_and_gradient never copies its input)")
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X must be a non-empty 2-D array; got shape {X.shape}")
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+    if y is not None and (y.ndim != 1 or y.shape[0] != X.shape[0]):
         raise ValueError(f"y must be 1-D with X.shape[0] = {X.shape[0]} values; got {y.shape}")
-    for name, array in (("X", X), ("y", y)):
+    for name, array in (("X", X), ("y", y)) if y is not None else (("X", X),):
         if array.dtype.kind == "f" and not array.dtype.isnative:
             raise TypeError(
                 f"{name} has non-native byte order ({array.dtype.str}); convert it once with "

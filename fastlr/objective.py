@@ -34,27 +34,33 @@ _FLOAT64 = np.dtype(np.float64)
 
 
 def _kernel_ready(X: Any, y: Any, coef: Any) -> bool:
-    """Whether X, y and coef can go straight to the checked serial kernels (small, C-contiguous
-    float arrays, coef float64): the cheap checks of the fast path; shapes are checked there."""
+    """Whether X, y (None: no y) and coef can go straight to the checked serial kernels (small,
+    C-contiguous float arrays, coef float64): the cheap checks of the fast path; shapes are
+    checked there."""
     return (
         type(X) is np.ndarray
-        and type(y) is np.ndarray
         and type(coef) is np.ndarray
         and X.ndim == 2
-        and y.ndim == 1
         and coef.ndim == 1
         and X.size < PARALLEL_MIN_ELEMENTS
         and X.dtype in FLOAT_DTYPES
-        and y.dtype in FLOAT_DTYPES
         and coef.dtype == _FLOAT64
         and X.flags.c_contiguous
-        and y.flags.c_contiguous
         and coef.flags.c_contiguous
+        and (
+            y is None
+            or (
+                type(y) is np.ndarray
+                and y.ndim == 1
+                and y.dtype in FLOAT_DTYPES
+                and y.flags.c_contiguous
+            )
+        )
     )
 
 
 def _overflow(X: np.ndarray, y: np.ndarray | None, what: str) -> NoReturn:
-    raise_if_not_finite(X=X) if y is None else raise_if_not_finite(X=X, y=y)
+    raise_if_not_finite(**({"X": X} if y is None else {"X": X, "y": y}))
     top = f"max |X| = {max_abs(X):g}" + ("" if y is None else f", max |y| = {max_abs(y):g}")
     raise FloatingPointError(
         f"{what}; the values of X, y or coef are too large to square in float64 ({top})"
@@ -163,11 +169,11 @@ def predict(X: np.ndarray, coef: Any, intercept: float = 0.0) -> np.ndarray:
     >>> fastlr.predict(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, -1.0]), 1.0)
     array([-0.5, -1.5])
     """
-    if isinstance(intercept, float) and _kernel_ready(X, X[:, 0] if X.ndim == 2 else X, coef):
+    if isinstance(intercept, float) and _kernel_ready(X, None, coef):
         out = np.empty(X.shape[0])
         if fk.predict_checked(X, coef, intercept, out) == fk.OK:
             return out
-    X, _ = check_kernel_ready(X, np.empty(np.shape(X)[0] if np.ndim(X) else 0))
+    X, _ = check_kernel_ready(X)
     coef = as_coef(coef, X.shape[1])
     intercept = check_number(intercept, "intercept")
     out = np.empty(X.shape[0])
