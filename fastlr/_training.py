@@ -562,12 +562,7 @@ def shortfall_check(
         return None
 
     def shortfall(model: Model) -> float:
-        user_coef, user_intercept = scaling.to_user(model.coef, model.intercept)
-        with np.errstate(all="ignore"):
-            reached = backend.loss_gradient(
-                X, Y, weights, total_weight, user_coef, user_intercept, grad
-            )
-        reached += _rules.penalty_value(model.coef, s.l2, 0.0)
+        reached = data_objective(backend, X, Y, weights, total_weight, s, scaling, model)
         if not math.isfinite(reached):
             return math.inf
         return max(0.0, reached - optimum) / spread
@@ -624,12 +619,27 @@ def _ends_below_first_epoch(
     """
     if s.mode == "batch":
         return False
+    loss = data_objective(backend, X, Y, weights, total_weight, s, scaling, model)
+    return math.isfinite(loss) and loss <= float(loop.history[0])
+
+
+def data_objective(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    model: Model,
+) -> float:
+    """The training objective of ``model`` computed from the data: one fused pass at its
+    raw-unit twin, plus the penalty (NaN or inf where it overflows)."""
     coef, intercept = scaling.to_user(model.coef, model.intercept)
     grad = np.empty((Y.shape[1], X.shape[1] + 1))
     with np.errstate(all="ignore"):
         loss = backend.loss_gradient(X, Y, weights, total_weight, coef, intercept, grad)
-        loss += _rules.penalty_value(model.coef, s.l2, s.l1)
-    return math.isfinite(loss) and loss <= float(loop.history[0])
+        return loss + _rules.penalty_value(model.coef, s.l2, s.l1)
 
 
 def _start(
