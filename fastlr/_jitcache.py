@@ -20,6 +20,7 @@ source files only (every other library keeps numba's defaults):
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -100,15 +101,12 @@ def _can_create(folder: Path) -> bool:
     return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
 
 
-_checked: dict[str, Path | None] = {}
-
-
+@functools.cache
 def _writable_dir() -> Path | None:
-    """The first of the user's and the temporary cache folders that can be written, once checked."""
-    if "dir" not in _checked:
-        folders = (root / _folder_name() / _subpath() for root in (cache_root(), _temporary_root()))
-        _checked["dir"] = next((folder for folder in folders if _can_create(folder)), None)
-    return _checked["dir"]
+    """The first of the user's and the temporary cache folders that can be written (checked
+    once per process; :func:`clear` forgets it)."""
+    folders = (root / _folder_name() / _subpath() for root in (cache_root(), _temporary_root()))
+    return next((folder for folder in folders if _can_create(folder)), None)
 
 
 class FastlrCacheLocator(_SourceBacked, _Locator):  # type: ignore[misc]
@@ -155,5 +153,5 @@ def clear() -> list[Path]:
         if folder.is_dir():
             shutil.rmtree(folder)
             removed.append(folder)
-    _checked.clear()
+    _writable_dir.cache_clear()
     return removed
