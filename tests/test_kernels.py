@@ -4,6 +4,7 @@ Sizes straddle the chunk layout (1, 2, prime sizes, several chunks of MIN_CHUNK_
 the parallel kernels must give the serial kernels' bits exactly.
 """
 
+import math
 import os
 
 import numpy as np
@@ -11,9 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fastlr import _generate, reference
 from fastlr import _kernels as kernels
-from fastlr import reference
+from fastlr import _reference_normals as reference_normals
 from fastlr._loop import RowOrder
+from fastlr._random import regression_spec
 
 DTYPES = [np.float32, np.float64]
 
@@ -241,8 +244,8 @@ def test_weighted_multi_output_pass_matches_reference(seed, n, d, k, dtype, weig
         loss = kernel(X, Y, weights, coef, intercept, total, grad)
         assert_close(loss, expected, rtol=1e-10)
         assert_close(grad, expected_grad, rtol=1e-10)
-    if k == 1:  # the one-output pass, generic and unrolled for narrow rows
-        for params in (coef[0], tuple(coef[0].tolist())):
+    if k == 1:  # the one-output pass
+        for params in (coef[0],):
             for kernel in (
                 kernels.fused_pass_weighted_serial,
                 kernels.fused_pass_weighted_parallel,
@@ -312,24 +315,100 @@ def test_predict_matches_reference_in_the_input_dtype(seed, n, d, dtype):
     np.testing.assert_allclose(serial, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
+def _generated(n, d, noise, seed, dtype, first_row=0):
+    spec = regression_spec(n, d, noise, 1.5, seed, dtype)
+    X, y = np.empty((n, d), dtype=dtype), np.empty(n, dtype=dtype)
+    _generate.fill_regression(
+        X, y, spec.coef, spec.bias, spec.noise, spec.key_x, spec.key_noise, first_row
+    )
+    return X, y, spec
+
+
+# Row counts off every block boundary (BLOCK_ROWS rows per parallel block) and widths off the
+# vector width; several blocks so that the parallel loop really splits.
+generated_rows = st.one_of(
+    st.integers(1, 200),
+    st.sampled_from(
+        [k * _generate.BLOCK_ROWS + e for k in (1, 2, 7, 33) for e in (-1, 1, 5)] + [3001]
+    ),
+)
+
+
 @given(
-    n=st.integers(1, 3000),
-    d=st.integers(1, 9),
+    n=generated_rows,
+    d=st.integers(1, 67),
     noise=st.sampled_from([0.0, 2.5]),
     seed=st.integers(0, 2**63),
     dtype=st.sampled_from(DTYPES),
 )
 def test_fill_regression_matches_reference_generator(n, d, noise, seed, dtype):
-    import fastlr
-
-    X, y, coef = fastlr.make_regression(n, d, noise=noise, bias=1.5, random_state=seed, dtype=dtype)
+    X, y, spec = _generated(n, d, noise, seed, dtype)
     X_ref, y_ref, coef_ref = reference.make_regression(
         n, d, noise=noise, bias=1.5, random_state=seed, dtype=dtype
     )
-    np.testing.assert_array_equal(coef, coef_ref)
+    np.testing.assert_array_equal(spec.coef, coef_ref)
+    assert X.dtype == X_ref.dtype == dtype
+    np.testing.assert_array_equal(X, X_ref)  # bit for bit: the same draws, the same ziggurat
+    # y: the kernel sums a row in its own order (and may fuse the noise term), NumPy by a BLAS
+    # matrix product.
     rtol = 1e-6 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(X, X_ref, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(y, y_ref, rtol=rtol, atol=rtol * max(1.0, np.abs(y_ref).max()))
+
+
+@given(
+    n=st.integers(1, 300),
+    d=st.integers(1, 40),
+    first_row=st.one_of(st.integers(0, 10_000), st.integers(0, 2**40)),
+    seed=st.integers(0, 2**63),
+    dtype=st.sampled_from(DTYPES),
+)
+def test_generated_rows_far_into_the_stream_match_the_reference_and_the_serial_fill(
+    n, d, first_row, seed, dtype
+):
+    X, _, spec = _generated(n, d, 0.0, seed, dtype, first_row)
+    counters = np.arange(first_row * d, (first_row + n) * d, dtype=np.uint64)
+    expected = reference_normals.normals(spec.key_x, counters).reshape(n, d).astype(dtype)
+    np.testing.assert_array_equal(X, expected)
+    serial = np.empty_like(X)
+    _generate.fill_normal(serial, spec.key_x, first_row)
+    np.testing.assert_array_equal(serial, X)
+
+
+def test_generator_rare_paths_match_the_reference_bit_for_bit():
+    # 400,000 values: about 6,000 go through the wedges and about 100 through the tail.
+    key = np.uint64(0x0123456789ABCDEF)
+    X = np.empty((4000, 100))
+    _generate.fill_normal(X, key, 0)
+    counters = np.arange(X.size, dtype=np.uint64)
+    expected = reference_normals.normals(key, counters)
+    assert X.tobytes() == expected.tobytes()
+    draws = reference_normals.draws(key, counters)
+    layer = (draws & np.uint64(0xFF)).astype(np.intp)
+    rejected = np.flatnonzero((draws >> np.uint64(12)) >= _generate._INNER[layer])
+    assert 5000 < rejected.size < 7000
+    assert np.sum(np.abs(expected) > _generate.R) > 50  # the tail was reached
+    # The scalar generator (the noise of y) gives the same values, on both paths.
+    for k in [*rejected[:300].tolist(), *range(50)]:
+        assert _generate.normal(key, np.uint64(k)) == expected[k]
+
+
+def test_generator_ziggurat_tables_are_the_references_and_have_equal_areas():
+    widths, inner, heights = _generate.ziggurat_tables()
+    edges = widths[:256] * 2.0**52
+    np.testing.assert_array_equal(widths[256:], -widths[:256])
+    np.testing.assert_array_equal(edges, reference_normals._EDGES)
+    np.testing.assert_array_equal(inner, reference_normals._INNER)
+    np.testing.assert_array_equal(heights, reference_normals._HEIGHTS)
+    # Layers 1..255 (and the base strip with its tail) all have the area V ...
+    areas = edges[1:] * (heights[:-1] - heights[1:])
+    np.testing.assert_allclose(areas, _generate.V, rtol=1e-8)
+    assert edges[0] * heights[255] == pytest.approx(_generate.V, rel=1e-14)
+    tail = math.sqrt(math.pi / 2) * math.erfc(_generate.R / math.sqrt(2))
+    assert (edges[0] - _generate.R) * heights[255] == pytest.approx(tail, rel=1e-9)
+    # ... and the inner bounds are the next layer's edge over this one's, in 2**52ths.
+    np.testing.assert_array_equal(np.diff(edges[1:]) > 0, True)
+    assert inner[1] == 0
+    np.testing.assert_allclose(inner[2:] / 2.0**52, edges[1:-1] / edges[2:], rtol=1e-15)
 
 
 @pytest.mark.skipif(
@@ -359,22 +438,30 @@ def test_boundscheck_run_really_checks_bounds():
         )
 
 
-@pytest.mark.parametrize("d", range(1, kernels.NARROW_MAX_FEATURES + 1))
+@pytest.mark.parametrize("d", [1, 3, 5, 8, 13])
+@pytest.mark.parametrize("extra_rows", range(kernels.ROWS_PER_STEP))
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_unrolled_narrow_rows_give_the_generic_kernels_results(d, dtype):
-    n = 3 * kernels.MIN_CHUNK_ROWS + 17
+def test_every_row_of_a_span_is_summed_whatever_its_length_mod_the_row_step(d, extra_rows, dtype):
+    # the pass takes ROWS_PER_STEP rows at a time, then the last rows of each chunk one by one
+    n = 3 * kernels.MIN_CHUNK_ROWS + kernels.ROWS_PER_STEP * 5 + extra_rows
     X, y, coef, intercept = problem(d, n, d, dtype)
     expected_grad = np.empty(d)
     expected = kernels.fused_pass_serial(X, y, coef, intercept, expected_grad)
-    for kernel in (kernels.fused_pass_serial, kernels.fused_pass_parallel):
-        grad = np.empty(d)
-        loss, grad_b = kernel(X, y, tuple(coef.tolist()), intercept, grad)
-        assert_close(loss, expected[0], rtol=1e-12)
-        assert_close(grad_b, expected[1], rtol=1e-12)
-        assert_close(grad, expected_grad, rtol=1e-12)
-    reference_loss, reference_grad, _ = reference.loss_and_gradient(X, y, coef, intercept)
+    grad = np.empty(d)
+    loss, grad_b = kernels.fused_pass_parallel(X, y, coef, intercept, grad)
+    assert (loss, grad_b) == expected
+    np.testing.assert_array_equal(grad, expected_grad)
+    reference_loss, reference_grad, reference_b = reference.loss_and_gradient(X, y, coef, intercept)
     assert_close(loss, reference_loss)
     assert_close(grad, reference_grad)
+    assert_close(grad_b, reference_b)
+    small = kernels.fused_pass_serial(
+        X[: extra_rows + 1], y[: extra_rows + 1], coef, intercept, grad
+    )
+    assert_close(
+        small[0],
+        reference.loss_and_gradient(X[: extra_rows + 1], y[: extra_rows + 1], coef, intercept)[0],
+    )
 
 
 @given(

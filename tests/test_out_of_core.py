@@ -1,6 +1,7 @@
 """Data bigger than memory: generated straight to .npy files, fitted block by block from them."""
 
 import dataclasses
+import itertools
 import os
 import subprocess
 import sys
@@ -12,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastlr
+from fastlr import _generate, _pages, _solvers, _streaming, _training, cli, datasets, reference
 from fastlr import _kernels as kernels
-from fastlr import _pages, _solvers, _streaming, _training, cli, datasets, reference
 from fastlr._loop import RowOrder
 
 
@@ -57,11 +58,33 @@ def test_a_block_of_rows_is_the_same_rows_of_the_reference(first_row):
     spec = fastlr._random.regression_spec(n, d, 1.5, 1.0, 8, np.float64)
     rows = min(rows, n - first_row)
     X, y = np.empty((rows, d)), np.empty(rows)
-    kernels.fill_regression(
+    _generate.fill_regression(
         X, y, spec.coef, spec.bias, spec.noise, spec.key_x, spec.key_noise, first_row
     )
-    np.testing.assert_allclose(X, X_ref[first_row : first_row + rows], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(X, X_ref[first_row : first_row + rows])  # bit for bit
     np.testing.assert_allclose(y, y_ref[first_row : first_row + rows], rtol=1e-12, atol=1e-9)
+
+
+@given(
+    n=st.integers(1, 700),
+    d=st.integers(1, 23),
+    cuts=st.lists(st.integers(1, 699), max_size=6),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+@settings(max_examples=25)
+def test_generated_blocks_of_any_split_give_the_same_bytes(n, d, cuts, dtype):
+    spec = fastlr._random.regression_spec(n, d, 0.5, -1.0, 11, dtype)
+    arguments = (spec.coef, spec.bias, spec.noise, spec.key_x, spec.key_noise)
+    whole_X, whole_y = np.empty((n, d), dtype), np.empty(n, dtype)
+    _generate.fill_regression(whole_X, whole_y, *arguments, 0)
+    X, y = np.empty((n, d), dtype), np.empty(n, dtype)
+    bounds = [0, *sorted({cut for cut in cuts if cut < n}), n]
+    for start, stop in itertools.pairwise(bounds):
+        block_X, block_y = np.empty((stop - start, d), dtype), np.empty(stop - start, dtype)
+        _generate.fill_regression(block_X, block_y, *arguments, start)
+        X[start:stop], y[start:stop] = block_X, block_y
+    assert X.tobytes() == whole_X.tobytes()
+    assert y.tobytes() == whole_y.tobytes()
 
 
 def test_paths_follow_numpy_save(tmp_path):

@@ -1,0 +1,164 @@
+"""The machine's limits for fastlr's passes, measured on the same arrays in the same run.
+
+A kernel's time means little alone: ``fastlr bench`` and ``benchmarks/roofline.py`` show each
+pass as a multiple of the fastest thing the machine can do with the same bytes:
+
+- a **sequential read** of ``X`` and ``y`` (1 thread and every thread): the floor of a batch pass,
+  which must read every byte once;
+- one **BLAS gemv** ``X @ w``: the same stream at BLAS speed (on some shapes faster than a plain
+  read loop, whose short rows cost loop overhead);
+- a **random-row read**: the rows in the order a shuffled sgd or mini-batch epoch visits them
+  (the same permutation, prefetched as the epochs prefetch), on one thread: the floor of sgd;
+- the **BLAS Gram product** ``X.T @ X`` (NumPy calls a symmetric rank-k update for it): what the
+  moments pass of the default batch fit is measured against.
+
+Each contender is timed in a block of runs of its own, in rounds (:func:`time_blocks`): OpenBLAS's
+threads keep spinning for a while after a NumPy call returns and slow whatever runs next, so timing
+A/B/A/B would charge NumPy's spin to fastlr's kernels.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numba import prange
+
+from fastlr import _kernels as kernels
+from fastlr._kernels import jit_parallel, jit_serial
+
+
+@jit_serial
+def _read_span(X, y, start, stop):
+    """Σ of rows [start, stop) of ``X`` and ``y``, added in their own dtype (the cheapest loop
+    that touches every byte: it vectorizes over the flat rows, whatever their width)."""
+    d = kernels._u(X.shape[1])
+    flat = X.reshape(-1)
+    total_x = X.dtype.type(0)
+    for k in range(kernels._u(start) * d, kernels._u(stop) * d):
+        total_x += flat[k]
+    total_y = y.dtype.type(0)
+    for i in range(kernels._u(start), kernels._u(stop)):
+        total_y += y[i]
+    return np.float64(total_x) + np.float64(total_y)
+
+
+@jit_serial
+def read_serial(X, y):
+    """Read every byte of ``X`` and ``y`` on one thread (returns their sum)."""
+    return _read_span(X, y, 0, X.shape[0])
+
+
+@jit_parallel
+def read_parallel(X, y):
+    """Read every byte of ``X`` and ``y`` on every thread, in the fused pass's chunks."""
+    n = X.shape[0]
+    nc = kernels.n_chunks(n)
+    parts = np.zeros(nc)
+    for c in prange(nc):
+        parts[c] = _read_span(X, y, c * n // nc, (c + 1) * n // nc)
+    return parts.sum()
+
+
+@jit_serial
+def read_rows(X, y, shuffle):
+    """Read the rows of ``X`` and ``y`` in the epoch order ``shuffle`` gives (see
+    :class:`fastlr._loop.RowOrder`), prefetched as the sgd and mini-batch epochs prefetch."""
+    n = X.shape[0]
+    d = kernels._u(X.shape[1])
+    rows = np.zeros(kernels.ROW_BLOCK + kernels.PREFETCH_ROWS, dtype=np.uint64)
+    total = 0.0
+    for start in range(0, n, kernels.ROW_BLOCK):
+        count = kernels._visit_block(X, y, shuffle, rows, start)
+        for t in range(count):
+            kernels._prefetch_row(X, y, rows[t + kernels.PREFETCH_ROWS])
+            i = rows[t]
+            row = X.dtype.type(0)
+            for j in range(d):
+                row += X[i, j]
+            total += np.float64(row) + np.float64(y[i])
+    return total
+
+
+def time_blocks(
+    contenders: Mapping[str, Callable[[], object]], repeats: int = 5, rounds: int = 3
+) -> dict[str, float]:
+    """Median wall time of each contender, each timed in a block of its own.
+
+    Every round runs, for each contender in turn, one untimed call (page faults, JIT, and the
+    previous contender's BLAS threads winding down) then ``repeats`` timed calls; the median is
+    taken over all ``rounds * repeats`` samples, so drift in machine speed is spread over all.
+
+    Examples
+    --------
+    >>> times = time_blocks({"sum": lambda: sum(range(100))}, repeats=2, rounds=1)
+    >>> sorted(times), times["sum"] > 0
+    (['sum'], True)
+    """
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, function in contenders.items():
+            function()
+            for _ in range(repeats):
+                start = time.perf_counter()
+                function()
+                samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits of one array's passes, in seconds (medians; see :func:`measure_limits`)."""
+
+    read_1: float  #: sequential read of X and y, one thread
+    read_n: float  #: sequential read of X and y, every thread
+    gemv: float  #: NumPy ``X @ w`` (BLAS gemv)
+    random_rows: float  #: one thread reading the rows in a shuffled epoch's order
+    gram: float  #: NumPy ``X.T @ X`` (BLAS syrk)
+
+    @property
+    def batch(self) -> float:
+        """The limit of a batch pass: the faster of the parallel read and the gemv."""
+        return min(self.read_n, self.gemv)
+
+
+def measure_limits(
+    X: np.ndarray, y: np.ndarray, shuffle: np.ndarray, repeats: int = 5, rounds: int = 3
+) -> Limits:
+    """Measure the :class:`Limits` of ``X`` (C-contiguous) and ``y`` on this machine, now.
+
+    ``shuffle`` is the key of the epoch order the random-row read follows (as
+    ``fastlr._loop.RowOrder(n, True, seed).next()`` gives it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlr._loop import RowOrder
+    >>> X, y = np.ones((2048, 3)), np.ones(2048)
+    >>> limits = measure_limits(X, y, RowOrder(2048, True, 0).next(), repeats=1, rounds=1)
+    >>> 0 < limits.batch <= limits.read_n
+    True
+    """
+    from fastlr._threading import max_threads, parallel_launch
+
+    w = np.full(X.shape[1], 0.5, dtype=X.dtype)
+
+    def read_n() -> object:
+        with parallel_launch(max_threads()):
+            return read_parallel(X, y)
+
+    times = time_blocks(
+        {
+            "read_1": lambda: read_serial(X, y),
+            "read_n": read_n,
+            "random_rows": lambda: read_rows(X, y, shuffle),
+            "gemv": lambda: X @ w,
+            "gram": lambda: X.T @ X,
+        },
+        repeats,
+        rounds,
+    )
+    return Limits(**times)
