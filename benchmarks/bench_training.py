@@ -47,3 +47,35 @@ class LossAndGradient:
 
     def time_loss_and_gradient(self, implementation: str, shape: str, dtype: str) -> None:
         self.function(self.X, self.y, self.coef, 0.1)
+
+
+class Roofline:
+    """fastlr's passes as multiples of this machine's limits on the same arrays, measured in the
+    same run (``fastlr._roofline``): a number that means the same on any machine, where a time
+    alone says little on a shared, noisy one."""
+
+    params = (SHAPES, DTYPES)
+    param_names = ["shape", "dtype"]
+    timeout = 300
+
+    def setup(self, shape: str, dtype: str) -> None:
+        import numpy as np
+
+        import fastlr
+        from fastlr._loop import RowOrder
+        from fastlr._roofline import measure_limits
+
+        self.X, self.y = data(shape, dtype)
+        self.coef = np.full(self.X.shape[1], 0.5)
+        fastlr.loss_and_gradient(self.X, self.y, self.coef, 0.1)
+        self.limits = measure_limits(self.X, self.y, RowOrder(self.X.shape[0], True, 0).next())
+
+    def track_batch_pass_x_limit(self, shape: str, dtype: str) -> float:
+        import fastlr
+        from fastlr._roofline import time_blocks
+
+        X, y, coef = self.X, self.y, self.coef
+        times = time_blocks({"pass": lambda: fastlr.loss_and_gradient(X, y, coef, 0.1)})
+        return times["pass"] / self.limits.batch
+
+    track_batch_pass_x_limit.unit = "x limit"  # type: ignore[attr-defined]
