@@ -19,8 +19,8 @@ import warnings
 import numpy as np
 
 import fastlr
+from fastlr import _roofline
 from fastlr._loop import RowOrder
-from fastlr._roofline import measure_limits, time_blocks
 
 BATCH_CELLS = [(20_000_000, 5), (2_000_000, 50), (200_000, 500)]
 SGD_CELLS = [(1_000_000, 20), (200_000, 200)]
@@ -70,8 +70,8 @@ def batch() -> None:
 def _batch_cell(n: int, d: int, dtype: type) -> None:
     X, y, _ = fastlr.make_regression(n, d, noise=1.0, random_state=0, dtype=dtype)
     coef = np.full(d, 0.5)
-    limits = measure_limits(X, y, RowOrder(n, True, 0).next())
-    times = time_blocks(
+    limits = _roofline.measure_limits(X, y, RowOrder(n, True, 0).next())
+    times = _roofline.time_blocks(
         {
             "fastlr": lambda: fastlr.loss_and_gradient(X, y, coef, 0.1),
             "numpy": lambda: numpy_epoch(X, y, coef, 0.1),
@@ -107,7 +107,7 @@ def _variants_cell(n: int, d: int, dtype: type) -> None:
         with parallel_launch(threads):
             return kernels.fused_pass_multi_parallel(X, Y, None, coef4, b4, n, grad4)
 
-    times = time_blocks(
+    times = _roofline.time_blocks(
         {
             "plain": lambda: fastlr.loss_and_gradient(X, y, coef, 0.1),
             "weighted": lambda: fused_pass(X, y, coef, 0.1, grad, threads, w, total),
@@ -140,10 +140,10 @@ def _sgd_cell(n: int, d: int) -> None:
     theirs = SGDRegressor(
         max_iter=1, tol=None, learning_rate="constant", eta0=step, penalty=None, random_state=0
     )
-    limits = measure_limits(X, y, RowOrder(n, True, 0).next())
+    limits = _roofline.measure_limits(X, y, RowOrder(n, True, 0).next())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        times = time_blocks(
+        times = _roofline.time_blocks(
             {"fastlr": lambda: ours.fit(X, y), "sklearn": lambda: theirs.fit(X, y)}, rounds=2
         )
     fast, other = times["fastlr"], times["sklearn"]
@@ -160,10 +160,10 @@ def minibatch() -> None:
         mode="minibatch", batch_size=256, learning_rate=0.05, max_iter=1, tol=None, random_state=0
     )
     coef = np.zeros(d)
-    limits = measure_limits(X, y, RowOrder(n, True, 0).next())
+    limits = _roofline.measure_limits(X, y, RowOrder(n, True, 0).next())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        times = time_blocks(
+        times = _roofline.time_blocks(
             {
                 "batch": lambda: fastlr.loss_and_gradient(X, y, coef, 0.0),
                 "minibatch": lambda: model.fit(X, y),
@@ -179,8 +179,8 @@ def gram() -> None:
     n, d = 2_000_000, 50
     _header("cell", "NumPy X.T @ X", "default fit", "x X.T @ X", "read, all threads")
     X, y, _ = fastlr.make_regression(n, d, noise=1.0, random_state=0)
-    limits = measure_limits(X, y, RowOrder(n, True, 0).next(), rounds=2)
-    times = time_blocks({"fit": lambda: fastlr.LinearRegression().fit(X, y)}, rounds=2)
+    limits = _roofline.measure_limits(X, y, RowOrder(n, True, 0).next(), rounds=2)
+    times = _roofline.time_blocks({"fit": lambda: fastlr.LinearRegression().fit(X, y)}, rounds=2)
     fit = times["fit"]
     cells = [_ms(limits.gram), _ms(fit), f"{fit / limits.gram:.2f}", _ms(limits.read_n)]
     _row(f"{n:,} x {d} float64", cells)
