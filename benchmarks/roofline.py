@@ -21,6 +21,7 @@ import numpy as np
 import fastlr
 from fastlr import _roofline
 from fastlr._loop import RowOrder
+from fastlr.bench import numpy_epoch
 
 BATCH_CELLS = [(20_000_000, 5), (2_000_000, 50), (200_000, 500)]
 SGD_CELLS = [(1_000_000, 20), (200_000, 200)]
@@ -35,15 +36,6 @@ def cpu_name() -> str:
         if line.startswith("Model name:"):
             return line.split(":", 1)[1].strip()
     return "unknown CPU"
-
-
-def numpy_epoch(X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
-    """A good NumPy batch epoch: two BLAS passes and one n-sized temporary."""
-    r = X @ coef.astype(X.dtype)
-    r += intercept
-    r -= y
-    gradient: np.ndarray = X.T @ r
-    return gradient
 
 
 def _ms(seconds: float) -> str:

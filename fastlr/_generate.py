@@ -29,13 +29,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from fastlr._kernels import _row_prediction, _u, jit_parallel, jit_serial
-
-#: The rare paths run without fastmath, so that their values are the NumPy twin's, bit for bit.
-#: (Explicitly: a function that leaves ``fastmath`` unset inherits its caller's flags in numba.)
-jit_exact = njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+from fastlr._kernels import _row_prediction, _u, jit_exact, jit_parallel, jit_serial
 
 # SplitMix64's constants, as in fastlr._kernels (defined here so as not to depend on its old
 # generator's names).

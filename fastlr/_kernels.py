@@ -36,6 +36,9 @@ jit_serial = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy"
 #: For small row helpers LLVM does not inline by itself (measured: 2x on the multi-output pass).
 jit_inline = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 jit_parallel = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+#: No fast math, for the data generator's rare paths, whose values must be the NumPy twin's bit for
+#: bit (explicitly: a function that leaves ``fastmath`` unset inherits its caller's flags).
+jit_exact = njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
 # A 64-bit mixing constant (SplitMix64's) for the shuffle's Feistel rounds.
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
