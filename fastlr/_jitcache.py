@@ -157,10 +157,17 @@ class FastlrCacheLocator(_SourceBacked, _Locator):  # type: ignore[misc]
 
     @classmethod
     def from_function(cls, py_func: Any, py_file: str) -> FastlrCacheLocator | None:
-        if config.CACHE_DIR or Path(py_file).resolve().parent != PACKAGE_DIR:
+        if config.CACHE_DIR or not _is_package_file(py_file):
             return None
         folder = _writable_dir()
         return None if folder is None else cls(py_func, py_file, folder)
+
+
+@functools.lru_cache(maxsize=64)
+def _is_package_file(py_file: str) -> bool:
+    """Whether ``py_file`` is one of fastlr's modules (asked once per file, not per kernel: a
+    path's ``resolve`` costs a few system calls, and ``import fastlr`` makes ~60 kernels)."""
+    return Path(py_file).resolve().parent == PACKAGE_DIR
 
 
 def install() -> None:
