@@ -51,8 +51,8 @@ class LossAndGradient:
 
 class Roofline:
     """fastlr's passes as multiples of this machine's limits on the same arrays, measured in the
-    same run (``fastlr._roofline``): a number that means the same on any machine, where a time
-    alone says little on a shared, noisy one."""
+    same run (``fastlr.devtools.roofline``): a number that means the same on any machine,
+    where a time alone says little on a shared, noisy one."""
 
     params = (SHAPES, DTYPES)
     param_names = ["shape", "dtype"]
@@ -63,7 +63,7 @@ class Roofline:
 
         import fastlr
         from fastlr._loop import RowOrder
-        from fastlr._roofline import measure_limits
+        from fastlr.devtools.roofline import measure_limits
 
         self.X, self.y = data(shape, dtype)
         self.coef = np.full(self.X.shape[1], 0.5)
@@ -72,7 +72,7 @@ class Roofline:
 
     def track_batch_pass_x_limit(self, shape: str, dtype: str) -> float:
         import fastlr
-        from fastlr._roofline import time_blocks
+        from fastlr.devtools.roofline import time_blocks
 
         X, y, coef = self.X, self.y, self.coef
         times = time_blocks({"pass": lambda: fastlr.loss_and_gradient(X, y, coef, 0.1)})

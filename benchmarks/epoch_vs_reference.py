@@ -12,7 +12,8 @@ import sys
 import numpy as np
 
 import fastlr
-from fastlr import bench, reference
+from fastlr import reference
+from fastlr.devtools import bench
 
 
 def main(argv: list[str]) -> None:

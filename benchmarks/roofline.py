@@ -5,8 +5,9 @@ Usage::
     python benchmarks/roofline.py                 # every section
     python benchmarks/roofline.py batch gram      # some of: batch variants sgd minibatch gram
 
-Each section builds its arrays, measures the limits on them (``fastlr._roofline``: sequential
-read on 1 and all threads, a gemv, a random-row read in an epoch's order, NumPy's ``X.T @ X``),
+Each section builds its arrays, measures the limits on them (``fastlr.devtools.roofline``:
+sequential read on 1 and all threads, a gemv, a random-row read in an epoch's order, NumPy's
+``X.T @ X``),
 then times fastlr and its peers, every contender in a block of its own, in rounds. Medians.
 """
 
@@ -19,9 +20,9 @@ import warnings
 import numpy as np
 
 import fastlr
-from fastlr import _roofline
 from fastlr._loop import RowOrder
-from fastlr.bench import numpy_epoch
+from fastlr.devtools import roofline as _roofline
+from fastlr.devtools.bench import numpy_epoch
 
 BATCH_CELLS = [(20_000_000, 5), (2_000_000, 50), (200_000, 500)]
 SGD_CELLS = [(1_000_000, 20), (200_000, 200)]
@@ -84,7 +85,7 @@ def variants() -> None:
 
 
 def _variants_cell(n: int, d: int, dtype: type) -> None:
-    from fastlr import _kernels as kernels
+    from fastlr import kernels
     from fastlr._solvers import fused_pass
     from fastlr._threading import max_threads, parallel_launch
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 import fastlr
-from fastlr import bench
+from fastlr.devtools import bench
 
 warnings.simplefilter("ignore", fastlr.ConvergenceWarning)
 

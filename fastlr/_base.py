@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from fastlr import _rules
 from fastlr._feature_names import check_column_names, feature_names
 from fastlr._loop import EpochInfo, Progress
 from fastlr._progress import finish, progress_printer
@@ -37,6 +36,7 @@ from fastlr._validation import (
 )
 from fastlr.datafiles import check_streamable, is_streamable, open_npy
 from fastlr.exceptions import ConvergenceWarning, not_fitted
+from fastlr.training import rules as _rules
 
 MODES = ("batch", "minibatch", "sgd")
 PENALTIES = (None, "l2", "l1", "elasticnet")

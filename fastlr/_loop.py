@@ -2,8 +2,8 @@
 
 A mode supplies an *epoch*: ``epoch(model, learning_rate) -> loss`` runs one epoch, updating the
 :class:`Model` in place. :func:`run_epochs` owns everything around it: the schedule, the verdict
-of each epoch (:mod:`fastlr._rules`), early stopping, the history, progress lines, callbacks,
-Ctrl-C and divergence. No kernels here, so :mod:`fastlr.reference` can use it.
+of each epoch (:mod:`fastlr.training.rules`), early stopping, the history, progress lines,
+callbacks, Ctrl-C and divergence. No kernels here, so :mod:`fastlr.reference` can use it.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from fastlr import _rules
 from fastlr._random import RandomState
 from fastlr.exceptions import DivergenceError, FitInterruptedWarning
+from fastlr.training import rules as _rules
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Model:
     ``coef`` (k, d) and ``intercept`` (k,) are float64 and updated in place; ``velocity``
     (k, d + 1) is the momentum buffer; ``l1_state`` the cumulative L1 penalty of sgd (or None);
     ``t`` counts the epochs run over the model's life (the schedules' clock); ``state`` is the
-    loop state of :mod:`fastlr._rules`.
+    loop state of :mod:`fastlr.training.rules`.
     """
 
     coef: np.ndarray
@@ -111,7 +111,7 @@ Epoch = Callable[[Model, float], float]
 
 @dataclass(frozen=True)
 class LoopRules:
-    """How a run is judged: the numbers :func:`fastlr._rules.epoch_verdict` needs."""
+    """How a run is judged: the numbers :func:`fastlr.training.rules.epoch_verdict` needs."""
 
     learning_rate: float
     schedule: int

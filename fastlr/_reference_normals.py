@@ -1,4 +1,4 @@
-"""NumPy twin of the normal generator of :mod:`fastlr._generate` (used by
+"""NumPy twin of the normal generator of :mod:`fastlr.kernels.generate` (used by
 :func:`fastlr.reference.make_regression`): the same counter-based stream and ziggurat, written
 independently, vectorized over the values, and equal to the kernel's bit for bit.
 

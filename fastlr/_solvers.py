@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastlr import _kernels as kernels
+from fastlr import kernels
 from fastlr._loop import LoopRules, Model
 from fastlr._threading import parallel_launch, resolve_n_jobs
 from fastlr._training import GramProblem, Moments, Scaling, TrainSettings
@@ -280,7 +280,7 @@ class FusedBackend:
 
 
 def moments_from_parts(parts: np.ndarray, y_mean: np.ndarray) -> Moments:
-    """Column means and variances from the groups of :func:`fastlr._kernels.column_moments`
+    """Column means and variances from the groups of :func:`fastlr.kernels.column_moments`
     (one row per group of rows: Σw, Σw·δ, Σw·δ², shift), merged with Chan's formula."""
     d = (parts.shape[1] - 1) // 3
     weight, sums, squares, shift = (

@@ -8,7 +8,7 @@ one block (:data:`BLOCK_BYTES`) whatever the size of the file. The training loop
 one every fit uses (:mod:`fastlr._training`); only the passes are cut into blocks:
 
 - Loss and gradient, column moments, row norms: a block is a run of whole chunks of the
-  in-memory kernels' layout (:func:`fastlr._kernels.chunk_starts` of the whole file, at most
+  in-memory kernels' layout (:func:`fastlr.kernels.chunk_starts` of the whole file, at most
   256 chunks), and the block kernels write the same per-chunk partials with the same row loop,
   reduced in the same order: the same bits as the in-memory pass. Only when one chunk (1/256 of
   the file) is larger than a block is a chunk summed in pieces (then the results agree with
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastlr import _kernels as kernels
+from fastlr import kernels
 from fastlr._loop import LoopRules, Model, RowOrder
 from fastlr._pages import release
 from fastlr._solvers import (

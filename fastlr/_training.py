@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fastlr import _rules
 from fastlr._accuracy import Accuracy, hessian, refine
 from fastlr._loop import EpochInfo, LoopResult, LoopRules, Model, Progress, RowOrder, run_epochs
 from fastlr._validation import max_abs, raise_if_not_finite
 from fastlr.exceptions import DivergenceError
+from fastlr.training import rules as _rules
 
 #: Power iterations (full fused passes) of the automatic batch step on the data path, at most.
 POWER_ITERATIONS = 20

@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def jit_cache(args: argparse.Namespace) -> int:
     """``fastlr cache [--clear]``: the JIT cache's folder and size, or remove it."""
-    from fastlr import _jitcache
+    from fastlr.kernels import cache as _jitcache
 
     if args.clear:
         removed = _jitcache.clear()
@@ -459,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "bench":
-            from fastlr import bench
+            from fastlr.devtools import bench
 
             bench.run(quick=args.quick, repeats=args.repeats)
             return 0

@@ -1,8 +1,9 @@
 """Synthetic regression data, generated in parallel from a counter-based random stream, in
 memory or straight to ``.npy`` files (block by block, in bounded memory).
 
-The kernels are in :mod:`fastlr._generate`: a SplitMix64 hash of (seed, position) per value, made
-normal by a 256-layer ziggurat; the NumPy twin is :func:`fastlr.reference.make_regression`."""
+The kernels are in :mod:`fastlr.kernels.generate`: a SplitMix64 hash of (seed, position) per
+value, made normal by a 256-layer ziggurat; the NumPy twin is
+:func:`fastlr.reference.make_regression`."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from typing import IO, Any, overload
 
 import numpy as np
 
-from fastlr import _generate
 from fastlr._progress import amount_printer, finish
 from fastlr._random import RegressionSpec, check_generated_target, regression_spec
 from fastlr._threading import parallel_launch
 from fastlr._validation import check_number
+from fastlr.kernels import generate as _generate
 
 #: Bytes of X generated per block when writing files (the memory ``out=`` needs, about).
 WRITE_BLOCK_BYTES = 64 << 20

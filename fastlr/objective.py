@@ -17,8 +17,7 @@ from numba import types
 from numba.core.errors import TypingError
 from numba.extending import overload
 
-from fastlr import _functional_kernels as fk
-from fastlr import _kernels as kernels
+from fastlr import kernels
 from fastlr._solvers import PARALLEL_MIN_ELEMENTS, fused_pass, thread_count
 from fastlr._threading import parallel_launch
 from fastlr._validation import (
@@ -29,6 +28,7 @@ from fastlr._validation import (
     max_abs,
     raise_if_not_finite,
 )
+from fastlr.kernels import functional as fk
 
 _FLOAT64 = np.dtype(np.float64)
 

@@ -1,7 +1,7 @@
 """The pure NumPy twin of fastlr: same objective, same modes, same data generator.
 
 Written to be read, not to be fast. It is the oracle of the test suite (every kernel in
-``fastlr._kernels`` has its twin here) and the baseline of the benchmarks. It never imports the
+``fastlr.kernels`` has its twin here) and the baseline of the benchmarks. It never imports the
 kernels, and it sums in float64 whatever the input dtype.
 
 The objective, for residuals ``r = X @ coef + intercept - y``::
@@ -184,7 +184,7 @@ def update_parameters(
     velocity: np.ndarray,
     fit_intercept: bool,
 ) -> None:
-    """Twin of :func:`fastlr._rules.update_parameters`, in whole-array NumPy: one step.
+    """Twin of :func:`fastlr.training.rules.update_parameters`, in whole-array NumPy: one step.
 
     ``grad`` (k, d + 1) holds the gradient of the squared loss, the intercept's in the last
     column. The step adds ``l2 * coef``, applies (Nesterov) momentum through ``velocity``,

@@ -15,7 +15,7 @@ import fastlr
 FIT_AND_REPORT = """
 import json
 import fastlr
-from fastlr import _kernels as kernels
+from fastlr import kernels
 X, y, _ = fastlr.make_regression(500, 3, random_state=0)
 fastlr.LinearRegression(learning_rate=0.5, max_iter=3, tol=None, solver="fused").fit(X, y)
 stats = kernels.fused_pass_serial.stats
@@ -132,15 +132,16 @@ def test_fastlr_cache_shows_the_folder_and_clear_removes_it(tmp_path, installed)
 def test_editing_any_module_starts_a_fresh_cache_folder(tmp_path, monkeypatch):
     # numba checks a cached kernel against its own file only: the functional kernels, which
     # inline the fused pass of another module, kept the old bits after an edit of that module.
-    from fastlr import _jitcache
+    from fastlr.kernels import cache as _jitcache
 
-    for name in ("_kernels.py", "_functional_kernels.py"):
+    (tmp_path / "kernels").mkdir()
+    for name in ("kernels/passes.py", "kernels/functional.py"):
         (tmp_path / name).write_text("x = 1\n")
     monkeypatch.setattr(_jitcache, "PACKAGE_DIR", tmp_path)
     stamp = _jitcache._sources_stamp.__wrapped__
     before = stamp()
     assert stamp() == before
-    (tmp_path / "_kernels.py").write_text("x = 22\n")
+    (tmp_path / "kernels" / "passes.py").write_text("x = 22\n")
     assert stamp() != before
     stale = tmp_path / "cache" / "fastlr_abc-111"
     stale.mkdir(parents=True)

@@ -104,7 +104,7 @@ def test_bench_quick_prints_every_comparison(capsys):
 
 
 def test_bench_rows_judge_their_targets():
-    from fastlr.bench import Row
+    from fastlr.devtools.bench import Row
 
     met = Row("x", "d", 0.010, "other", 0.060, 6.0, ">= 5x", True).line()
     missed = Row("x", "d", 0.010, "other", 0.040, 4.0, ">= 5x", False).line()

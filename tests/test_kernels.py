@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fastlr import _generate, reference
-from fastlr import _kernels as kernels
 from fastlr import _reference_normals as reference_normals
+from fastlr import kernels, reference
 from fastlr._loop import RowOrder
 from fastlr._random import regression_spec
+from fastlr.kernels import generate as _generate
 
 DTYPES = [np.float32, np.float64]
 

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastlr
-from fastlr import _generate, _pages, _solvers, _streaming, _training, cli, datasets, reference
-from fastlr import _kernels as kernels
+from fastlr import _pages, _solvers, _streaming, _training, cli, datasets, kernels, reference
 from fastlr._loop import RowOrder
+from fastlr.kernels import generate as _generate
 
 
 # --------------------------------------------------------------------------- files on disk

@@ -79,7 +79,7 @@ def test_the_reference_certifies_the_same_way():
 
 
 def test_certified_gap_bounds_the_distance_to_the_optimum():
-    from fastlr import _rules
+    from fastlr.training import rules as _rules
 
     rng = np.random.default_rng(0)
     for trial in range(200):

@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 
 import fastlr
-from fastlr import _kernels as kernels
-from fastlr import reference
+from fastlr import kernels, reference
 from fastlr._loop import RowOrder
 
 SHAPES = [(200_000, 20), (20_000, 200)]

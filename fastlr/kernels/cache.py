@@ -37,8 +37,8 @@ from numba.misc import appdirs as _numba_appdirs
 
 from fastlr._version import __version__
 
-#: The folder of fastlr's source files: the only files this locator answers for.
-PACKAGE_DIR = Path(__file__).resolve().parent
+#: The folder of fastlr's source files: the only files (in it and below) this locator answers for.
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 # numba's modules are partly typed; the members used here are not in its stubs.
 caching: Any = _numba_caching
@@ -77,7 +77,7 @@ def jit_cache_dir() -> Path | None:
 
     Examples
     --------
-    >>> from fastlr._jitcache import jit_cache_dir
+    >>> from fastlr.kernels.cache import jit_cache_dir
     >>> jit_cache_dir() is None or jit_cache_dir().is_absolute()
     True
     """
@@ -88,7 +88,7 @@ def jit_cache_dir() -> Path | None:
 
 def _numba_subpath() -> str:
     """Numba's name for the folder of fastlr's sources (a hash of their path: installs differ)."""
-    return str(_Locator.get_suitable_cache_subpath(str(PACKAGE_DIR / "_kernels.py")))
+    return str(_Locator.get_suitable_cache_subpath(str(PACKAGE_DIR / "kernels" / "jit.py")))
 
 
 def _subpath() -> str:
@@ -106,9 +106,11 @@ def _sources_stamp() -> str:
     development install) or installing other files starts a fresh folder.
     """
     digest = hashlib.blake2b(digest_size=6)
-    for path in sorted(PACKAGE_DIR.glob("*.py")):
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
         stat = path.stat()
-        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+        digest.update(
+            f"{path.relative_to(PACKAGE_DIR)}:{stat.st_size}:{stat.st_mtime_ns};".encode()
+        )
     return digest.hexdigest()
 
 
@@ -167,7 +169,7 @@ class FastlrCacheLocator(_SourceBacked, _Locator):  # type: ignore[misc]
 def _is_package_file(py_file: str) -> bool:
     """Whether ``py_file`` is one of fastlr's modules (asked once per file, not per kernel: a
     path's ``resolve`` costs a few system calls, and ``import fastlr`` makes ~60 kernels)."""
-    return Path(py_file).resolve().parent == PACKAGE_DIR
+    return PACKAGE_DIR in Path(py_file).resolve().parents
 
 
 def install() -> None:

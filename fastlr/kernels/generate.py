@@ -31,9 +31,10 @@ import math
 import numpy as np
 from numba import prange
 
-from fastlr._kernels import _row_prediction, _u, jit_exact, jit_parallel, jit_serial
+from fastlr.kernels.jit import _u, jit_exact, jit_parallel, jit_serial
+from fastlr.kernels.passes import _row_prediction
 
-# SplitMix64's constants, as in fastlr._kernels (defined here so as not to depend on its old
+# SplitMix64's constants, as in fastlr.kernels.layout (defined here so as not to depend on its old
 # generator's names).
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -23,7 +23,7 @@ import numpy as np
 import fastlr
 from fastlr import reference
 from fastlr._loop import RowOrder
-from fastlr._roofline import measure_limits, time_blocks
+from fastlr.devtools.roofline import measure_limits, time_blocks
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,8 @@ def _pair(
     ours: Callable[[], object], other: Callable[[], object], repeats: int
 ) -> tuple[float, float]:
     """Medians of two functions, each timed in a block of runs of its own, in rounds
-    (:func:`fastlr._roofline.time_blocks`): timed in alternation, OpenBLAS's threads, which keep
-    spinning after a NumPy call returns, would slow the fused kernel that runs next."""
+    (:func:`fastlr.devtools.roofline.time_blocks`): timed in alternation, OpenBLAS's threads,
+    which keep spinning after a NumPy call returns, would slow the fused kernel that runs next."""
     times = time_blocks({"ours": ours, "other": other}, repeats=max(1, repeats // 2), rounds=2)
     return times["ours"], times["other"]
 

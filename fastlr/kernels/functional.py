@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastlr._kernels import _row_prediction, _u, fused_pass_serial, jit_serial
+from fastlr.kernels.jit import _u, jit_serial
+from fastlr.kernels.passes import _row_prediction, fused_pass_serial
 
 OK = 0
 EMPTY = 1

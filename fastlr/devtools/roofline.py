@@ -27,21 +27,22 @@ from dataclasses import dataclass
 import numpy as np
 from numba import prange
 
-from fastlr import _kernels as kernels
-from fastlr._kernels import jit_parallel, jit_serial
+from fastlr import kernels
+from fastlr.kernels.jit import _u, jit_parallel, jit_serial
+from fastlr.kernels.layout import _prefetch_row, _visit_block
 
 
 @jit_serial
 def _read_span(X, y, start, stop):
     """Σ of rows [start, stop) of ``X`` and ``y``, added in their own dtype (the cheapest loop
     that touches every byte: it vectorizes over the flat rows, whatever their width)."""
-    d = kernels._u(X.shape[1])
+    d = _u(X.shape[1])
     flat = X.reshape(-1)
     total_x = X.dtype.type(0)
-    for k in range(kernels._u(start) * d, kernels._u(stop) * d):
+    for k in range(_u(start) * d, _u(stop) * d):
         total_x += flat[k]
     total_y = y.dtype.type(0)
-    for i in range(kernels._u(start), kernels._u(stop)):
+    for i in range(_u(start), _u(stop)):
         total_y += y[i]
     return np.float64(total_x) + np.float64(total_y)
 
@@ -68,13 +69,13 @@ def read_rows(X, y, shuffle):
     """Read the rows of ``X`` and ``y`` in the epoch order ``shuffle`` gives (see
     :class:`fastlr._loop.RowOrder`), prefetched as the sgd and mini-batch epochs prefetch."""
     n = X.shape[0]
-    d = kernels._u(X.shape[1])
+    d = _u(X.shape[1])
     rows = np.zeros(kernels.ROW_BLOCK + kernels.PREFETCH_ROWS, dtype=np.uint64)
     total = 0.0
     for start in range(0, n, kernels.ROW_BLOCK):
-        count = kernels._visit_block(X, y, shuffle, rows, start)
+        count = _visit_block(X, y, shuffle, rows, start)
         for t in range(count):
-            kernels._prefetch_row(X, y, rows[t + kernels.PREFETCH_ROWS])
+            _prefetch_row(X, y, rows[t + kernels.PREFETCH_ROWS])
             i = rows[t]
             row = X.dtype.type(0)
             for j in range(d):
