@@ -62,8 +62,8 @@ class Roofline:
         import numpy as np
 
         import fastlr
-        from fastlr._loop import RowOrder
         from fastlr.devtools.roofline import measure_limits
+        from fastlr.training.loop import RowOrder
 
         self.X, self.y = data(shape, dtype)
         self.coef = np.full(self.X.shape[1], 0.5)

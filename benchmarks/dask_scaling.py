@@ -98,7 +98,7 @@ def distributed_figures(client: Any) -> dict[str, float]:
 
 def in_memory_figures() -> dict[str, float]:
     import fastlr
-    from fastlr._solvers import FusedBackend
+    from fastlr.engines.memory import FusedBackend
 
     out: dict[str, float] = {}
     for dtype in (np.float32, np.float64):

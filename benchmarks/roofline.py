@@ -20,9 +20,9 @@ import warnings
 import numpy as np
 
 import fastlr
-from fastlr._loop import RowOrder
 from fastlr.devtools import roofline as _roofline
 from fastlr.devtools.bench import numpy_epoch
+from fastlr.training.loop import RowOrder
 
 BATCH_CELLS = [(20_000_000, 5), (2_000_000, 50), (200_000, 500)]
 SGD_CELLS = [(1_000_000, 20), (200_000, 200)]
@@ -86,8 +86,8 @@ def variants() -> None:
 
 def _variants_cell(n: int, d: int, dtype: type) -> None:
     from fastlr import kernels
-    from fastlr._solvers import fused_pass
     from fastlr._threading import max_threads, parallel_launch
+    from fastlr.engines.memory import fused_pass
 
     X, y, _ = fastlr.make_regression(n, d, noise=1.0, random_state=0, dtype=dtype)
     w = np.random.default_rng(0).uniform(0.5, 1.5, n).astype(dtype)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from fastlr._loop import EpochInfo
 from fastlr._version import __version__
 from fastlr.estimator import LinearRegression
 from fastlr.exceptions import (
@@ -22,6 +21,7 @@ from fastlr.exceptions import (
     NotFittedError,
 )
 from fastlr.objective import loss_and_gradient, minibatch_step, predict
+from fastlr.training.loop import EpochInfo
 
 if TYPE_CHECKING:
     from fastlr._persist import load

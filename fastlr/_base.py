@@ -19,10 +19,8 @@ from typing import Any
 import numpy as np
 
 from fastlr._feature_names import check_column_names, feature_names
-from fastlr._loop import EpochInfo, Progress
 from fastlr._progress import finish, progress_printer
 from fastlr._random import RandomState, check_random_state
-from fastlr._training import SHORTFALL_WARN, Trained, TrainSettings
 from fastlr._validation import (
     as_coef,
     as_float_matrix,
@@ -37,6 +35,9 @@ from fastlr._validation import (
 from fastlr.datafiles import check_streamable, is_streamable, open_npy
 from fastlr.exceptions import ConvergenceWarning, not_fitted
 from fastlr.training import rules as _rules
+from fastlr.training.loop import EpochInfo, Progress
+from fastlr.training.run import SHORTFALL_WARN
+from fastlr.training.settings import Trained, TrainSettings
 
 MODES = ("batch", "minibatch", "sgd")
 PENALTIES = (None, "l2", "l1", "elasticnet")

@@ -28,10 +28,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from fastlr._loop import LoopResult, Model
-from fastlr._training import Scaling, Trained
 from fastlr.exceptions import NotFittedError
 from fastlr.training import rules as _rules
+from fastlr.training.loop import LoopResult, Model
+from fastlr.training.settings import Scaling, Trained
 
 #: An estimator (fastlr.LinearRegression or its reference twin). Not imported for its type: the
 #: estimators import this module, and a model file must not tie it back to them.

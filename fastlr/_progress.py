@@ -21,7 +21,7 @@ import sys
 import time
 from typing import TextIO
 
-from fastlr._loop import Progress
+from fastlr.training.loop import Progress
 
 #: Characters of the bar.
 BAR_WIDTH = 30

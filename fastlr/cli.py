@@ -182,8 +182,8 @@ def train(args: argparse.Namespace) -> int:
 
     import fastlr
     from fastlr import reference
-    from fastlr._solvers import PARALLEL_MIN_ELEMENTS
     from fastlr._threading import active_layer
+    from fastlr.engines.memory import PARALLEL_MIN_ELEMENTS
 
     _check_output_folders(args.save, args.plot)
     print(f"fastlr {fastlr.__version__}, numba {numba.__version__}, numpy {np.__version__}")

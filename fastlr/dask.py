@@ -14,7 +14,7 @@ d-sized vectors (and, once, the (d, d) moment matrix) travel to the client:
   same starting model, and the client averages the resulting models weighted by the blocks'
   weights (parallelized SGD, Zinkevich et al. 2010).
 
-The batch paths are driven by :func:`fastlr._training.train` through :class:`DaskBackend`, so
+The batch paths are driven by :func:`fastlr.training.run.train` through :class:`DaskBackend`, so
 scaling, step size, stopping and the choice of path are those of the in-memory estimator.
 ``fastlr.LinearRegression().fit(X, y)`` calls :func:`fit` when X is a dask array.
 Requires ``dask[array]`` and ``distributed`` (``pip install fastlr[dask]``).
@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from fastlr import _training
-from fastlr._loop import LoopRules, Model, run_epochs
-from fastlr._training import GramProblem, Moments, Scaling, Trained, TrainSettings
+from fastlr.training import run, setup
+from fastlr.training.loop import LoopRules, Model, run_epochs
+from fastlr.training.settings import GramProblem, Moments, Scaling, Trained, TrainSettings
 
 __all__ = [
     "DaskBackend",
@@ -66,7 +66,7 @@ def is_dask_array(X: Any) -> bool:
 
 # --------------------------------------------------------------------------- handles
 class DaskRows:
-    """What :func:`fastlr._training.train` sees of X: its shape and dtype, and the blocks.
+    """What :func:`fastlr.training.run.train` sees of X: its shape and dtype, and the blocks.
 
     ``blocks`` are futures of ``(X_block, Y_block, weight_block or None)`` on the workers.
     The few array operations that training does on its error paths (finding a NaN, the
@@ -118,7 +118,7 @@ class _Lazy(DaskRows):
 
 @dataclasses.dataclass
 class DaskTargets:
-    """Y as :func:`fastlr._training.train` sees it: (n, k), the blocks live with X's."""
+    """Y as :func:`fastlr.training.run.train` sees it: (n, k), the blocks live with X's."""
 
     rows: DaskRows
     zero: bool = False
@@ -175,7 +175,7 @@ def _pack(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> tuple[Any, ...]
 
 
 def _block_moments(block: tuple[Any, ...], gram: bool) -> Moments:
-    from fastlr._solvers import FusedBackend
+    from fastlr.engines.memory import FusedBackend
 
     X, Y, w = block
     if _block_weight(block) == 0.0:
@@ -187,7 +187,7 @@ def _block_loss_gradient(
     block: tuple[Any, ...], coef: np.ndarray, intercept: np.ndarray, zero_targets: bool
 ) -> tuple[float, float, np.ndarray]:
     """(W_b, W_b · loss_b, W_b · gradient_b): sums of these over blocks give the totals."""
-    from fastlr._solvers import FusedBackend
+    from fastlr.engines.memory import FusedBackend
 
     X, Y, w = block
     weight = _block_weight(block)
@@ -203,7 +203,7 @@ def _block_loss_gradient(
 def _block_row_norms(
     block: tuple[Any, ...], scaling: Scaling, intercept: bool
 ) -> tuple[float, float]:
-    from fastlr._solvers import FusedBackend
+    from fastlr.engines.memory import FusedBackend
 
     X, _, w = block
     return FusedBackend(1).row_norm_bounds(X, w, scaling, intercept)
@@ -219,7 +219,7 @@ def _block_epoch(
 ) -> tuple[float, float, Model]:
     """One local epoch of the fused sgd/minibatch kernel on this block, from ``model``.
     Returns (W_b, W_b · the epoch's loss, the block's model)."""
-    from fastlr._solvers import FusedBackend
+    from fastlr.engines.memory import FusedBackend
 
     X, Y, w = block
     weight = _block_weight(block)
@@ -227,7 +227,7 @@ def _block_epoch(
     if weight == 0.0:
         return 0.0, 0.0, model
     local = dataclasses.replace(s, random_state=seed, batch_size=min(s.batch_size, X.shape[0]))
-    epoch = _training.make_epoch(FusedBackend(1), X, Y, w, weight, local, scaling, None)
+    epoch = run.make_epoch(FusedBackend(1), X, Y, w, weight, local, scaling, None)
     loss = epoch(model, rate)
     return weight, weight * loss, model
 
@@ -283,7 +283,7 @@ def merge_moments(a: Moments, b: Moments) -> Moments:
     Examples
     --------
     >>> import numpy as np
-    >>> from fastlr._solvers import FusedBackend
+    >>> from fastlr.engines.memory import FusedBackend
     >>> from fastlr.dask import merge_moments
     >>> rng = np.random.default_rng(0)
     >>> X, Y = rng.normal(size=(100, 3)) + 5, rng.normal(size=(100, 1))
@@ -339,7 +339,7 @@ def _first_nonfinite(client: Any, array: Any) -> tuple[int, ...] | None:
 
 # --------------------------------------------------------------------------- the backend
 class DaskBackend:
-    """:class:`fastlr._training.Backend` whose passes over the data run on a Dask cluster.
+    """:class:`fastlr.engines.protocol.Backend` whose passes over the data run on a Dask cluster.
 
     ``moments``, ``row_norm_bounds`` and ``loss_gradient`` map the fused kernels over the
     row blocks of a :class:`DaskRows` and reduce the results on the workers; everything that
@@ -356,7 +356,7 @@ class DaskBackend:
     hogwild = None
 
     def __init__(self) -> None:
-        from fastlr._solvers import FusedBackend
+        from fastlr.engines.memory import FusedBackend
 
         self.local = FusedBackend(1)
         self.block_tasks = 0
@@ -535,7 +535,7 @@ def train(
 ) -> Trained:
     """Train on the blocks of ``rows`` (see :func:`scatter_blocks`) with settings ``s``.
 
-    Batch mode goes through :func:`fastlr._training.train` with a :class:`DaskBackend`;
+    Batch mode goes through :func:`fastlr.training.run.train` with a :class:`DaskBackend`;
     sgd and minibatch run local epochs on each block and average the models.
 
     Examples
@@ -551,7 +551,7 @@ def train(
     weights = None if rows.w_array is None else DaskWeights(total)
     Y = DaskTargets(rows)
     if s.mode == "batch":
-        return _training.train(backend, rows, Y, weights, s, init=init)  # type: ignore[arg-type]
+        return run.train(backend, rows, Y, weights, s, init=init)  # type: ignore[arg-type]
     return _train_averaged(backend, rows, Y, weights, total, s, init)
 
 
@@ -578,10 +578,10 @@ def _train_averaged(
     s = dataclasses.replace(
         s,
         batch_size=min(s.batch_size, max(1, smallest)),
-        max_iter=_training.epoch_budget(rows, s, False),  # type: ignore[arg-type]
+        max_iter=setup.epoch_budget(rows, s, False),  # type: ignore[arg-type]
         momentum=0.0 if s.momentum is None else s.momentum,
     )
-    scaling, _, _, model, rate = _training._start(
+    scaling, _, _, model, rate = setup._start(
         backend,
         rows,  # type: ignore[arg-type]
         Y,  # type: ignore[arg-type]
@@ -629,7 +629,7 @@ def _train_averaged(
         rules,
         s.epochs,
         to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
-        on_nonfinite=lambda: _training.name_bad_input(rows, Y),  # type: ignore[arg-type]
+        on_nonfinite=lambda: setup.name_bad_input(rows, Y),  # type: ignore[arg-type]
     )
     return Trained(model, scaling, rate, s.heavy_ball, loop, "fused")
 

@@ -8,10 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from fastlr import _solvers, _streaming, _training
 from fastlr._base import LinearRegressionBase
-from fastlr._loop import EpochInfo, Progress
-from fastlr._training import Trained, TrainSettings
+from fastlr.engines import memory, streaming
+from fastlr.engines.protocol import Backend
+from fastlr.training import run as _training
+from fastlr.training.loop import EpochInfo, Progress
+from fastlr.training.settings import Trained, TrainSettings
 
 
 class LinearRegression(LinearRegressionBase):
@@ -185,7 +187,7 @@ class LinearRegression(LinearRegressionBase):
         return on_dask.predict(self, X)
 
     def _threads_for(self, X: np.ndarray) -> int:
-        return _solvers.thread_count(X, self.n_jobs)
+        return memory.thread_count(X, self.n_jobs)
 
     def _train(
         self,
@@ -218,24 +220,24 @@ class LinearRegression(LinearRegressionBase):
     def _predict(
         self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
     ) -> None:
-        threads = _solvers.thread_count(X, self.n_jobs)
-        if _streaming.streams(X):
-            _streaming.predict_blocks(X, coef, intercept, out, threads)
+        threads = memory.thread_count(X, self.n_jobs)
+        if streaming.streams(X):
+            streaming.predict_blocks(X, coef, intercept, out, threads)
         else:
-            _solvers.predict_into(X, coef, intercept, out, threads)
+            memory.predict_into(X, coef, intercept, out, threads)
 
 
-def _backend(X: np.ndarray, settings: TrainSettings) -> _training.Backend:
+def _backend(X: np.ndarray, settings: TrainSettings) -> Backend:
     """The kernels' backend: streaming a file-backed X block by block, or on X in memory."""
-    if not _streaming.streams(X):
-        return _solvers.FusedBackend(settings.n_threads)
+    if not streaming.streams(X):
+        return memory.FusedBackend(settings.n_threads)
     if settings.early_stopping:
         raise ValueError(
             "early_stopping holds a copy of validation_fraction of the rows in memory, which "
             "an out-of-core fit avoids: keep a validation file apart and score it in a callback, "
             "or load X into memory"
         )
-    return _streaming.StreamingBackend(settings.n_threads)
+    return streaming.StreamingBackend(settings.n_threads)
 
 
 def _is_dask_array(X: Any) -> bool:

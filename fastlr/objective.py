@@ -18,7 +18,6 @@ from numba.core.errors import TypingError
 from numba.extending import overload
 
 from fastlr import kernels
-from fastlr._solvers import PARALLEL_MIN_ELEMENTS, fused_pass, thread_count
 from fastlr._threading import parallel_launch
 from fastlr._validation import (
     FLOAT_DTYPES,
@@ -28,6 +27,7 @@ from fastlr._validation import (
     max_abs,
     raise_if_not_finite,
 )
+from fastlr.engines.memory import PARALLEL_MIN_ELEMENTS, fused_pass, thread_count
 from fastlr.kernels import functional as fk
 
 _FLOAT64 = np.dtype(np.float64)

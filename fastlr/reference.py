@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from fastlr import _training
 from fastlr._base import LinearRegressionBase
-from fastlr._loop import EpochInfo, Model, Progress
 from fastlr._random import check_generated_target, regression_spec
 from fastlr._reference_normals import normals
-from fastlr._training import GramProblem, Moments, Scaling, Trained, TrainSettings
+from fastlr.training import run as _training
+from fastlr.training.loop import EpochInfo, Model, Progress
+from fastlr.training.settings import GramProblem, Moments, Scaling, Trained, TrainSettings
 
 __all__ = [
     "LinearRegression",
@@ -59,7 +59,7 @@ def row_order(n: int, shuffle: np.ndarray) -> np.ndarray:
     n : int
         Rows in the data.
     shuffle : ndarray of uint64, empty or of shape (5,)
-        The epoch's key, as :class:`fastlr._loop.RowOrder` draws it.
+        The epoch's key, as :class:`fastlr.training.loop.RowOrder` draws it.
 
     Returns
     -------
@@ -460,7 +460,8 @@ def make_regression(
 
 
 class NumpyBackend:
-    """:class:`fastlr._training.Backend` in plain NumPy (materializes what the kernels avoid)."""
+    """The engine protocol (:class:`~fastlr.engines.protocol.Backend`) in plain NumPy (materializes
+    what the kernels avoid)."""
 
     gram_epochs = None
     hogwild = None

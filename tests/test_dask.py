@@ -14,7 +14,7 @@ da = pytest.importorskip("dask.array", reason="fastlr.dask needs dask[array]")
 
 import fastlr  # noqa: E402
 from fastlr import dask as fdask  # noqa: E402
-from fastlr._accuracy import MAX_REFINEMENTS  # noqa: E402
+from fastlr.training.accuracy import MAX_REFINEMENTS  # noqa: E402
 
 N, D, CHUNK = 6000, 4, 1000  # 6 blocks
 
@@ -61,7 +61,7 @@ def test_gram_path_matches_the_in_memory_fit_and_reads_the_data_once(client, dat
     assert relative(model.coef_, expected.coef_) < 1e-10
     assert abs(model.intercept_ - expected.intercept_) < 1e-10 * abs(expected.intercept_)
     # one task per block for the moments pass, then one fused pass over the blocks for each
-    # correction of the refinement against the data (as in memory: fastlr._accuracy)
+    # correction of the refinement against the data (as in memory: fastlr.training.accuracy)
     visits = [str(t["key"]) for t in stream.data if str(t["key"]).find("_block_") >= 0]
     moments = [key for key in visits if "_block_moments" in key]
     assert len(moments) == N // CHUNK
@@ -174,7 +174,7 @@ def test_unsupported_options_say_so(client, data):
 
 
 def test_merge_moments_is_chan_merge():
-    from fastlr._solvers import FusedBackend
+    from fastlr.engines.memory import FusedBackend
 
     rng = np.random.default_rng(3)
     X, Y = rng.normal(size=(101, 3)) * [1, 10, 1e3] + 1e4, rng.normal(size=(101, 2))

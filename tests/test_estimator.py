@@ -6,7 +6,7 @@ import pytest
 
 import fastlr
 from fastlr import reference
-from fastlr._solvers import PARALLEL_MIN_ELEMENTS
+from fastlr.engines.memory import PARALLEL_MIN_ELEMENTS
 
 LEARNING_RATES = {"batch": 0.5, "minibatch": 0.05, "sgd": 0.01}
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from numba.core.errors import TypingError
 
 import fastlr
-from fastlr._solvers import PARALLEL_MIN_ELEMENTS
+from fastlr.engines.memory import PARALLEL_MIN_ELEMENTS
 
 
 @numba.njit

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from fastlr import _reference_normals as reference_normals
 from fastlr import kernels, reference
-from fastlr._loop import RowOrder
 from fastlr._random import regression_spec
 from fastlr.kernels import generate as _generate
+from fastlr.training.loop import RowOrder
 
 DTYPES = [np.float32, np.float64]
 
@@ -282,8 +282,8 @@ def test_update_rule_matches_reference(seed, d, k, momentum, nesterov, l2, l1, f
 
 @given(seed=st.integers(0, 2**32 - 1), n=sizes, d=st.integers(1, 9), weighted=st.booleans())
 def test_column_moments_and_row_norms_match_reference(seed, n, d, weighted):
-    from fastlr._solvers import FusedBackend
-    from fastlr._training import Scaling
+    from fastlr.engines.memory import FusedBackend
+    from fastlr.training.settings import Scaling
 
     X, Y, weights, shift, scale, _, _ = options(seed, n, d, 1, np.float64, weighted, True)
     fused, numpy = FusedBackend(2), reference.NumpyBackend()

@@ -13,9 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastlr
-from fastlr import _pages, _solvers, _streaming, _training, cli, datasets, kernels, reference
-from fastlr._loop import RowOrder
+from fastlr import _pages, cli, datasets, kernels, reference
+from fastlr.engines import memory, streaming
 from fastlr.kernels import generate as _generate
+from fastlr.training import run as _training
+from fastlr.training.loop import RowOrder
+from fastlr.training.settings import Scaling
 
 
 # --------------------------------------------------------------------------- files on disk
@@ -161,8 +164,8 @@ BLOCK = 100_000
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    monkeypatch.setattr(_streaming, "BLOCK_BYTES", BLOCK)
-    monkeypatch.setattr(_solvers, "GRAM_BLOCK_ELEMENTS", 6_000)  # Gram sub-blocks: 1,000 rows
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", BLOCK)
+    monkeypatch.setattr(memory, "GRAM_BLOCK_ELEMENTS", 6_000)  # Gram sub-blocks: 1,000 rows
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +238,7 @@ def test_stochastic_modes_without_shuffle_are_the_in_memory_fit(
     # the loss summed in other groups. (Chunks larger than blocks change the scaling and the
     # step by rounding: both fixed here.)
     monkeypatch.setattr(_training, "SLICE_ELEMENTS", 1 << 21)
-    monkeypatch.setattr(_streaming, "BLOCK_BYTES", 10_000)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 10_000)
     params = {**params, "standardize": False, "learning_rate": 0.01}
     cut, whole = _fit(params, x_path, y_path), _fit(params, X, y)
     np.testing.assert_array_equal(cut.coef_, whole.coef_)
@@ -243,7 +246,7 @@ def test_stochastic_modes_without_shuffle_are_the_in_memory_fit(
 
 
 def test_chunks_larger_than_a_block_are_summed_in_pieces(files, monkeypatch):
-    monkeypatch.setattr(_streaming, "BLOCK_BYTES", 9_000)  # 225 rows: a chunk is ~5 blocks
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 9_000)  # 225 rows: a chunk is ~5 blocks
     x_path, y_path = files["f64"]
     params = {"solver": "fused", "max_iter": 30}
     pieces, whole = _fit(params, x_path, y_path), _fit(params, np.load(x_path), np.load(y_path))
@@ -275,7 +278,7 @@ def test_a_file_within_one_block_is_shuffled_as_in_memory(files):
 @pytest.mark.parametrize(("n", "rows"), [(1000, 100), (1003, 100), (64, 7), (5, 5), (6, 5)])
 def test_each_shuffled_epoch_visits_every_row_once_block_by_block(n, rows):
     order = RowOrder(n, True, 0).next()
-    plan = _streaming.EpochPlan.draw(order, n, rows)
+    plan = streaming.EpochPlan.draw(order, n, rows)
     visited = []
     for slot, first, last in plan.segments(0, n):
         start, stop = plan.block_rows(slot, n)
@@ -342,8 +345,8 @@ def test_block_passes_are_the_in_memory_passes(seed, n, d, k, dtype, weighted, b
     w = rng.uniform(0.5, 2.0, n) if weighted else None
     W = float(n if w is None else w.sum())
     coef, intercept = rng.standard_normal((k, d)), rng.standard_normal(k)
-    fused = _solvers.FusedBackend(2)
-    streamed = _streaming.StreamingBackend(2, block_bytes=block_rows * d * X.itemsize)
+    fused = memory.FusedBackend(2)
+    streamed = streaming.StreamingBackend(2, block_bytes=block_rows * d * X.itemsize)
     chunks = kernels.chunk_starts(n)
     exact = int(np.diff(chunks).max()) <= block_rows  # blocks of whole chunks: the same bits
 
@@ -367,7 +370,7 @@ def test_block_passes_are_the_in_memory_passes(seed, n, d, k, dtype, weighted, b
         if gram:  # blocks of whole Gram sub-blocks: always the same bits
             np.testing.assert_array_equal(a.xx, b.xx)
             np.testing.assert_array_equal(a.xy, b.xy)
-    scaling = _training.Scaling(rng.standard_normal(d), rng.uniform(0.5, 2.0, d))
+    scaling = Scaling(rng.standard_normal(d), rng.uniform(0.5, 2.0, d))
     same(fused.row_norm_bounds(X, w, scaling, True), streamed.row_norm_bounds(X, w, scaling, True))
 
 
@@ -375,7 +378,7 @@ def test_block_passes_are_the_in_memory_passes(seed, n, d, k, dtype, weighted, b
 def test_a_pass_holds_one_block_of_a_file_many_times_larger(files):
     x_path, y_path = files["f64"]
     X, Y = np.load(x_path, mmap_mode="r"), np.load(y_path, mmap_mode="r").reshape(-1, 1)
-    backend = _streaming.StreamingBackend(2, block_bytes=BLOCK)
+    backend = streaming.StreamingBackend(2, block_bytes=BLOCK)
     settings = _fit({}, X[:10], np.zeros(10))._settings(2)
     for params in (
         {"solver": "fused", "max_iter": 3, "tol": None},
@@ -415,10 +418,10 @@ PEAK_SCRIPT = """
 import sys, warnings
 import numpy as np
 import fastlr
-from fastlr import _streaming
+from fastlr.engines import streaming
 
 warnings.simplefilter("ignore")
-_streaming.BLOCK_BYTES = 4 << 20
+streaming.BLOCK_BYTES = 4 << 20
 x_path, y_path, warm_x, warm_y = sys.argv[1:]
 FITS = ({}, {"solver": "fused", "max_iter": 2}, {"mode": "sgd", "max_iter": 1})
 

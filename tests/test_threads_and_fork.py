@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastlr
-from fastlr._solvers import PARALLEL_MIN_ELEMENTS
+from fastlr.engines.memory import PARALLEL_MIN_ELEMENTS
 
 
 def big_problem():

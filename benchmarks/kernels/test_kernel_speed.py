@@ -20,7 +20,7 @@ import pytest
 
 import fastlr
 from fastlr import kernels, reference
-from fastlr._loop import RowOrder
+from fastlr.training.loop import RowOrder
 
 SHAPES = [(200_000, 20), (20_000, 200)]
 

@@ -22,8 +22,8 @@ import numpy as np
 
 import fastlr
 from fastlr import reference
-from fastlr._loop import RowOrder
 from fastlr.devtools.roofline import measure_limits, time_blocks
+from fastlr.training.loop import RowOrder
 
 
 @dataclass(frozen=True)

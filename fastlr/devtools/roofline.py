@@ -67,7 +67,8 @@ def read_parallel(X, y):
 @jit_serial
 def read_rows(X, y, shuffle):
     """Read the rows of ``X`` and ``y`` in the epoch order ``shuffle`` gives (see
-    :class:`fastlr._loop.RowOrder`), prefetched as the sgd and mini-batch epochs prefetch."""
+    :class:`fastlr.training.loop.RowOrder`), prefetched as the sgd and mini-batch epochs
+    prefetch."""
     n = X.shape[0]
     d = _u(X.shape[1])
     rows = np.zeros(kernels.ROW_BLOCK + kernels.PREFETCH_ROWS, dtype=np.uint64)
@@ -132,12 +133,12 @@ def measure_limits(
     """Measure the :class:`Limits` of ``X`` (C-contiguous) and ``y`` on this machine, now.
 
     ``shuffle`` is the key of the epoch order the random-row read follows (as
-    ``fastlr._loop.RowOrder(n, True, seed).next()`` gives it).
+    ``fastlr.training.loop.RowOrder(n, True, seed).next()`` gives it).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from fastlr._loop import RowOrder
+    >>> from fastlr.training.loop import RowOrder
     >>> X, y = np.ones((2048, 3)), np.ones(2048)
     >>> limits = measure_limits(X, y, RowOrder(2048, True, 0).next(), repeats=1, rounds=1)
     >>> 0 < limits.batch <= limits.read_n

@@ -51,7 +51,7 @@ def _prefetch_row(X, y, row):
 # Shuffling without an index array: epoch position k visits row perm(k), where perm is a
 # 4-round Feistel network on the smallest even-bit domain holding n, cycle-walked back into
 # [0, n) (a bijection of the rows). ``shuffle`` is empty (rows in order) or holds
-# [half_bits, key_1, ..., key_4]; see fastlr._loop.RowOrder, and fastlr.reference.row_order.
+# [half_bits, key_1, ..., key_4]; see fastlr.training.loop.RowOrder, and fastlr.reference.row_order.
 #: Rows are looked up a block at a time (then prefetched from the block, and visited).
 ROW_BLOCK = 256
 

@@ -153,7 +153,7 @@ def fused_pass_weighted_parallel(X, y, sample_weight, coef, intercept, total_wei
     return _reduce_chunks(parts, total_weight, grad)
 
 
-# Out of core (fastlr._streaming), a pass visits a file in blocks of rows. Its chunks are the
+# Out of core (fastlr.engines.streaming), a pass visits a file in blocks of rows. Its chunks are the
 # in-memory pass's chunks (``chunk_starts`` of the whole file), so the pieces of a block are
 # summed by the same row loop into the same per-chunk partials, and reduced in the same order:
 # the same bits as the pass over the whole array in memory.

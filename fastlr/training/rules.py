@@ -1,8 +1,9 @@
 """The rules of an epoch: its step size, its verdict (go on, converged, diverged) and the update.
 
-Plain Python that numba can also compile. :mod:`fastlr._loop` runs these functions as they are,
-once per epoch; :func:`fastlr.kernels.gram_epochs` compiles the same source to run thousands of
-sufficient-statistics iterations without returning to Python. One source, so the two loops cannot
+Plain Python that numba can also compile. :mod:`fastlr.training.loop` runs these functions as
+they are, once per epoch; :func:`fastlr.kernels.gram_epochs` compiles the same source
+(:mod:`fastlr.kernels.rules`) to run thousands of sufficient-statistics iterations without
+returning to Python. One source, so the two loops cannot
 disagree on when to stop or how to step. No numba import here: the NumPy reference uses it too.
 """
 

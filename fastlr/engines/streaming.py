@@ -1,6 +1,6 @@
 """Data bigger than memory: the passes of training over a file-backed X, a block of rows at a time.
 
-:class:`StreamingBackend` is the :class:`fastlr._training.Backend` of an ``X`` mapped from a
+:class:`StreamingBackend` is the :class:`fastlr.engines.protocol.Backend` of an ``X`` mapped from a
 file (``np.memmap``, ``np.load(path, mmap_mode="r")``, or a ``.npy`` path given to ``fit``).
 It runs the fused kernels on blocks of rows that are views of the mapping (no copy) and gives
 back each block's pages once they are read (:mod:`fastlr._pages`), so the process holds about
@@ -35,17 +35,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastlr import kernels
-from fastlr._loop import LoopRules, Model, RowOrder
 from fastlr._pages import release
-from fastlr._solvers import (
+from fastlr._threading import parallel_launch
+from fastlr.engines.memory import (
     PARALLEL_MIN_ELEMENTS,
     FusedBackend,
     GramMoments,
     moments_from_parts,
     predict_into,
 )
-from fastlr._threading import parallel_launch
-from fastlr._training import GramProblem, Moments, Scaling, TrainSettings
+from fastlr.training.loop import LoopRules, Model, RowOrder
+from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
 #: Bytes of X a pass holds at once (about: plus up to 2 MiB at each end, and y's rows).
 BLOCK_BYTES = 128 << 20
@@ -142,7 +142,7 @@ class EpochPlan:
 
 
 class StreamingBackend:
-    """:class:`fastlr._training.Backend` over a file-backed X, in blocks of ``block_bytes``
+    """:class:`fastlr.engines.protocol.Backend` over a file-backed X, in blocks of ``block_bytes``
     (see the module). ``largest_block`` records the most bytes of X a pass held at once."""
 
     def __init__(self, n_threads: int, block_bytes: int | None = None) -> None:
@@ -374,7 +374,7 @@ def predict_blocks(
     n_threads: int,
     block_bytes: int | None = None,
 ) -> None:
-    """:func:`fastlr._solvers.predict_into` over a file-backed X, a block at a time."""
+    """:func:`fastlr.memory.predict_into` over a file-backed X, a block at a time."""
     budget = BLOCK_BYTES if block_bytes is None else block_bytes
     rows = max(1, budget // max(1, X.shape[1] * X.itemsize))
     for start in range(0, X.shape[0], rows):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from fastlr import kernels
-from fastlr._loop import LoopRules, Model
 from fastlr._threading import parallel_launch, resolve_n_jobs
-from fastlr._training import GramProblem, Moments, Scaling, TrainSettings
+from fastlr.training.loop import LoopRules, Model
+from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
 #: Below this many elements of X a parallel launch costs more than it saves.
 PARALLEL_MIN_ELEMENTS = 1 << 17
@@ -75,7 +75,8 @@ def predict_into(
 
 
 class FusedBackend:
-    """:class:`fastlr._training.Backend` on the jitted kernels, with ``n_threads`` threads."""
+    """The engine protocol (:class:`~fastlr.engines.protocol.Backend`) on the jitted kernels, with
+    ``n_threads`` threads."""
 
     def __init__(self, n_threads: int) -> None:
         self.n_threads = n_threads

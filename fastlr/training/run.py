@@ -1,0 +1,486 @@
+"""From data and settings to a trained model: :func:`train` (and :func:`partial` for
+``partial_fit``) runs the set-up, then the epochs of the mode or the Gram loop, then the checks
+of the answer (refinement, the certificate, the shortfall of stochastic fits).
+
+Shared by every engine: each supplies a :class:`~fastlr.engines.protocol.Backend` (the passes
+over the data); everything decided from their results lives here once, so engines cannot drift
+apart."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from fastlr.engines.protocol import Backend
+from fastlr.training import rules as _rules
+from fastlr.training.accuracy import Accuracy, hessian, refine
+from fastlr.training.loop import (
+    EpochInfo,
+    LoopResult,
+    LoopRules,
+    Model,
+    Progress,
+    RowOrder,
+    run_epochs,
+)
+from fastlr.training.settings import GramProblem, Scaling, Trained, TrainSettings
+from fastlr.training.setup import (
+    GRAM_MAX_FEATURES,
+    _split,
+    _start,
+    epoch_budget,
+    gram_problem,
+    name_bad_input,
+    resolve_momentum,
+    use_gram,
+)
+
+#: Samples per kernel call in sgd and mini-batch epochs: Ctrl-C is seen between calls.
+SLICE_ELEMENTS = 1 << 21
+
+#: Gram iterations per kernel call: about this many multiply-adds, a fraction of a second.
+GRAM_CALL_FLOPS = 1 << 26
+
+
+# --------------------------------------------------------------------------- training
+def train(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    s: TrainSettings,
+    *,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: Progress | None = None,
+    callback: Callable[[EpochInfo], Any] | None = None,
+) -> Trained:
+    """Fit from zero coefficients (or ``init`` = (coef, intercept) in the units of X)."""
+    n, d = X.shape
+    gram = use_gram(X, s)
+    s = dataclasses.replace(  # (batch_size=2**63 must not overflow)
+        s, batch_size=min(s.batch_size, n), max_iter=epoch_budget(X, s, gram)
+    )
+    k = Y.shape[1]
+    weights, X_val, Y_val, w_val = _split(X, Y, sample_weight, s)
+    total_weight = float(n if weights is None else weights.sum())
+    scaling, problem, spectrum, model, rate = _start(
+        backend, X, Y, weights, total_weight, s, gram=gram
+    )
+    if init is not None:
+        model.coef[...], model.intercept[...] = scaling.to_training(*init)
+    s, rate, tuned = resolve_momentum(s, spectrum, rate)
+    if spectrum is not None and s.tol is not None and X_val is None:
+        _rules.certify(model.state, *spectrum, tuned=tuned)
+
+    rules = LoopRules(
+        learning_rate=rate,
+        schedule=s.schedule,
+        power_t=s.power_t,
+        tol=-1.0 if s.tol is None else s.tol,
+        n_iter_no_change=s.n_iter_no_change,
+        monotone=s.mode == "batch" and s.heavy_ball == 0 and s.l1 == 0 and X_val is None,
+        rise_atol=1e-12 if problem is not None else 1e-20,
+    )
+    epoch = make_epoch(backend, X, Y, weights, total_weight, s, scaling, problem)
+
+    def validation(m: Model) -> float:
+        assert X_val is not None
+        assert Y_val is not None
+        coef, intercept = scaling.to_user(m.coef, m.intercept)
+        grad = np.empty((k, d + 1))
+        w_total = float(X_val.shape[0] if w_val is None else w_val.sum())
+        return backend.loss_gradient(X_val, Y_val, w_val, w_total, coef, intercept, grad)
+
+    fast = (
+        problem is not None
+        and backend.gram_epochs is not None
+        and X_val is None
+        and callback is None
+        and not getattr(progress, "per_epoch", False)
+    )
+    if fast:
+        assert problem is not None
+        loop = _run_gram(backend, problem, model, rules, s, progress)
+    else:
+        loop = run_epochs(
+            epoch,
+            model,
+            rules,
+            s.epochs,
+            validation=validation if X_val is not None else None,
+            progress=progress,
+            callback=callback,
+            to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
+            on_nonfinite=lambda: name_bad_input(X, Y),
+        )
+    shortfall = None
+    if s.mode != "batch" and s.tol is not None and X_val is None and not loop.stopped_by_user:
+        check = shortfall_check(backend, X, Y, weights, total_weight, s, scaling, loop.n_iter)
+        if check is not None:
+            shortfall = check(model)
+            cuts = 0
+            while shortfall > SHORTFALL_WARN and loop.n_iter < s.epochs and cuts < STEP_CUTS:
+                # A plateau far from what the data allow: go on with a smaller step (a smaller
+                # noise ball), within the epoch budget.
+                cuts += 1
+                rate /= STEP_CUT
+                # A smaller step makes smaller progress per epoch: so must the plateau's tol.
+                rules = dataclasses.replace(rules, learning_rate=rate, tol=rules.tol / STEP_CUT)
+                model.state = _rules.new_state()
+                more = run_epochs(
+                    epoch,
+                    model,
+                    rules,
+                    s.epochs - loop.n_iter,
+                    callback=callback,
+                    to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
+                    on_nonfinite=lambda: name_bad_input(X, Y),
+                )
+                loop = _joined(loop, more)
+                shortfall = check(model)
+                if more.stopped_by_user:
+                    break
+    if (
+        init is None
+        and X_val is None
+        and loop.n_iter > 1
+        and loop.history[-1] > loop.history[0]
+        and not loop.stopped_by_user
+        and not _ends_below_first_epoch(
+            backend, X, Y, weights, total_weight, s, scaling, model, loop
+        )
+    ):
+        from fastlr.training.loop import raise_divergence
+
+        model.state[_rules.BEST] = loop.history[0]
+        raise_divergence(_rules.ROSE, loop.n_iter, float(loop.history[-1]), model.state, rate)
+    accuracy = None
+    if (
+        problem is not None
+        and spectrum is not None
+        and s.tol is not None
+        and s.l1 == 0.0
+        and X_val is None
+        and not loop.stopped_by_user
+    ):
+        accuracy = _refine(
+            backend, X, Y, weights, total_weight, s, scaling, problem, spectrum, model
+        )
+        if accuracy.certified:
+            loop = dataclasses.replace(loop, converged=True)
+    return Trained(
+        model,
+        scaling,
+        rate,
+        s.heavy_ball,
+        loop,
+        "gram" if problem is not None else "fused",
+        accuracy,
+        shortfall,
+    )
+
+
+#: An sgd or mini-batch fit whose loss exceeds the least-squares optimum by more than this share
+#: of var(y)/2 (an R² this much below the best the data allow) is continued, then reported.
+SHORTFALL_WARN = 5e-4
+
+#: Such a plateau is left by dividing the step (and tol) by STEP_CUT, at most STEP_CUTS times.
+STEP_CUT = 4.0
+
+STEP_CUTS = 6
+
+
+def _joined(first: LoopResult, then: LoopResult) -> LoopResult:
+    """One run's record from two runs in a row."""
+    return LoopResult(
+        np.concatenate([first.history, then.history]),
+        None,
+        first.n_iter + then.n_iter,
+        then.converged,
+        then.stopped_by_user,
+    )
+
+
+def shortfall_check(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    epochs_run: int,
+) -> Callable[[Model], float] | None:
+    """A measure of how far below the least-squares optimum an sgd or mini-batch model is:
+    ``(L - L*) / (var(y) / 2)``, about the R² it lacks. The optimum comes from one moments pass,
+    each measure from one fused pass. None where the optimum is not a linear solve (L1) or
+    where checking would cost more than about a quarter of the fit: the moments pass costs some
+    d/2 multiply-adds per element against about 2 per element and epoch, so it is done when
+    d <= the epochs run."""
+    n, d = X.shape
+    k = Y.shape[1]
+    if s.l1 > 0.0 or d > GRAM_MAX_FEATURES or n < 2 * d or d > epochs_run:
+        return None
+    with np.errstate(all="ignore"):
+        problem = gram_problem(backend.moments(X, Y, weights, True), scaling)
+        A = hessian(problem.H, problem.mean_z, s.l2, s.fit_intercept)
+        zero = Model.zeros(k, d)
+        grad = np.empty((k, d + 1))
+        backend.gram_loss_gradient(problem, zero.coef, zero.intercept, grad)
+        theta = -np.linalg.lstsq(A, grad[:, : A.shape[0]].T, rcond=None)[0].T
+        best = Model.zeros(k, d)
+        best.coef[...] = theta[:, :d]
+        if s.fit_intercept:
+            best.intercept[...] = theta[:, d]
+        optimum = backend.gram_loss_gradient(problem, best.coef, best.intercept, grad)
+        optimum += _rules.penalty_value(best.coef, s.l2, 0.0)
+    spread = 0.5 * float(np.sum(problem.y_var))
+    if not (math.isfinite(optimum) and spread > 0.0):
+        return None
+
+    def shortfall(model: Model) -> float:
+        reached = data_objective(backend, X, Y, weights, total_weight, s, scaling, model)
+        if not math.isfinite(reached):
+            return math.inf
+        return max(0.0, reached - optimum) / spread
+
+    return shortfall
+
+
+def _refine(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    problem: GramProblem,
+    spectrum: tuple[float, float],
+    model: Model,
+) -> Accuracy:
+    """Refine the sufficient-statistics solution against the data
+    (:mod:`fastlr.training.accuracy`)."""
+    top, bottom = spectrum
+    condition = top / bottom if bottom > 0.0 else math.inf
+    k, d = model.coef.shape
+    grad = np.empty((k, d + 1))
+
+    def data_gradient(coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        user_coef, user_intercept = scaling.to_user(coef, intercept)
+        with np.errstate(all="ignore"):
+            backend.loss_gradient(X, Y, weights, total_weight, user_coef, user_intercept, grad)
+        return scaling.gradient_to_training(grad)
+
+    A = hessian(problem.H, problem.mean_z, s.l2, s.fit_intercept)
+    return refine(data_gradient, A, condition, model.coef, model.intercept, s.l2, scaling.to_user)
+
+
+def _ends_below_first_epoch(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    model: Model,
+    loop: LoopResult,
+) -> bool:
+    """Whether a stochastic run whose last epoch's loss is above its first's still ends with a
+    model whose objective (one more pass) is below the first epoch's loss.
+
+    A stochastic epoch's loss is measured along the way, each residual before its own update.
+    On small noisy data the first epoch already reaches the noise floor, so later epochs can
+    measure a little above it by chance: that is not divergence unless the final model itself
+    is worse. Batch losses are exact, so for batch the answer is always False.
+    """
+    if s.mode == "batch":
+        return False
+    loss = data_objective(backend, X, Y, weights, total_weight, s, scaling, model)
+    return math.isfinite(loss) and loss <= float(loop.history[0])
+
+
+def data_objective(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    model: Model,
+) -> float:
+    """The training objective of ``model`` computed from the data: one fused pass at its
+    raw-unit twin, plus the penalty (NaN or inf where it overflows)."""
+    coef, intercept = scaling.to_user(model.coef, model.intercept)
+    grad = np.empty((Y.shape[1], X.shape[1] + 1))
+    with np.errstate(all="ignore"):
+        loss = backend.loss_gradient(X, Y, weights, total_weight, coef, intercept, grad)
+        return loss + _rules.penalty_value(model.coef, s.l2, s.l1)
+
+
+def _run_gram(
+    backend: Backend,
+    problem: GramProblem,
+    model: Model,
+    rules: LoopRules,
+    s: TrainSettings,
+    progress: Progress | None = None,
+) -> LoopResult:
+    """All iterations in the compiled loop, a fraction of a second per call (Ctrl-C and
+    ``progress``, with the last epoch of the call, between calls)."""
+    import warnings
+
+    from fastlr.exceptions import FitInterruptedWarning
+    from fastlr.training.loop import raise_divergence
+
+    assert backend.gram_epochs is not None
+    k, d = model.coef.shape
+    history = np.empty(s.epochs)
+    per_call = max(1, GRAM_CALL_FLOPS // max(1, k * d * d))
+    done = 0
+    verdict = _rules.CONTINUE
+    stopped = False
+    while done < s.epochs and verdict == _rules.CONTINUE:
+        before = model.copy()
+        count = min(per_call, s.epochs - done)
+        try:
+            ran, verdict = backend.gram_epochs(
+                problem, model, rules, s, count, history[done : done + count]
+            )
+        except KeyboardInterrupt:
+            model.load(before)
+            warnings.warn(
+                f"fit interrupted (Ctrl-C) after {done} epochs: kept the model of the last "
+                "completed epoch",
+                FitInterruptedWarning,
+                stacklevel=4,
+            )
+            stopped = True
+            break
+        if verdict >= _rules.NONFINITE:
+            loss = float(history[done + ran])
+            raise_divergence(verdict, done + ran + 1, loss, model.state, rules.learning_rate)
+        done += ran
+        model.t += ran
+        if progress is not None and ran > 0:
+            rate = _rules.epoch_learning_rate(
+                rules.learning_rate, rules.schedule, model.t, rules.power_t, model.state
+            )
+            progress(done, float(history[done - 1]), rate)
+    if not model.finite():
+        raise_divergence(_rules.NONFINITE, done, math.inf, model.state, rules.learning_rate)
+    return LoopResult(
+        history[:done].copy(), None, done, verdict == _rules.CONVERGED or rules.tol < 0, stopped
+    )
+
+
+def make_epoch(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    problem: GramProblem | None,
+) -> Callable[[Model, float], float]:
+    """The epoch function of ``s.mode``: ``epoch(model, rate) -> the epoch's objective``."""
+    n, d = X.shape
+    k = Y.shape[1]
+    grad = np.empty((k, d + 1))
+
+    def penalty(m: Model) -> float:
+        return _rules.penalty_value(m.coef, s.l2, s.l1)
+
+    if s.mode == "batch" and problem is not None:
+
+        def gram_epoch(m: Model, rate: float) -> float:
+            loss = backend.gram_loss_gradient(problem, m.coef, m.intercept, grad) + penalty(m)
+            m.state[_rules.GAP] = _rules.certified_gap(
+                m.coef, m.intercept, grad, s.l2, s.l1, s.fit_intercept, m.state
+            )
+            backend.update(m, grad, rate, s)
+            return loss
+
+        return gram_epoch
+
+    if s.mode == "batch":
+
+        def batch_epoch(m: Model, rate: float) -> float:
+            coef, intercept = scaling.to_user(m.coef, m.intercept)
+            loss = backend.loss_gradient(X, Y, weights, total_weight, coef, intercept, grad)
+            loss += penalty(m)
+            backend.update(m, scaling.gradient_to_training(grad), rate, s)
+            return loss
+
+        return batch_epoch
+
+    rows = RowOrder(n, s.shuffle, s.random_state)
+    step = s.batch_size if s.mode == "minibatch" else 1
+    per_call = max(step, (SLICE_ELEMENTS // max(1, d * k)) // step * step)
+    run = backend.sgd if s.mode == "sgd" else backend.minibatch
+    hogwild = s.mode == "sgd" and s.hogwild and s.n_threads > 1 and backend.hogwild is not None
+
+    def stochastic_epoch(m: Model, rate: float) -> float:
+        order = rows.next()
+        average = np.zeros((k, d + 2)) if s.average else None
+        if hogwild:
+            assert backend.hogwild is not None
+            total, average = backend.hogwild(X, Y, weights, m, rate, order, s, scaling)
+        else:
+            total = 0.0
+            for lo in range(0, n, per_call):
+                total += run(
+                    X, Y, weights, m, rate, order, lo, min(lo + per_call, n), s, scaling, average
+                )
+        if average is not None and average[0, d + 1] > 0:
+            m.coef[...] = average[:, :d] / average[0, d + 1]
+            if s.fit_intercept:
+                m.intercept[...] = average[:, d] / average[0, d + 1]
+        return float(0.5 * total / total_weight + penalty(m))
+
+    return stochastic_epoch
+
+
+def partial(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    s: TrainSettings,
+    previous: Trained | None,
+    progress: Progress | None = None,
+) -> Trained:
+    """One epoch over a chunk, continuing ``previous`` (or starting: the chunk fixes the
+    standardization and the automatic step). Always the data path: a chunk is seen once."""
+    n, d = X.shape
+    s = dataclasses.replace(s, batch_size=min(s.batch_size, n))
+    k = Y.shape[1]
+    total_weight = float(n if sample_weight is None else sample_weight.sum())
+    if previous is None:
+        scaling, _, _, model, rate = _start(
+            backend, X, Y, sample_weight, total_weight, s, gram=False
+        )
+    else:
+        model, scaling = previous.model.copy(), previous.scaling
+        rate = s.learning_rate if s.learning_rate is not None else previous.learning_rate
+        if s.mode == "sgd" and s.l1 > 0 and model.l1_state is None:
+            model.l1_state = np.zeros(k * d + 1)
+    s = dataclasses.replace(s, momentum=0.0 if s.momentum is None else s.momentum)
+    rules = LoopRules(rate, s.schedule, s.power_t, -1.0, s.n_iter_no_change, False, 1e-20)
+    epoch = make_epoch(backend, X, Y, sample_weight, total_weight, s, scaling, None)
+    loop = run_epochs(
+        epoch,
+        model,
+        rules,
+        1,
+        progress=progress,
+        on_nonfinite=lambda: name_bad_input(X, Y),
+    )
+    return Trained(model, scaling, rate, s.heavy_ball, loop, "fused")

@@ -1,0 +1,327 @@
+"""Set-up before the epochs: standardization, the Gram problem, the path, the epoch budget, the
+step size (power iterations or row norms), the momentum, the checks of the moments.
+
+Training coordinates: with ``standardize=True`` the model is trained on
+``z = (x - shift) * scale`` (``shift`` the weighted column means, or 0 without an intercept;
+``scale`` 1 / the standard deviation), which the kernels apply on the fly: X is never copied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from fastlr._validation import max_abs, raise_if_not_finite
+from fastlr.engines.protocol import Backend
+from fastlr.exceptions import DivergenceError
+from fastlr.training import rules as _rules
+from fastlr.training.accuracy import hessian
+from fastlr.training.loop import Model
+from fastlr.training.settings import (
+    DEFAULT_MAX_ITER,
+    GRAM_MAX_ITER,
+    GramProblem,
+    Moments,
+    Scaling,
+    TrainSettings,
+)
+
+#: Power iterations (full fused passes) of the automatic batch step on the data path, at most.
+POWER_ITERATIONS = 20
+
+#: The sufficient-statistics path is used when d is at most this (the d x d matrix stays small)...
+GRAM_MAX_FEATURES = 2048
+
+#: ...and the epochs asked for outnumber the features (the set-up costs about d / 8 passes).
+GRAM_EPOCHS_PER_FEATURE = 1.0
+
+
+# --------------------------------------------------------------------------- set-up
+def scaling_from(moments: Moments, s: TrainSettings) -> Scaling:
+    """Standardization from the moments (constant columns keep scale 1)."""
+    if not s.standardize:
+        return Scaling(None, None)
+    mean, var = moments.x_mean, moments.x_var
+    if s.fit_intercept:
+        shift, spread = mean.copy(), np.sqrt(var)
+    else:
+        shift, spread = np.zeros_like(mean), np.sqrt(var + mean * mean)
+    constant = spread <= 1e-12 * np.maximum(np.abs(mean), np.finfo(float).tiny)
+    scale = np.where(constant, 1.0, 1.0 / np.where(constant, 1.0, spread))
+    return Scaling(shift, scale)
+
+
+def gram_problem(moments: Moments, scaling: Scaling) -> GramProblem:
+    """Sufficient statistics in training coordinates, from centered moments."""
+    assert moments.xx is not None
+    assert moments.xy is not None
+    assert moments.yy is not None
+    W = moments.total_weight
+    d = moments.x_mean.shape[0]
+    shift = scaling.shift if scaling.shift is not None else np.zeros(d)
+    scale = scaling.scale if scaling.scale is not None else np.ones(d)
+    offset = moments.x_mean - shift
+    H = (moments.xx / W + np.outer(offset, offset)) * np.outer(scale, scale)
+    return GramProblem(
+        H=H,
+        C=scale[:, None] * moments.xy / W,
+        mean_z=scale * offset,
+        y_mean=moments.y_mean,
+        y_var=moments.yy / W,
+    )
+
+
+def use_gram(X: np.ndarray, s: TrainSettings) -> bool:
+    if s.mode != "batch" or s.solver == "fused":
+        return False
+    if s.solver == "gram":
+        return True
+    n, d = X.shape
+    enough = s.max_iter is None or s.max_iter >= GRAM_EPOCHS_PER_FEATURE * d
+    return bool(d <= GRAM_MAX_FEATURES and n >= 2 * d and enough)
+
+
+def epoch_budget(X: np.ndarray, s: TrainSettings, gram: bool) -> int:
+    """``max_iter``, or for None: DEFAULT_MAX_ITER epochs over the data, or on the sufficient-
+    statistics path as many iterations as those epochs would cost."""
+    if s.max_iter is not None:
+        return s.max_iter
+    if not gram:
+        return DEFAULT_MAX_ITER
+    n, d = X.shape
+    return int(min(GRAM_MAX_ITER, max(DEFAULT_MAX_ITER, DEFAULT_MAX_ITER * n // max(d, 1))))
+
+
+def gram_spectrum(problem: GramProblem, s: TrainSettings) -> tuple[float, float]:
+    """The extreme eigenvalues (top, bottom) of the Hessian in training coordinates, the
+    intercept's row and column and the L2 term included (NaN for non-finite statistics)."""
+    if not (np.isfinite(problem.H).all() and np.isfinite(problem.C).all()):
+        return math.nan, math.nan
+    A = hessian(problem.H, problem.mean_z, s.l2, s.fit_intercept)
+    values = np.linalg.eigvalsh(A)
+    return float(values[-1]), float(values[0])
+
+
+def resolve_momentum(
+    s: TrainSettings, spectrum: tuple[float, float] | None, rate: float
+) -> tuple[TrainSettings, float, bool]:
+    """``momentum=None`` (automatic): Nesterov's momentum tuned to the condition number where
+    the spectrum is known and the step automatic (the sufficient-statistics path, constant
+    schedule, no L1), else 0.
+    Returns the settings with a number for momentum, the step, and whether it was tuned."""
+    if s.momentum is not None:
+        return s, rate, False
+    tune = (
+        spectrum is not None
+        and s.learning_rate is None
+        and s.schedule == _rules.CONSTANT
+        and s.l1 == 0
+        and 0 < spectrum[1] <= spectrum[0] <= _rules.MAX_CERTIFIED_CONDITION * spectrum[1]
+    )
+    if not tune:
+        return dataclasses.replace(s, momentum=0.0), rate, False
+    assert spectrum is not None
+    rate, momentum = _rules.tuned_momentum(*spectrum)
+    tuned = momentum > 0
+    return dataclasses.replace(s, momentum=momentum, nesterov=tuned), rate, tuned
+
+
+def power_step_size(
+    backend: Backend,
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    total_weight: float,
+    scaling: Scaling,
+    s: TrainSettings,
+) -> float:
+    """1 / the largest eigenvalue of the Hessian by power iteration on the fused pass.
+
+    The gradient is affine in the parameters, so ``H v = g(v) - g(0)``: one pass per iteration.
+    """
+    d = X.shape[1]
+    zero_targets = getattr(backend, "zero_targets", None)  # (a distributed backend's handle)
+    if zero_targets is not None:
+        zero_y = zero_targets(X)
+    else:
+        zero_y = np.zeros((X.shape[0], 1), dtype=X.dtype)  # n values; the pass reads no copy of X
+
+    def hessian_times(v: np.ndarray) -> np.ndarray:
+        coef, intercept = scaling.to_user(v[None, :d], np.array([v[d]]))
+        grad = np.empty((1, d + 1))
+        backend.loss_gradient(X, zero_y, sample_weight, total_weight, coef, intercept, grad)
+        g: np.ndarray = scaling.gradient_to_training(grad)[0]
+        if not s.fit_intercept:
+            g[d] = 0.0
+        return g
+
+    v = np.ones(d + 1) / math.sqrt(d + 1)
+    if not s.fit_intercept:
+        v[d] = 0.0
+        v /= np.linalg.norm(v)
+    top = 0.0
+    for _ in range(POWER_ITERATIONS):
+        hv = hessian_times(v)
+        estimate = float(v @ hv)
+        norm = float(np.linalg.norm(hv))
+        if norm == 0.0 or not math.isfinite(norm):
+            break
+        v = hv / norm
+        converged = abs(estimate - top) <= 1e-3 * estimate
+        top = estimate
+        if converged:
+            break
+    top += s.l2
+    return 1.0 / top if top > 0 else 1.0
+
+
+def stochastic_step_size(max_norm: float, mean_norm: float, s: TrainSettings) -> float:
+    """SAG's step: 1 / the largest per-sample curvature (sgd), or for batches of b rows
+    1 / (mean curvature + largest / b), a bound on the expected smoothness of a batch."""
+    curvature = max_norm if s.mode == "sgd" else mean_norm + max_norm / s.batch_size
+    curvature += s.l2
+    return 1.0 / curvature if curvature > 0 else 1.0
+
+
+def _start(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    *,
+    gram: bool,
+) -> tuple[Scaling, GramProblem | None, tuple[float, float] | None, Model, float]:
+    """What a first run needs from the data: the scaling, the sufficient statistics (``gram``)
+    and their spectrum, a zero model in training coordinates and the step (automatic unless
+    given)."""
+    k, d = Y.shape[1], X.shape[1]
+    with np.errstate(all="ignore"):  # NaN/inf input is named below
+        moments = backend.moments(X, Y, weights, gram) if gram or s.standardize else None
+    if moments is not None:
+        _check_moments(moments, X, Y)
+        _check_underflow(moments, X)
+    scaling = scaling_from(moments, s) if moments is not None else Scaling(None, None)
+    problem = gram_problem(moments, scaling) if gram and moments is not None else None
+    with np.errstate(all="ignore"):
+        spectrum = gram_spectrum(problem, s) if problem is not None else None
+    model = Model.zeros(k, d)
+    if s.mode == "sgd" and s.l1 > 0:
+        model.l1_state = np.zeros(k * d + 1)
+    rate = s.learning_rate
+    if rate is None:
+        with np.errstate(all="ignore"):
+            rate = _auto_step(backend, X, weights, total_weight, scaling, spectrum, s)
+        if not math.isfinite(rate):
+            raise_if_not_finite(X=X, y=_user_y(Y))
+    return scaling, problem, spectrum, model, rate
+
+
+def _user_y(Y: np.ndarray) -> np.ndarray:
+    """y as the user passed it, for error messages that give an index."""
+    return Y[:, 0] if Y.shape[1] == 1 else Y
+
+
+def name_bad_input(X: np.ndarray, Y: np.ndarray) -> None:
+    """On a non-finite loss: name a NaN/inf in the input, or say that its values are too large
+    to square in float64 (rather than blaming the step). Returns when the input looks sound."""
+    raise_if_not_finite(X=X, y=_user_y(Y))
+    big_x, big_y = max_abs(X), max_abs(Y)
+    big = max(big_x, big_y)
+    if not math.isfinite(big * big * X.shape[0]):  # (float products overflow to inf)
+        raise DivergenceError(
+            f"the loss overflowed: max |X| = {big_x:g}, max |y| = {big_y:g}; values this large "
+            "cannot be squared and summed in float64, rescale them"
+        )
+
+
+#: Values below this magnitude (about 1.5e-154) have subnormal squares: they lose precision.
+_TINY = math.sqrt(np.finfo(np.float64).tiny)
+
+
+def _check_underflow(moments: Moments, X: np.ndarray) -> None:
+    """Refuse a non-constant column so small that its squares underflow: its variance reads as
+    about 0, so standardization would leave it unscaled and training would silently ignore it.
+
+    Only columns whose root mean square is below ``_TINY`` (all-zero columns among them) are
+    read again, together, in blocks of rows.
+    """
+    with np.errstate(under="ignore"):
+        rms = np.sqrt(moments.x_mean**2 + moments.x_var)
+    columns = np.flatnonzero(rms < _TINY)
+    if columns.size == 0:
+        return
+    low, high = np.full(columns.size, np.inf), np.full(columns.size, -np.inf)
+    rows = max(1, (1 << 20) // columns.size)
+    for start in range(0, X.shape[0], rows):
+        block = X[start : start + rows][:, columns]
+        np.minimum(low, block.min(axis=0), out=low)
+        np.maximum(high, block.max(axis=0), out=high)
+    for j, lo, hi in zip(columns, low, high, strict=True):
+        if lo != hi and max(-lo, hi) < _TINY:
+            raise ValueError(
+                f"X[:, {j}] is not constant but its values are tiny (between {lo:g} and "
+                f"{hi:g}): their squares underflow float64, so the column cannot be "
+                f"standardized and would be ignored; rescale it (e.g. multiply by 1e150)"
+            )
+
+
+def _check_moments(moments: Moments, X: np.ndarray, Y: np.ndarray) -> None:
+    """Name a NaN/inf in the input, or say the values are too large to square."""
+    parts = [moments.x_mean, moments.y_mean, moments.x_var]
+    parts += [p for p in (moments.xx, moments.xy, moments.yy) if p is not None]
+    if all(bool(np.isfinite(p).all()) for p in parts):
+        return
+    raise_if_not_finite(X=X, y=_user_y(Y))
+    raise DivergenceError(
+        f"the column statistics overflowed: max |X| = {max_abs(X):g}, max |y| = "
+        f"{max_abs(Y):g}; values this large cannot be squared in float64, rescale them"
+    )
+
+
+def _auto_step(
+    backend: Backend,
+    X: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    scaling: Scaling,
+    spectrum: tuple[float, float] | None,
+    s: TrainSettings,
+) -> float:
+    if spectrum is not None:  # 1 / the largest eigenvalue
+        return 1.0 / spectrum[0] if spectrum[0] > 0 or math.isnan(spectrum[0]) else 1.0
+    if s.mode == "batch":
+        return power_step_size(backend, X, weights, total_weight, scaling, s)
+    max_norm, sum_norm = backend.row_norm_bounds(X, weights, scaling, s.fit_intercept)
+    if not math.isfinite(max_norm):
+        return math.nan
+    return stochastic_step_size(max_norm, sum_norm / total_weight, s)
+
+
+def _split(
+    X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, s: TrainSettings
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Early stopping holds out ``validation_fraction`` of the rows at random: they get weight
+    0 in training (X is not copied) and a copy of them is the validation set."""
+    if not s.early_stopping:
+        return sample_weight, None, None, None
+    n = X.shape[0]
+    n_val = math.ceil(s.validation_fraction * n)
+    if n_val < 1 or n - n_val < 1:
+        raise ValueError(
+            f"early_stopping needs at least one training and one validation sample; "
+            f"validation_fraction={s.validation_fraction:g} of {n} samples leaves "
+            f"{n - n_val} and {n_val}"
+        )
+    rng = np.random.default_rng(s.random_state)
+    held_out = np.sort(rng.choice(n, size=n_val, replace=False))
+    weights = np.ones(n) if sample_weight is None else sample_weight.copy()
+    weights[held_out] = 0.0
+    if not weights.sum() > 0:
+        raise ValueError("early_stopping left no training sample with a positive weight")
+    w_val = None if sample_weight is None else sample_weight[held_out]
+    if w_val is not None and not w_val.sum() > 0:
+        raise ValueError("early_stopping: the validation samples all have weight 0")
+    return weights, np.ascontiguousarray(X[held_out]), np.ascontiguousarray(Y[held_out]), w_val
