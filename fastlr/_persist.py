@@ -24,7 +24,7 @@ import os
 import secrets
 import warnings
 import zipfile
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,9 +33,10 @@ from fastlr.training import rules as _rules
 from fastlr.training.loop import LoopResult, Model
 from fastlr.training.settings import Scaling, Trained
 
-#: An estimator (fastlr.LinearRegression or its reference twin). Not imported for its type: the
-#: estimators import this module, and a model file must not tie it back to them.
-LinearRegressionBase = Any
+if TYPE_CHECKING:
+    # fastlr.LinearRegression or its reference twin (a subclass); imported for the type only:
+    # the estimator imports this module when a model is saved.
+    from fastlr.estimator import LinearRegression
 
 FORMAT = "fastlr-model"
 FORMAT_VERSION = 1
@@ -52,8 +53,8 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 # --------------------------------------------------------------------------- save
-def save(model: LinearRegressionBase, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` to ``path`` atomically (see :meth:`LinearRegressionBase.save`)."""
+def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` to ``path`` atomically (see :meth:`fastlr.LinearRegression.save`)."""
     name = _estimator_name(model)
     trained: Trained | None = getattr(model, "_trained", None)
     if trained is None or not hasattr(model, "coef_"):
@@ -125,7 +126,7 @@ def save(model: LinearRegressionBase, path: str | os.PathLike[str]) -> None:
     _write_atomically(os.fspath(path), arrays)
 
 
-def _feature_names_to_json(model: LinearRegressionBase) -> dict[str, Any]:
+def _feature_names_to_json(model: LinearRegression) -> dict[str, Any]:
     """``{"feature_names_in_": [...]}`` for a model fitted with column names, else ``{}`` (the
     key is left out, as in the files written before it existed)."""
     names = getattr(model, "feature_names_in_", None)
@@ -234,7 +235,7 @@ def _sync_directory(directory: str) -> None:
 
 
 # --------------------------------------------------------------------------- load
-def load(path: str | os.PathLike[str]) -> LinearRegressionBase:
+def load(path: str | os.PathLike[str]) -> LinearRegression:
     """Read a model written by :meth:`fastlr.LinearRegression.save`.
 
     Returns the estimator of the class that was saved (:class:`fastlr.LinearRegression` or
@@ -328,99 +329,138 @@ def _read_meta(arrays: dict[str, np.ndarray], path: str) -> dict[str, Any]:
     return meta
 
 
-def _rebuild(
-    meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str
-) -> LinearRegressionBase:
-    def fail(what: str) -> ValueError:
-        return ValueError(f"{path!r} is a damaged fastlr model file: {what}")
+class _ModelFile:
+    """A model file's metadata and arrays, read typed and shaped: a mismatch is a damaged file."""
 
-    def field(container: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    def __init__(self, meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str) -> None:
+        self.meta = meta
+        self.arrays = arrays
+        self.path = path
+
+    def fail(self, what: str) -> ValueError:
+        return ValueError(f"{self.path!r} is a damaged fastlr model file: {what}")
+
+    def field(self, container: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
         value = container.get(key) if isinstance(container, dict) else None
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise fail(f"{key!r} is missing or not of type {getattr(kind, '__name__', kind)}")
+            raise self.fail(f"{key!r} is missing or not of type {getattr(kind, '__name__', kind)}")
         return value
 
-    def array(key: str, shape: tuple[int, ...] | None = None, optional: bool = False) -> Any:
-        value = arrays.get(key)
+    def array(self, key: str, shape: tuple[int, ...] | None = None, optional: bool = False) -> Any:
+        value = self.arrays.get(key)
         if value is None:
             if optional:
                 return None
-            raise fail(f"the array {key!r} is missing")
+            raise self.fail(f"the array {key!r} is missing")
         if value.dtype != np.float64 or (shape is not None and value.shape != shape):
-            raise fail(
+            raise self.fail(
                 f"the array {key!r} has dtype {value.dtype} and shape {value.shape}, expected "
                 f"float64 and {shape}"
             )
         return np.require(value, requirements=["C", "W"])  # (ascontiguousarray makes 0-d 1-d)
 
-    name = field(meta, "estimator", str)
+
+def _rebuild(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str) -> LinearRegression:
+    """The estimator a file holds, every part checked against the shape of the coefficients."""
+    file = _ModelFile(meta, arrays, path)
+    name = file.field(meta, "estimator", str)
     if name not in ESTIMATORS:
-        raise fail(f"unknown estimator {name!r}")
-    params = field(meta, "params", dict)
-    two_d = field(meta, "two_d", bool)
-    trained_meta = field(meta, "trained", dict)
+        raise file.fail(f"unknown estimator {name!r}")
+    params = file.field(meta, "params", dict)
+    two_d = file.field(meta, "two_d", bool)
+    trained_meta = file.field(meta, "trained", dict)
 
     coef = arrays.get("model.coef")
     if coef is None or coef.ndim != 2:
-        raise fail("the array 'model.coef' is missing or not 2-d")
+        raise file.fail("the array 'model.coef' is missing or not 2-d")
     k, d = coef.shape
-    if field(meta, "n_features_in_", int) != d or (not two_d and k != 1):
-        raise fail("the shapes of the coefficients and n_features_in_ disagree")
-    shift = array("scaling.shift", (d,), optional=True)
-    scale = array("scaling.scale", (d,), optional=True)
+    if file.field(meta, "n_features_in_", int) != d or (not two_d and k != 1):
+        raise file.fail("the shapes of the coefficients and n_features_in_ disagree")
+    shift = file.array("scaling.shift", (d,), optional=True)
+    scale = file.array("scaling.scale", (d,), optional=True)
     if (shift is None) != (scale is None):
-        raise fail("the standardization has a shift without a scale, or the reverse")
-    loss_history = array("loss_history_")
-    validation = array("validation_loss_history_", optional=True)
+        raise file.fail("the standardization has a shift without a scale, or the reverse")
+    loss_history = file.array("loss_history_")
+    validation = file.array("validation_loss_history_", optional=True)
     if loss_history.ndim != 1 or (validation is not None and validation.ndim != 1):
-        raise fail("a loss history is not 1-d")
+        raise file.fail("a loss history is not 1-d")
 
-    model = _estimator_class(name)()
+    model = _configured_estimator(file, name, params)
+    model._trained = _training_state(
+        file, trained_meta, (k, d), Scaling(shift, scale), loss_history, validation
+    )
+    model._two_d = two_d
+    _set_fitted_attributes(model, file, loss_history, validation)
+    return model
+
+
+def _configured_estimator(file: _ModelFile, name: str, params: dict[str, Any]) -> LinearRegression:
+    """A new estimator of the class ``name``, with the saved parameters (and random state)."""
+    model: LinearRegression = _estimator_class(name)()
     try:
         model.set_params(**params)
-        if meta.get("random_state_generator") is not None:
-            model.random_state = _generator(meta["random_state_generator"])
+        if file.meta.get("random_state_generator") is not None:
+            model.random_state = _generator(file.meta["random_state_generator"])
     except (ValueError, TypeError, KeyError) as error:
-        raise fail(f"its parameters cannot be set ({error})") from error
+        raise file.fail(f"its parameters cannot be set ({error})") from error
+    return model
 
+
+def _training_state(
+    file: _ModelFile,
+    trained_meta: dict[str, Any],
+    shape: tuple[int, int],
+    scaling: Scaling,
+    loss_history: np.ndarray,
+    validation: np.ndarray | None,
+) -> Trained:
+    """What ``partial_fit`` continues from (training coordinates, loop record, step, momentum)."""
+    k, d = shape
     state = Model(
-        coef=array("model.coef", (k, d)),
-        intercept=array("model.intercept", (k,)),
-        velocity=array("model.velocity", (k, d + 1)),
-        l1_state=array("model.l1_state", (k * d + 1,), optional=True),
-        t=field(trained_meta, "t", int),
-        state=array("model.state", (_rules.STATE_SIZE,)),
+        coef=file.array("model.coef", (k, d)),
+        intercept=file.array("model.intercept", (k,)),
+        velocity=file.array("model.velocity", (k, d + 1)),
+        l1_state=file.array("model.l1_state", (k * d + 1,), optional=True),
+        t=file.field(trained_meta, "t", int),
+        state=file.array("model.state", (_rules.STATE_SIZE,)),
     )
     loop = LoopResult(
         history=loss_history.copy(),
         validation_history=None if validation is None else validation.copy(),
-        n_iter=field(trained_meta, "n_iter", int),
-        converged=field(trained_meta, "converged", bool),
-        stopped_by_user=field(trained_meta, "stopped_by_user", bool),
+        n_iter=file.field(trained_meta, "n_iter", int),
+        converged=file.field(trained_meta, "converged", bool),
+        stopped_by_user=file.field(trained_meta, "stopped_by_user", bool),
     )
-    model._trained = Trained(
+    return Trained(
         model=state,
-        scaling=Scaling(shift, scale),
-        learning_rate=float(array("trained.learning_rate", ())),
-        momentum=float(array("trained.momentum", ())),
+        scaling=scaling,
+        learning_rate=float(file.array("trained.learning_rate", ())),
+        momentum=float(file.array("trained.momentum", ())),
         loop=loop,
-        path=field(trained_meta, "path", str),
+        path=file.field(trained_meta, "path", str),
     )
-    model._two_d = two_d
-    model.coef_ = array("coef_", (k, d) if two_d else (d,))
-    intercept = array("intercept_", (k,))
+
+
+def _set_fitted_attributes(
+    model: Any, file: _ModelFile, loss_history: np.ndarray, validation: np.ndarray | None
+) -> None:
+    """The public attributes of the fitted model (``coef_``, ``loss_history_``, ...)."""
+    k, d = model._trained.model.coef.shape
+    meta, two_d = file.meta, model._two_d
+    model.coef_ = file.array("coef_", (k, d) if two_d else (d,))
+    intercept = file.array("intercept_", (k,))
     model.intercept_ = intercept if two_d else float(intercept[0])
     model.loss_history_ = loss_history
-    if field(meta, "has_validation_loss_history_", bool):
+    if file.field(meta, "has_validation_loss_history_", bool):
         model.validation_loss_history_ = validation
-    model.n_iter_ = field(meta, "n_iter_", int)
-    model.t_ = field(meta, "t_", int)
+    model.n_iter_ = file.field(meta, "n_iter_", int)
+    model.t_ = file.field(meta, "t_", int)
     model.n_features_in_ = d
-    model.learning_rate_ = float(array("learning_rate_", ()))
-    model.momentum_ = float(array("momentum_", ()))
-    model.solver_ = field(meta, "solver_", str)
+    model.learning_rate_ = float(file.array("learning_rate_", ()))
+    model.momentum_ = float(file.array("momentum_", ()))
+    model.solver_ = file.field(meta, "solver_", str)
     # (absent from files written before they existed: the loop's verdict, nothing certified)
-    model.converged_ = bool(meta.get("converged_", loop.converged))
+    model.converged_ = bool(meta.get("converged_", model._trained.loop.converged))
     digits = meta.get("certified_digits_")
     model.certified_digits_ = math.nan if digits is None else float(digits)
     if "feature_names_in_" in meta:  # (absent: fitted without names, or an older file)
@@ -430,9 +470,8 @@ def _rebuild(
             or len(names) != d
             or not all(isinstance(name, str) for name in names)
         ):
-            raise fail(f"'feature_names_in_' is not a list of {d} str")
+            raise file.fail(f"'feature_names_in_' is not a list of {d} str")
         model.feature_names_in_ = np.array(names, dtype=object)
-    return model
 
 
 def _generator(saved: Any) -> np.random.Generator:

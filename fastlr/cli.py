@@ -16,8 +16,15 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
+import numba
 import numpy as np
+
+import fastlr
+from fastlr._threading import active_layer
+from fastlr.datafiles import is_streamable, read_table
+from fastlr.engines.memory import PARALLEL_MIN_ELEMENTS
 
 MODES = ("batch", "minibatch", "sgd")
 #: ``train`` times the NumPy reference on a mapped X only up to this size (it loads X).
@@ -43,53 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fastlr", description="Linear regression by gradient descent with fused Numba kernels."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    train = commands.add_parser(
-        "train",
-        help="train on a generated problem or a data file; compare with the NumPy reference",
-        description="Train fastlr on DATA (.npy, .csv or .parquet, y chosen by --target) or, "
-        "without DATA, on a generated y = X @ coef + bias + noise; report the fit (for DATA, "
-        "the coefficients by column name, kept in the model saved by --save), and the "
-        "NumPy reference's time for the same epochs.",
-    )
-    train.add_argument("data", nargs="?", metavar="DATA", help="data file (default: generated)")
-    train.add_argument(
-        "--target",
-        metavar="COL",
-        help="the y column of DATA: a header name or an index (default: the last column); "
-        "for .npy also a second .npy file holding y",
-    )
-    train.add_argument("--mode", choices=MODES, default="batch")
-    train.add_argument("--n-samples", type=_positive_int, default=2_000_000, metavar="N")
-    train.add_argument("--n-features", type=_positive_int, default=50, metavar="D")
-    train.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    train.add_argument(
-        "--epochs",
-        type=_positive_int,
-        default=None,
-        help="run exactly this many epochs (default: until converged)",
-    )
-    train.add_argument(
-        "--learning-rate",
-        type=_positive_float,
-        default=None,
-        metavar="LR",
-        help="a fixed step (default: automatic)",
-    )
-    train.add_argument("--batch-size", type=_positive_int, default=256)
-    train.add_argument("--noise", type=float, default=1.0)
-    train.add_argument("--bias", type=float, default=3.0)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--threads", type=_positive_int, default=None, help="kernel threads (default: all)"
-    )
-    train.add_argument(
-        "--no-reference", action="store_true", help="skip timing the NumPy reference"
-    )
-    train.add_argument("--quiet", action="store_true", help="no progress bar or lines")
-    train.add_argument("--save", metavar="MODEL", help="save the model (.npz) to this path")
-    train.add_argument(
-        "--plot", metavar="IMAGE", help="save the loss curve to this image (needs matplotlib)"
-    )
+    _add_train_command(commands)
     generate = commands.add_parser(
         "generate",
         help="write a generated regression problem to .npy files, in bounded memory",
@@ -107,7 +68,6 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--chunk-rows",
         type=_positive_int,
-        default=None,
         metavar="ROWS",
         help="rows generated and written at a time (default: 64 MiB of X)",
     )
@@ -145,6 +105,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_train_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train on a generated problem or a data file; compare with the NumPy reference",
+        description="Train fastlr on DATA (.npy, .csv or .parquet, y chosen by --target) or, "
+        "without DATA, on a generated y = X @ coef + bias + noise; report the fit (for DATA, "
+        "the coefficients by column name, kept in the model saved by --save), and the "
+        "NumPy reference's time for the same epochs.",
+    )
+    train.add_argument("data", nargs="?", metavar="DATA", help="data file (default: generated)")
+    train.add_argument(
+        "--target",
+        metavar="COL",
+        help="the y column of DATA: a header name or an index (default: the last column); "
+        "for .npy also a second .npy file holding y",
+    )
+    train.add_argument("--mode", choices=MODES, default="batch")
+    train.add_argument("--n-samples", type=_positive_int, default=2_000_000, metavar="N")
+    train.add_argument("--n-features", type=_positive_int, default=50, metavar="D")
+    train.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    train.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="run exactly this many epochs (default: until converged)",
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        metavar="LR",
+        help="a fixed step (default: automatic)",
+    )
+    train.add_argument("--batch-size", type=_positive_int, default=256)
+    train.add_argument("--noise", type=float, default=1.0)
+    train.add_argument("--bias", type=float, default=3.0)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=_positive_int, help="kernel threads (default: all)")
+    train.add_argument(
+        "--no-reference", action="store_true", help="skip timing the NumPy reference"
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar or lines")
+    train.add_argument("--save", metavar="MODEL", help="save the model (.npz) to this path")
+    train.add_argument(
+        "--plot", metavar="IMAGE", help="save the loss curve to this image (needs matplotlib)"
+    )
+
+
 def jit_cache(args: argparse.Namespace) -> int:
     """``fastlr cache [--clear]``: the JIT cache's folder and size, or remove it."""
     from fastlr.kernels import cache as _jitcache
@@ -177,50 +183,24 @@ def _check_output_folders(*paths: str | None) -> None:
                 raise FileNotFoundError(f"no such folder for {path!r}: {folder!r}")
 
 
-def train(args: argparse.Namespace) -> int:
-    import numba
+class _TrainingData(NamedTuple):
+    """The problem ``fastlr train`` fits, and what its report needs to know of it."""
 
-    import fastlr
-    from fastlr import reference
-    from fastlr._threading import active_layer
-    from fastlr.engines.memory import PARALLEL_MIN_ELEMENTS
-
-    _check_output_folders(args.save, args.plot)
-    print(f"fastlr {fastlr.__version__}, numba {numba.__version__}, numpy {np.__version__}")
-    start = time.perf_counter()
-    true_coef = None
+    X: np.ndarray
+    y: np.ndarray
+    source: str  # where X and y came from, for the data line
+    true_coef: np.ndarray | None = None  # generated problems only
     labels: list[str] | None = None  # the coefficients' names (data files only)
     names: list[str] | None = None  # the file's own column names, kept in the model
-    if args.data is not None:
-        from fastlr.datafiles import is_streamable, read_table
 
-        table = read_table(args.data, "-1" if args.target is None else args.target)
-        X, y = table.X, table.y
-        labels = table.features
-        names = table.features if table.named else None
-        assert y is not None
-        if not isinstance(X, np.memmap):
-            how = "read"
-        elif is_streamable(X):
-            how = "mapped, streamed in blocks"
-        else:  # ints, Fortran order, other byte orders: fit converts them like any array
-            how = "mapped, converted to a float copy in memory (not C-ordered float32/64)"
-        source = f"{args.data}, target {table.target!r}, {how}"
-    else:
-        X, y, true_coef = fastlr.make_regression(
-            args.n_samples,
-            args.n_features,
-            noise=args.noise,
-            bias=args.bias,
-            random_state=args.seed,
-            dtype=np.dtype(args.dtype),
-        )
-        source = "generated"
+
+def train(args: argparse.Namespace) -> int:
+    """``fastlr train``: fit DATA or a generated problem, report the fit, time the reference."""
+    _check_output_folders(args.save, args.plot)
+    print(f"fastlr {fastlr.__version__}, numba {numba.__version__}, numpy {np.__version__}")
+    data = _training_data(args)
+    X, y = data.X, data.y
     n, d = X.shape
-    print(
-        f"data: {n:,} x {d} {X.dtype.name} ({X.nbytes / 2**20:,.0f} MiB), {source} in "
-        f"{_seconds(time.perf_counter() - start)}"
-    )
 
     params = {
         "mode": args.mode,
@@ -247,11 +227,78 @@ def train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     model.fit(X, y)
     fit_time = time.perf_counter() - start
+    _report_fit(model, fit_time, data, args)
+    if data.names is not None:  # X is the file's columns as an array: the names come from the file
+        model.feature_names_in_ = np.array(data.names, dtype=object)
+    if not args.no_reference and isinstance(X, np.memmap) and X.nbytes > REFERENCE_MAX_MAPPED:
+        print(
+            "NumPy reference skipped: X streams from its file, and the reference would load it "
+            "(with float64 temporaries) into memory; --no-reference silences this"
+        )
+    elif not args.no_reference:
+        from fastlr import reference
+
+        print(f"NumPy reference, same data and {model.n_iter_} epochs ...", flush=True)
+        start = time.perf_counter()
+        # The same path, stopping rule and refinement, within the same epochs.
+        same = {**params, "max_iter": model.n_iter_, "solver": model.solver_}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            twin = reference.LinearRegression(**same).fit(X, y)
+        ref_time = time.perf_counter() - start
+        agree = float(np.max(np.abs(twin.coef_ - model.coef_)))
+        print(
+            f"  reference time   {_seconds(ref_time)}: fastlr is {ref_time / fit_time:.1f}x "
+            f"faster; max |coef difference| {agree:.1e}"
+        )
+    if args.save is not None:
+        model.save(args.save)
+        print(f"model saved to {args.save}")
+    if args.plot is not None:
+        _plot_loss(model, args.plot)
+        print(f"loss curve saved to {args.plot}")
+    return 0
+
+
+def _training_data(args: argparse.Namespace) -> _TrainingData:
+    """DATA (y: ``--target``, by default its last column) or a generated problem, printed."""
+    start = time.perf_counter()
+    if args.data is not None:
+        table = read_table(args.data, "-1" if args.target is None else args.target)
+        assert table.y is not None
+        if not isinstance(table.X, np.memmap):
+            how = "read"
+        elif is_streamable(table.X):
+            how = "mapped, streamed in blocks"
+        else:  # ints, Fortran order, other byte orders: fit converts them like any array
+            how = "mapped, converted to a float copy in memory (not C-ordered float32/64)"
+        source = f"{args.data}, target {table.target!r}, {how}"
+        names = table.features if table.named else None
+        data = _TrainingData(table.X, table.y, source, labels=table.features, names=names)
+    else:
+        X, y, true_coef = fastlr.make_regression(
+            args.n_samples,
+            args.n_features,
+            noise=args.noise,
+            bias=args.bias,
+            random_state=args.seed,
+            dtype=np.dtype(args.dtype),
+        )
+        data = _TrainingData(X, y, "generated", true_coef=true_coef)
+    n, d = data.X.shape
+    print(
+        f"data: {n:,} x {d} {data.X.dtype.name} ({data.X.nbytes / 2**20:,.0f} MiB), "
+        f"{data.source} in {_seconds(time.perf_counter() - start)}"
+    )
+    return data
+
+
+def _report_fit(model: Any, fit_time: float, data: _TrainingData, args: argparse.Namespace) -> None:
+    """The ``result:`` lines: the epochs, time, coefficients, MSE, R^2 and certified digits."""
+    X, y, true_coef = data.X, data.y, data.true_coef
     prediction = model.predict(X).astype(np.float64)
     mse = float(np.mean((prediction - y) ** 2))
     r2 = model.score(X, y)
-    if names is not None:  # X is the file's columns as an array: the names come from the file
-        model.feature_names_in_ = np.array(names, dtype=object)
     if args.mode == "batch" and X.size >= PARALLEL_MIN_ELEMENTS:
         threads = f"{args.threads or numba.get_num_threads()} threads, layer {active_layer()}"
     else:
@@ -279,7 +326,7 @@ def train(args: argparse.Namespace) -> int:
         print(f"  intercept        {model.intercept_:.6f} (true {args.bias:g})")
         print(f"  MSE              {mse:.6f} (noise variance {args.noise**2:g})")
     else:
-        for line in _coef_lines(model.coef_, labels or []):
+        for line in _coef_lines(model.coef_, data.labels or []):
             print(line)
         print(f"  intercept        {model.intercept_:.6g}")
         print(f"  MSE              {mse:.6g}")
@@ -289,33 +336,6 @@ def train(args: argparse.Namespace) -> int:
             f"  certified        {model.certified_digits_:.1f} significant digits of every "
             "coefficient and the intercept"
         )
-
-    if not args.no_reference and isinstance(X, np.memmap) and X.nbytes > REFERENCE_MAX_MAPPED:
-        print(
-            "NumPy reference skipped: X streams from its file, and the reference would load it "
-            "(with float64 temporaries) into memory; --no-reference silences this"
-        )
-    elif not args.no_reference:
-        print(f"NumPy reference, same data and {model.n_iter_} epochs ...", flush=True)
-        start = time.perf_counter()
-        # The same path, stopping rule and refinement, within the same epochs.
-        same = {**params, "max_iter": model.n_iter_, "solver": model.solver_}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            twin = reference.LinearRegression(**same).fit(X, y)
-        ref_time = time.perf_counter() - start
-        agree = float(np.max(np.abs(twin.coef_ - model.coef_)))
-        print(
-            f"  reference time   {_seconds(ref_time)}: fastlr is {ref_time / fit_time:.1f}x "
-            f"faster; max |coef difference| {agree:.1e}"
-        )
-    if args.save is not None:
-        model.save(args.save)
-        print(f"model saved to {args.save}")
-    if args.plot is not None:
-        _plot_loss(model, args.plot)
-        print(f"loss curve saved to {args.plot}")
-    return 0
 
 
 #: ``train`` prints at most this many coefficients of a data file (then how many more).
@@ -353,8 +373,6 @@ def _plot_loss(model: object, path: str) -> None:
 
 
 def generate(args: argparse.Namespace) -> int:
-    import fastlr
-
     start = time.perf_counter()
     x_path, y_path, coef = fastlr.make_regression(
         args.n_samples,
@@ -380,9 +398,6 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
-    import fastlr
-    from fastlr.datafiles import read_table
-
     suffix = None if args.output is None else os.path.splitext(args.output)[1].lower()
     if suffix not in (None, ".npy", ".csv"):
         raise ValueError(f"--output must end in .npy or .csv; got {args.output!r}")

@@ -1,22 +1,43 @@
-"""The public estimator: scikit-learn conventions over the fused kernels."""
+"""The public estimator, :class:`LinearRegression`: parameters (:mod:`fastlr._params`) resolved
+once into settings (:mod:`fastlr._settings`), an engine picked from the input
+(:mod:`fastlr.engines.select`), a run of the training code (:mod:`fastlr.training.run`), and
+the fitted model it leaves (:mod:`fastlr._fitted`).
+"""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from fastlr._base import LinearRegressionBase
-from fastlr.engines import memory, streaming
-from fastlr.engines.protocol import Backend
-from fastlr.training import run as _training
-from fastlr.training.loop import EpochInfo, Progress
+from fastlr._feature_names import feature_names
+from fastlr._fitted import (
+    FittedModel,
+    check_columns,
+    check_n_features,
+    fit_on_dask,
+    in_user_shape,
+    initial_model,
+    is_dask_array,
+    publish,
+    set_feature_names,
+    warn_of_caution,
+)
+from fastlr._inputs import data_matrix, data_target
+from fastlr._params import Parameters
+from fastlr._progress import finish, progress_printer
+from fastlr._settings import check_verbose, resolve_settings
+from fastlr._validation import as_sample_weight
+from fastlr.engines.protocol import Engine, EngineChoice
+from fastlr.engines.select import KERNELS
+from fastlr.training import run
 from fastlr.training.settings import Trained, TrainSettings
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
-class LinearRegression(LinearRegressionBase):
+
+class LinearRegression(FittedModel, Parameters):
     """Linear regression trained by gradient descent with fused Numba kernels.
 
     Minimizes ``L(w, b) = 1/(2W) · Σ w_i ‖x_i·w + b - y_i‖² + alpha·(r‖w‖₁ + (1-r)/2·‖w‖²)``
@@ -167,84 +188,193 @@ class LinearRegression(LinearRegressionBase):
     1.0
     """
 
-    def _fit_elsewhere(
-        self, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: Any
-    ) -> LinearRegression | None:
-        """A dask array X goes to :func:`fastlr.dask.fit` (dask is imported only then)."""
-        if not _is_dask_array(X):
-            return None
-        from fastlr import dask as on_dask
+    _engines: ClassVar[EngineChoice] = KERNELS
 
-        on_dask.fit_estimator(self, X, y, sample_weight, coef_init, intercept_init, stacklevel=4)
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        coef_init: Any = None,
+        intercept_init: Any = None,
+    ) -> Self:
+        """Train on ``X`` and ``y`` from zero (or ``coef_init``, or the last fit with
+        ``warm_start=True``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), .npy path, or dask array
+            Finite real numbers (float, int, bool, or an object array of numbers). A ``.npy``
+            path or an ``np.memmap`` is streamed (see Notes); a ``dask.array`` trains on its
+            cluster (:func:`fastlr.dask.fit`). A DataFrame (anything with ``columns``) whose
+            column names are all strings sets ``feature_names_in_``; any other X removes it.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), or .npy path
+            The target; a 2-D ``y`` fits one model per column (``coef_`` is then 2-D).
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            Weight of each sample's squared residual: finite, >= 0, with a positive sum.
+        coef_init : array-like of shape (n_features,) or (n_outputs, n_features), default=None
+            Starting coefficients, in the units of X.
+        intercept_init : float or array-like of shape (n_outputs,), default=None
+            Starting intercept(s).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For invalid parameters or input; the message names the parameter or array, what
+            is wrong (for NaN/inf: the first bad value and its index) and what is accepted.
+            TypeError also for column names that mix strings and other types.
+        DivergenceError
+            When training diverges or the data are too large to square in float64.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When ``max_iter`` epochs end before the stopping rule of ``tol`` is met.
+
+        Notes
+        -----
+        Copies: a C-contiguous, native-order float32 or float64 ``X`` (read-only arrays and
+        memory maps included) is read in place; any other (Fortran order, a strided view,
+        int, bool, a list, an object array) is converted once to C order, float16 to float32,
+        the rest to float64. ``y`` likewise (a 1-D ``y`` is viewed as one column, not copied);
+        ``sample_weight``, ``coef_init`` and ``intercept_init`` are copied to float64;
+        ``early_stopping`` copies the held-out rows. Nothing passed in is modified, and a
+        ``fit`` that raises leaves a fitted model exactly as it was. (The NumPy reference
+        copies X into float64 training coordinates as it goes.)
+
+        Out of core: a ``.npy`` path (a C-ordered float32/float64 array) or such an
+        ``np.memmap`` is streamed in blocks through the same kernels, holding about one block
+        in memory, with the same coefficients as in memory (README, "Data bigger than
+        memory"); a memmap of another dtype or layout is converted like any array.
+        ``early_stopping`` is not available out of core.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastlr
+        >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 5.0]])
+        >>> y = X @ [2.0, -1.0] + 0.5
+        >>> model = fastlr.LinearRegression().fit(X, y)
+        >>> np.round(model.coef_, 6), round(model.intercept_, 6)
+        (array([ 2., -1.]), 0.5)
+
+        Integer input is converted (once), and a 2-D ``y`` fits one model per column:
+
+        >>> Y = np.column_stack([y, 3 * y])
+        >>> np.round(fastlr.LinearRegression().fit(X.astype(int), Y).coef_, 6)
+        array([[ 2., -1.],
+               [ 6., -3.]])
+        """
+        if self._engines.dask and is_dask_array(X):
+            fit_on_dask(self, X, y, sample_weight, coef_init, intercept_init)
+            return self
+        names = feature_names(X)
+        verbose = check_verbose(self)
+        X, Y, two_d, weights, engine, settings = _prepare(self, X, y, sample_weight)
+        init = initial_model(self, X.shape[1], Y.shape[1], coef_init, intercept_init)
+        progress = progress_printer(settings.max_iter, verbose)
+        try:
+            backend, callback = engine.backend(X, settings), in_user_shape(self.callback, two_d)
+            trained = run.train(
+                backend, X, Y, weights, settings, init=init, progress=progress, callback=callback
+            )
+        finally:
+            finish(progress)
+        warn_of_caution(trained, settings, stacklevel=3)
+        publish(self, trained, two_d, X.shape[1], trained.loop.history, append=False)
+        set_feature_names(self, names)
+        self.validation_loss_history_ = trained.loop.validation_history
+        self.n_iter_ = trained.loop.n_iter
         return self
 
-    def _predict_elsewhere(self, X: Any) -> Any:
-        """A dask array X gets a lazy dask array of predictions (:func:`fastlr.dask.predict`)."""
-        if not _is_dask_array(X):
-            return None
-        from fastlr import dask as on_dask
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
+        """One epoch over the chunk ``(X, y)`` in ``mode``, continuing the model so far.
 
-        return on_dask.predict(self, X)
+        The first call (on an unfitted model) fixes the standardization and the automatic step
+        from its chunk; later chunks must have the same number of features and outputs. Chunks
+        from any iterator will do, e.g. :func:`fastlr.iter_chunks` over a file bigger than
+        memory; like ``fit``, ``partial_fit`` streams a chunk that is an ``np.memmap``. The
+        schedule's epoch counter and the momentum carry over from call to call (and from a
+        previous ``fit``).
 
-    def _threads_for(self, X: np.ndarray) -> int:
-        return memory.thread_count(X, self.n_jobs)
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The chunk; converted like ``fit``'s (see its Notes on copies). The first call
+            sets ``feature_names_in_`` from a DataFrame's column names, as ``fit`` does;
+            later calls check them as ``predict`` does.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : float or array-like of shape (n_samples,), default=None
 
-    def _train(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        settings: TrainSettings,
-        *,
-        init: tuple[np.ndarray, np.ndarray] | None,
-        progress: Progress | None,
-        callback: Callable[[EpochInfo], Any] | None,
-    ) -> Trained:
-        backend = _backend(X, settings)
-        return _training.train(
-            backend, X, Y, sample_weight, settings, init=init, progress=progress, callback=callback
-        )
+        Returns
+        -------
+        self
 
-    def _partial(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        settings: TrainSettings,
-        previous: Trained | None,
-        progress: Progress | None,
-    ) -> Trained:
-        backend = _backend(X, settings)
-        return _training.partial(backend, X, Y, sample_weight, settings, previous, progress)
+        Raises
+        ------
+        ValueError, TypeError, DivergenceError
+            As ``fit``; also when the chunk's features, column names or outputs differ from
+            the model's. A failed call leaves the model as it was.
 
-    def _predict(
-        self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
-    ) -> None:
-        threads = memory.thread_count(X, self.n_jobs)
-        if streaming.streams(X):
-            streaming.predict_blocks(X, coef, intercept, out, threads)
+        Warns
+        -----
+        UserWarning
+            As ``predict``, when the chunk has column names and the model has none, or the
+            reverse.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastlr
+        >>> X, y, coef = fastlr.make_regression(3000, 2, random_state=0)
+        >>> model = fastlr.LinearRegression(mode="sgd", random_state=0)
+        >>> for chunk in range(3):
+        ...     rows = slice(1000 * chunk, 1000 * (chunk + 1))
+        ...     model = model.partial_fit(X[rows], y[rows])
+        >>> model.t_, bool(np.allclose(model.coef_, coef, rtol=1e-3))
+        (3, True)
+        """
+        verbose = check_verbose(self)
+        previous: Trained | None = getattr(self, "_trained", None)
+        if previous is None:
+            names = feature_names(X)
         else:
-            memory.predict_into(X, coef, intercept, out, threads)
+            check_columns(self, X)
+        X, Y, two_d, weights, engine, settings = _prepare(self, X, y, sample_weight)
+        if previous is not None:
+            _check_same_shape(self, previous, X.shape[1], Y.shape[1])
+        backend = engine.backend(X, settings)
+        progress = progress_printer(1, verbose)
+        trained = run.partial(backend, X, Y, weights, settings, previous, progress)
+        publish(self, trained, two_d, X.shape[1], trained.loop.history, append=previous is not None)
+        if previous is None:
+            set_feature_names(self, names)
+        self.n_iter_ = trained.loop.n_iter
+        return self
 
 
-def _backend(X: np.ndarray, settings: TrainSettings) -> Backend:
-    """The kernels' backend: streaming a file-backed X block by block, or on X in memory."""
-    if not streaming.streams(X):
-        return memory.FusedBackend(settings.n_threads)
-    if settings.early_stopping:
+def _prepare(
+    model: LinearRegression, X: Any, y: Any, sample_weight: Any
+) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray | None, Engine, TrainSettings]:
+    """The checked inputs of a run (X, Y as (n, k), whether y was 2-D, the weights), the engine
+    picked from X and the settings resolved for it."""
+    X = data_matrix(X)
+    Y, two_d = data_target(y, X.shape[0])
+    engine = model._engines.for_array(X, model.n_jobs)
+    settings = resolve_settings(model, engine.n_threads)
+    return X, Y, two_d, as_sample_weight(sample_weight, X.shape[0]), engine, settings
+
+
+def _check_same_shape(model: Any, previous: Trained, d: int, k: int) -> None:
+    """A later chunk of ``partial_fit`` has the features and outputs of the first."""
+    check_n_features(model, d)
+    fitted = previous.model.coef.shape[0]
+    if k != fitted:
         raise ValueError(
-            "early_stopping holds a copy of validation_fraction of the rows in memory, which "
-            "an out-of-core fit avoids: keep a validation file apart and score it in a callback, "
-            "or load X into memory"
+            f"y has {k} outputs, but {type(model).__name__} is expecting {fitted} "
+            "(the outputs of the previous fit)"
         )
-    return streaming.StreamingBackend(settings.n_threads)
-
-
-def _is_dask_array(X: Any) -> bool:
-    """Whether X is a dask array; without dask.array imported it cannot be one, and then
-    neither it nor :mod:`fastlr.dask` is imported (a cold start saves both)."""
-    if "dask.array" not in sys.modules:
-        return False
-    from fastlr.dask import is_dask_array
-
-    return is_dask_array(X)

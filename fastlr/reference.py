@@ -4,6 +4,11 @@ Written to be read, not to be fast. It is the oracle of the test suite (every ke
 ``fastlr.kernels`` has its twin here) and the baseline of the benchmarks. It never imports the
 kernels, and it sums in float64 whatever the input dtype.
 
+The twins of the epoch kernels (:func:`row_order`, :func:`update_parameters`, :func:`sgd_epoch`,
+:func:`minibatch_epoch`) live beside the NumPy engine that runs them,
+:class:`fastlr.engines.numpy.NumpyBackend`, and are re-exported here with it; this module holds
+the twins of the objective and of the data generator, and the estimator.
+
 The objective, for residuals ``r = X @ coef + intercept - y``::
 
     L = 1/(2n) · Σ r²        grad_coef = Xᵀr / n        grad_intercept = mean(r)
@@ -20,17 +25,22 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from fastlr._base import LinearRegressionBase
+from fastlr import estimator
 from fastlr._random import check_generated_target, regression_spec
 from fastlr._reference_normals import normals
-from fastlr.training import run as _training
-from fastlr.training.loop import EpochInfo, Model, Progress
-from fastlr.training.settings import GramProblem, Moments, Scaling, Trained, TrainSettings
+from fastlr.engines.numpy import (
+    NUMPY,
+    minibatch_epoch,
+    row_order,
+    sgd_epoch,
+    update_parameters,
+)
+from fastlr.engines.numpy import NumpyBackend as NumpyBackend  # the engine, for tests
+from fastlr.engines.protocol import EngineChoice
 
 __all__ = [
     "LinearRegression",
@@ -42,66 +52,6 @@ __all__ = [
     "sgd_epoch",
     "update_parameters",
 ]
-
-
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-
-
-def row_order(n: int, shuffle: np.ndarray) -> np.ndarray:
-    """The rows an epoch visits, in order: twin of the kernels' keyed permutation.
-
-    An empty ``shuffle`` means 0, 1, ..., n - 1. Otherwise ``shuffle = [h, k1, k2, k3, k4]``
-    and each position goes through a 4-round Feistel network on ``2h``-bit numbers (halves of
-    ``h`` bits), again and again until it lands below ``n`` (cycle walking): a permutation.
-
-    Parameters
-    ----------
-    n : int
-        Rows in the data.
-    shuffle : ndarray of uint64, empty or of shape (5,)
-        The epoch's key, as :class:`fastlr.training.loop.RowOrder` draws it.
-
-    Returns
-    -------
-    ndarray of shape (n,), intp
-        The row visited at each position of the epoch.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastlr import reference
-    >>> reference.row_order(5, np.empty(0, dtype=np.uint64))
-    array([0, 1, 2, 3, 4])
-    >>> order = reference.row_order(5, np.array([2, 11, 12, 13, 14], dtype=np.uint64))
-    >>> sorted(order.tolist())  # a permutation of the rows
-    [0, 1, 2, 3, 4]
-    """
-    positions = np.arange(n, dtype=np.uint64)
-    if shuffle.size == 0:
-        return positions.astype(np.intp)
-    half, k1, k2, k3, k4 = shuffle
-    mask = (np.uint64(1) << half) - np.uint64(1)
-
-    def round_function(half_value: np.ndarray, key: np.uint64) -> np.ndarray:
-        z = (half_value ^ key) * _MIX1  # wraps mod 2**64, like the kernels' uint64
-        mixed: np.ndarray = (z ^ (z >> np.uint64(32))) & mask
-        return mixed
-
-    def feistel(x: np.ndarray) -> np.ndarray:
-        left, right = x >> half, x & mask
-        left ^= round_function(right, k1)
-        right ^= round_function(left, k2)
-        left ^= round_function(right, k3)
-        right ^= round_function(left, k4)
-        combined: np.ndarray = (left << half) | right
-        return combined
-
-    rows = feistel(positions)
-    outside = rows >= n
-    while outside.any():
-        rows[outside] = feistel(rows[outside])
-        outside = rows >= n
-    return rows.astype(np.intp)
 
 
 def predict(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
@@ -164,260 +114,6 @@ def loss_and_gradient(
     return 0.5 * float(r @ r) / n, X.T @ r / n, float(r.mean())
 
 
-def _standardized(X: np.ndarray, shift: np.ndarray | None, scale: np.ndarray | None) -> np.ndarray:
-    """X in training coordinates, as a float64 copy (the reference may copy; the kernels don't)."""
-    Z = X.astype(np.float64)
-    if shift is not None and scale is not None:
-        Z = (Z - shift) * scale
-    return Z
-
-
-def update_parameters(
-    coef: np.ndarray,
-    intercept: np.ndarray,
-    grad: np.ndarray,
-    learning_rate: float,
-    l2: float,
-    l1: float,
-    momentum: float,
-    nesterov: bool,
-    velocity: np.ndarray,
-    fit_intercept: bool,
-) -> None:
-    """Twin of :func:`fastlr.training.rules.update_parameters`, in whole-array NumPy: one step.
-
-    ``grad`` (k, d + 1) holds the gradient of the squared loss, the intercept's in the last
-    column. The step adds ``l2 * coef``, applies (Nesterov) momentum through ``velocity``,
-    moves ``coef`` and ``intercept`` in place, then soft-thresholds ``coef`` by
-    ``learning_rate * l1``.
-
-    Parameters
-    ----------
-    coef : ndarray of shape (k, d), float64, updated in place
-    intercept : ndarray of shape (k,), float64, updated in place
-    grad : ndarray of shape (k, d + 1)
-    learning_rate, l2, l1, momentum : float
-    nesterov : bool
-    velocity : ndarray of shape (k, d + 1), updated in place
-    fit_intercept : bool
-        When False the intercept does not move.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastlr import reference
-    >>> coef, intercept, velocity = np.zeros((1, 2)), np.zeros(1), np.zeros((1, 3))
-    >>> grad = np.array([[1.0, -2.0, 0.5]])
-    >>> reference.update_parameters(
-    ...     coef, intercept, grad, 0.5, 0.0, 0.0, 0.0, False, velocity, True
-    ... )
-    >>> coef, intercept
-    (array([[-0.5,  1. ]]), array([-0.25]))
-    """
-    g = grad.copy()
-    g[:, :-1] += l2 * coef
-    if not fit_intercept:
-        g[:, -1] = 0.0
-    if momentum > 0:
-        velocity *= momentum
-        velocity += g
-        g = g + momentum * velocity if nesterov else velocity.copy()
-    coef -= learning_rate * g[:, :-1]
-    intercept -= learning_rate * g[:, -1]
-    if l1 > 0:
-        coef[...] = np.sign(coef) * np.maximum(np.abs(coef) - learning_rate * l1, 0.0)
-
-
-def _accumulate(average: np.ndarray | None, coef: np.ndarray, intercept: np.ndarray) -> None:
-    """Add the iterate to ``average`` (k, d + 2): coef, intercept, and the count in [0, d + 1]."""
-    if average is not None:
-        d = coef.shape[1]
-        average[:, :d] += coef
-        average[:, d] += intercept
-        average[0, d + 1] += 1
-
-
-def sgd_epoch(
-    X: np.ndarray,
-    Y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    coef: np.ndarray,
-    intercept: np.ndarray,
-    learning_rate: float,
-    shuffle: np.ndarray,
-    lo: int,
-    hi: int,
-    fit_intercept: bool,
-    shift: np.ndarray | None,
-    scale: np.ndarray | None,
-    decay: float,
-    l1_step: float,
-    l1_state: np.ndarray | None,
-    average: np.ndarray | None,
-) -> float:
-    """Twin of the sgd kernel: one update per sample at epoch positions [lo, hi) of
-    :func:`row_order`, ``coef`` (k, d) and ``intercept`` (k,) updated in place.
-
-    Each sample's residual ``r`` is taken before its own update; the step is
-    ``learning_rate * w * r`` along the standardized row ``z = (x - shift) * scale`` (raw
-    ``x`` when ``shift``/``scale`` are None), after multiplying ``coef`` by ``decay`` (L2).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, d)
-    Y : ndarray of shape (n_samples, k)
-    sample_weight : ndarray of shape (n_samples,) or None
-    coef, intercept : ndarray of shape (k, d) and (k,), float64, updated in place
-    learning_rate : float
-    shuffle : ndarray of uint64
-        The epoch's key (see :func:`row_order`).
-    lo, hi : int
-        The epoch positions this call covers.
-    fit_intercept : bool
-    shift, scale : ndarray of shape (d,) or None
-    decay : float
-        ``1 - learning_rate * l2``.
-    l1_step : float
-        The cumulative L1 penalty added per sample (0 for none).
-    l1_state : ndarray of shape (k * d + 1,) or None
-        The cumulative penalty's state (Tsuruoka et al., 2009).
-    average : ndarray of shape (k, d + 2) or None
-        Accumulates each iterate for Polyak-Ruppert averaging.
-
-    Returns
-    -------
-    float
-        ``Σ w · r²`` over the samples visited.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastlr import reference
-    >>> X, Y = np.array([[1.0], [2.0]]), np.array([[2.0], [4.0]])
-    >>> coef, intercept = np.zeros((1, 1)), np.zeros(1)
-    >>> no_shuffle = np.empty(0, dtype=np.uint64)
-    >>> total = reference.sgd_epoch(
-    ...     X, Y, None, coef, intercept, 0.1, no_shuffle, 0, 2, False, None, None,
-    ...     1.0, 0.0, None, None,
-    ... )
-    >>> round(total, 6), coef.round(6)  # r = -2, then r = 0.2 * 2 - 4 = -3.6
-    (16.96, array([[0.92]]))
-    """
-    k, d = coef.shape
-    total = 0.0
-    for i in row_order(X.shape[0], shuffle)[lo:hi]:
-        z = _standardized(X[i : i + 1], shift, scale)[0]
-        w = 1.0 if sample_weight is None else float(sample_weight[i])
-        r = coef @ z + intercept - Y[i].astype(np.float64)
-        total += w * float(r @ r)
-        step = learning_rate * w * r
-        coef *= decay
-        coef -= np.outer(step, z)
-        if fit_intercept:
-            intercept -= step
-        if l1_state is not None:  # cumulative L1 penalty (Tsuruoka et al., 2009)
-            l1_state[-1] += l1_step
-            u = l1_state[-1]
-            q = l1_state[:-1].reshape(k, d)
-            before = coef.copy()
-            positive = coef > 0
-            negative = coef < 0
-            coef[positive] = np.maximum(0.0, coef[positive] - (u + q[positive]))
-            coef[negative] = np.minimum(0.0, coef[negative] + (u - q[negative]))
-            q += coef - before
-        _accumulate(average, coef, intercept)
-    return total
-
-
-def minibatch_epoch(
-    X: np.ndarray,
-    Y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    coef: np.ndarray,
-    intercept: np.ndarray,
-    learning_rate: float,
-    shuffle: np.ndarray,
-    lo: int,
-    hi: int,
-    batch_size: int,
-    fit_intercept: bool,
-    shift: np.ndarray | None,
-    scale: np.ndarray | None,
-    l2: float,
-    l1: float,
-    momentum: float,
-    nesterov: bool,
-    velocity: np.ndarray,
-    average: np.ndarray | None,
-) -> float:
-    """Twin of the mini-batch kernel: one :func:`update_parameters` step per batch of epoch
-    positions [lo, hi), on the batch's gradient in training coordinates.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, d)
-    Y : ndarray of shape (n_samples, k)
-    sample_weight : ndarray of shape (n_samples,) or None
-    coef, intercept : ndarray of shape (k, d) and (k,), float64, updated in place
-    learning_rate : float
-    shuffle : ndarray of uint64
-        The epoch's key (see :func:`row_order`).
-    lo, hi : int
-        The epoch positions this call covers.
-    batch_size : int
-    fit_intercept : bool
-    shift, scale : ndarray of shape (d,) or None
-    l2, l1, momentum : float
-    nesterov : bool
-    velocity : ndarray of shape (k, d + 1), updated in place
-    average : ndarray of shape (k, d + 2) or None
-
-    Returns
-    -------
-    float
-        ``Σ w · r²`` over the samples visited, each batch's residuals before its step.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastlr import reference
-    >>> X, Y = np.array([[1.0], [2.0]]), np.array([[2.0], [4.0]])
-    >>> coef, intercept, velocity = np.zeros((1, 1)), np.zeros(1), np.zeros((1, 2))
-    >>> no_shuffle = np.empty(0, dtype=np.uint64)
-    >>> total = reference.minibatch_epoch(
-    ...     X, Y, None, coef, intercept, 0.1, no_shuffle, 0, 2, 2, True, None, None,
-    ...     0.0, 0.0, 0.0, False, velocity, None,
-    ... )
-    >>> total, coef, intercept.round(6)  # one batch: gradient (-5, -3)
-    (20.0, array([[0.5]]), array([0.3]))
-    """
-    rows = row_order(X.shape[0], shuffle)[lo:hi]
-    total = 0.0
-    for start in range(0, rows.size, batch_size):
-        batch = rows[start : start + batch_size]
-        Z = _standardized(X[batch], shift, scale)
-        w = np.ones(batch.size) if sample_weight is None else sample_weight[batch]
-        R = Z @ coef.T + intercept - Y[batch].astype(np.float64)
-        total += float((w[:, None] * R * R).sum())
-        if w.sum() <= 0:
-            continue
-        grad = np.hstack([(w[:, None] * R).T @ Z, (w[:, None] * R).sum(axis=0)[:, None]])
-        update_parameters(
-            coef,
-            intercept,
-            grad / w.sum(),
-            learning_rate,
-            l2,
-            l1,
-            momentum,
-            nesterov,
-            velocity,
-            fit_intercept,
-        )
-        _accumulate(average, coef, intercept)
-    return total
-
-
 def make_regression(
     n_samples: int,
     n_features: int,
@@ -459,124 +155,7 @@ def make_regression(
     return np.ascontiguousarray(X), y, spec.coef
 
 
-class NumpyBackend:
-    """The engine protocol (:class:`~fastlr.engines.protocol.Backend`) in plain NumPy (materializes
-    what the kernels avoid)."""
-
-    gram_epochs = None
-    hogwild = None
-
-    def moments(
-        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, gram: bool
-    ) -> Moments:
-        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        W = float(w.sum())
-        x_mean = np.average(X.astype(np.float64), axis=0, weights=w)
-        y_mean = np.average(Y.astype(np.float64), axis=0, weights=w)
-        Xc = X.astype(np.float64) - x_mean
-        Yc = Y.astype(np.float64) - y_mean
-        x_var = (w[:, None] * Xc * Xc).sum(axis=0) / W
-        if not gram:
-            return Moments(W, x_mean, y_mean, None, None, None, x_var)
-        xx = (w[:, None] * Xc).T @ Xc
-        xy = (w[:, None] * Xc).T @ Yc
-        yy = (w[:, None] * Yc * Yc).sum(axis=0)
-        return Moments(W, x_mean, y_mean, xx, xy, yy, x_var)
-
-    def row_norm_bounds(
-        self, X: np.ndarray, sample_weight: np.ndarray | None, scaling: Scaling, intercept: bool
-    ) -> tuple[float, float]:
-        Z = _standardized(X, scaling.shift, scaling.scale)
-        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        norms = w * ((Z * Z).sum(axis=1) + (1.0 if intercept else 0.0))
-        return float(norms.max()), float(norms.sum())
-
-    def loss_gradient(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        total_weight: float,
-        coef: np.ndarray,
-        intercept: np.ndarray,
-        grad: np.ndarray,
-    ) -> float:
-        X64 = X.astype(np.float64, copy=False)
-        R = X64 @ coef.T + intercept - Y.astype(np.float64, copy=False)
-        weighted = R if sample_weight is None else sample_weight[:, None] * R
-        grad[:, :-1] = weighted.T @ X64 / total_weight
-        grad[:, -1] = weighted.sum(axis=0) / total_weight
-        return 0.5 * float((weighted * R).sum()) / total_weight
-
-    def gram_loss_gradient(
-        self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray
-    ) -> float:
-        u = intercept - problem.y_mean
-        Hw = coef @ problem.H
-        grad[:, :-1] = Hw - problem.C.T + np.outer(u, problem.mean_z)
-        grad[:, -1] = u + coef @ problem.mean_z
-        quad = (coef * Hw).sum(axis=1) - 2 * (coef * problem.C.T).sum(axis=1)
-        return 0.5 * float((quad + 2 * u * (coef @ problem.mean_z) + u * u + problem.y_var).sum())
-
-    def update(self, model: Model, grad: np.ndarray, rate: float, s: TrainSettings) -> None:
-        update_parameters(
-            model.coef,
-            model.intercept,
-            grad,
-            rate,
-            s.l2,
-            s.l1,
-            s.heavy_ball,
-            s.nesterov,
-            model.velocity,
-            s.fit_intercept,
-        )
-
-    def sgd(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
-        return sgd_epoch(
-            X,
-            Y,
-            sample_weight,
-            model.coef,
-            model.intercept,
-            rate,
-            order,
-            lo,
-            hi,
-            s.fit_intercept,
-            scaling.shift,
-            scaling.scale,
-            1.0 - rate * s.l2,
-            rate * s.l1,
-            model.l1_state,
-            average,
-        )
-
-    def minibatch(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
-        return minibatch_epoch(
-            X,
-            Y,
-            sample_weight,
-            model.coef,
-            model.intercept,
-            rate,
-            order,
-            lo,
-            hi,
-            s.batch_size,
-            s.fit_intercept,
-            scaling.shift,
-            scaling.scale,
-            s.l2,
-            s.l1,
-            s.heavy_ball,
-            s.nesterov,
-            model.velocity,
-            average,
-        )
-
-
-class LinearRegression(LinearRegressionBase):
+class LinearRegression(estimator.LinearRegression):
     """NumPy twin of :class:`fastlr.LinearRegression`: same parameters, attributes and results.
 
     ``n_jobs`` and ``hogwild`` are accepted for parity and ignored (the reference is serial).
@@ -592,40 +171,4 @@ class LinearRegression(LinearRegressionBase):
     (array([3.]), 1.0)
     """
 
-    def _train(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        settings: TrainSettings,
-        *,
-        init: tuple[np.ndarray, np.ndarray] | None,
-        progress: Progress | None,
-        callback: Callable[[EpochInfo], Any] | None,
-    ) -> Trained:
-        return _training.train(
-            NumpyBackend(),
-            X,
-            Y,
-            sample_weight,
-            settings,
-            init=init,
-            progress=progress,
-            callback=callback,
-        )
-
-    def _partial(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        settings: TrainSettings,
-        previous: Trained | None,
-        progress: Progress | None,
-    ) -> Trained:
-        return _training.partial(NumpyBackend(), X, Y, sample_weight, settings, previous, progress)
-
-    def _predict(
-        self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray
-    ) -> None:
-        out[...] = X.astype(np.float64) @ coef.T + intercept
+    _engines: ClassVar[EngineChoice] = NUMPY

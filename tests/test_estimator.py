@@ -7,6 +7,7 @@ import pytest
 import fastlr
 from fastlr import reference
 from fastlr.engines.memory import PARALLEL_MIN_ELEMENTS
+from fastlr.training import run
 
 LEARNING_RATES = {"batch": 0.5, "minibatch": 0.05, "sgd": 0.01}
 
@@ -257,13 +258,13 @@ def test_running_out_of_epochs_warning_points_at_the_callers_line():
 def test_fit_reads_c_contiguous_float_input_in_place(monkeypatch, dtype, mode):
     X, y, _ = data(dtype=dtype)
     seen = {}
-    original = fastlr.LinearRegression._train
+    original = run.train
 
-    def spy(self, X_seen, y_seen, *args, **kwargs):
+    def spy(backend, X_seen, y_seen, *args, **kwargs):
         seen["X"], seen["y"] = X_seen, y_seen
-        return original(self, X_seen, y_seen, *args, **kwargs)
+        return original(backend, X_seen, y_seen, *args, **kwargs)
 
-    monkeypatch.setattr(fastlr.LinearRegression, "_train", spy)
+    monkeypatch.setattr(run, "train", spy)
     fastlr.LinearRegression(mode=mode, learning_rate=0.01, max_iter=2, tol=None).fit(X, y)
     assert np.shares_memory(seen["X"], X)
     assert np.shares_memory(seen["y"], y)

@@ -87,15 +87,19 @@ def test_a_path_fit_after_a_dataframe_fit_removes_the_names(cls, tmp_path):
     assert not hasattr(model, "feature_names_in_")
 
 
-def test_a_fit_handed_elsewhere_removes_the_names():
+def test_a_fit_handed_elsewhere_removes_the_names(monkeypatch):
     """A dask array (trained by fastlr.dask) has no column names: the fit drops stale ones."""
+    import sys
+    import types
 
-    class Routed(fastlr.LinearRegression):
-        def _fit_elsewhere(self, X, y, sample_weight, coef_init, intercept_init):
-            return self if isinstance(X, list) else None  # stands in for a dask array
+    from fastlr import estimator
 
+    on_dask = types.SimpleNamespace(fit_estimator=lambda *args, **kwargs: None)
+    monkeypatch.setattr(estimator, "is_dask_array", lambda X: isinstance(X, list))
+    monkeypatch.setitem(sys.modules, "fastlr.dask", on_dask)  # a list stands in for a dask array
+    monkeypatch.setattr(fastlr, "dask", on_dask, raising=False)
     X, y = _data()
-    model = Routed().fit(X, y)
+    model = fastlr.LinearRegression().fit(X, y)
     assert model.feature_names_in_.tolist() == NAMES
     model.fit([], y)
     assert not hasattr(model, "feature_names_in_")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import fastlr
 from fastlr import _pages, cli, datasets, kernels, reference
+from fastlr._settings import resolve_settings
 from fastlr.engines import memory, streaming
 from fastlr.kernels import generate as _generate
 from fastlr.training import run as _training
@@ -379,7 +380,7 @@ def test_a_pass_holds_one_block_of_a_file_many_times_larger(files):
     x_path, y_path = files["f64"]
     X, Y = np.load(x_path, mmap_mode="r"), np.load(y_path, mmap_mode="r").reshape(-1, 1)
     backend = streaming.StreamingBackend(2, block_bytes=BLOCK)
-    settings = _fit({}, X[:10], np.zeros(10))._settings(2)
+    settings = resolve_settings(_fit({}, X[:10], np.zeros(10)), 2)
     for params in (
         {"solver": "fused", "max_iter": 3, "tol": None},
         {"mode": "sgd", "max_iter": 2, "tol": None},

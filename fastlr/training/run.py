@@ -9,6 +9,7 @@ apart."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -59,13 +60,13 @@ def train(
     callback: Callable[[EpochInfo], Any] | None = None,
 ) -> Trained:
     """Fit from zero coefficients (or ``init`` = (coef, intercept) in the units of X)."""
-    n, d = X.shape
+    n = X.shape[0]
     gram = use_gram(X, s)
     s = dataclasses.replace(  # (batch_size=2**63 must not overflow)
         s, batch_size=min(s.batch_size, n), max_iter=epoch_budget(X, s, gram)
     )
-    k = Y.shape[1]
     weights, X_val, Y_val, w_val = _split(X, Y, sample_weight, s)
+    validating = X_val is not None
     total_weight = float(n if weights is None else weights.sum())
     scaling, problem, spectrum, model, rate = _start(
         backend, X, Y, weights, total_weight, s, gram=gram
@@ -73,52 +74,27 @@ def train(
     if init is not None:
         model.coef[...], model.intercept[...] = scaling.to_training(*init)
     s, rate, tuned = resolve_momentum(s, spectrum, rate)
-    if spectrum is not None and s.tol is not None and X_val is None:
+    if spectrum is not None and s.tol is not None and not validating:
         _rules.certify(model.state, *spectrum, tuned=tuned)
 
-    rules = LoopRules(
-        learning_rate=rate,
-        schedule=s.schedule,
-        power_t=s.power_t,
-        tol=-1.0 if s.tol is None else s.tol,
-        n_iter_no_change=s.n_iter_no_change,
-        monotone=s.mode == "batch" and s.heavy_ball == 0 and s.l1 == 0 and X_val is None,
-        rise_atol=1e-12 if problem is not None else 1e-20,
+    rules = _loop_rules(s, rate, gram=problem is not None, validating=validating)
+    # The epoch loop on this model (a partial, which adds no Python frame: the loops' Ctrl-C
+    # warnings keep their stacklevel).
+    run = functools.partial(
+        run_epochs,
+        make_epoch(backend, X, Y, weights, total_weight, s, scaling, problem),
+        model,
+        callback=callback,
+        to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
+        on_nonfinite=lambda: name_bad_input(X, Y),
     )
-    epoch = make_epoch(backend, X, Y, weights, total_weight, s, scaling, problem)
-
-    def validation(m: Model) -> float:
-        assert X_val is not None
-        assert Y_val is not None
-        coef, intercept = scaling.to_user(m.coef, m.intercept)
-        grad = np.empty((k, d + 1))
-        w_total = float(X_val.shape[0] if w_val is None else w_val.sum())
-        return backend.loss_gradient(X_val, Y_val, w_val, w_total, coef, intercept, grad)
-
-    fast = (
-        problem is not None
-        and backend.gram_epochs is not None
-        and X_val is None
-        and callback is None
-        and not getattr(progress, "per_epoch", False)
-    )
-    if fast:
-        assert problem is not None
+    if problem is not None and _gram_loop_applies(backend, validating, progress, callback):
         loop = _run_gram(backend, problem, model, rules, s, progress)
     else:
-        loop = run_epochs(
-            epoch,
-            model,
-            rules,
-            s.epochs,
-            validation=validation if X_val is not None else None,
-            progress=progress,
-            callback=callback,
-            to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
-            on_nonfinite=lambda: name_bad_input(X, Y),
-        )
-    shortfall = None
-    if s.mode != "batch" and s.tol is not None and X_val is None and not loop.stopped_by_user:
+        validation = _validation_loss(backend, scaling, X_val, Y_val, w_val)
+        loop = run(rules, s.epochs, validation=validation, progress=progress)
+    shortfall: float | None = None
+    if s.mode != "batch" and s.tol is not None and not validating and not loop.stopped_by_user:
         check = shortfall_check(backend, X, Y, weights, total_weight, s, scaling, loop.n_iter)
         if check is not None:
             shortfall = check(model)
@@ -131,57 +107,113 @@ def train(
                 # A smaller step makes smaller progress per epoch: so must the plateau's tol.
                 rules = dataclasses.replace(rules, learning_rate=rate, tol=rules.tol / STEP_CUT)
                 model.state = _rules.new_state()
-                more = run_epochs(
-                    epoch,
-                    model,
-                    rules,
-                    s.epochs - loop.n_iter,
-                    callback=callback,
-                    to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
-                    on_nonfinite=lambda: name_bad_input(X, Y),
-                )
+                more = run(rules, s.epochs - loop.n_iter)
                 loop = _joined(loop, more)
                 shortfall = check(model)
                 if more.stopped_by_user:
                     break
-    if (
-        init is None
-        and X_val is None
-        and loop.n_iter > 1
-        and loop.history[-1] > loop.history[0]
-        and not loop.stopped_by_user
-        and not _ends_below_first_epoch(
-            backend, X, Y, weights, total_weight, s, scaling, model, loop
-        )
-    ):
-        from fastlr.training.loop import raise_divergence
-
-        model.state[_rules.BEST] = loop.history[0]
-        raise_divergence(_rules.ROSE, loop.n_iter, float(loop.history[-1]), model.state, rate)
+    if init is None and not validating:
+        _raise_if_rose(backend, X, Y, weights, total_weight, s, scaling, model, loop, rate)
     accuracy = None
-    if (
-        problem is not None
-        and spectrum is not None
-        and s.tol is not None
-        and s.l1 == 0.0
-        and X_val is None
-        and not loop.stopped_by_user
-    ):
+    if problem is not None and spectrum is not None and _refines(s, validating, loop):
         accuracy = _refine(
             backend, X, Y, weights, total_weight, s, scaling, problem, spectrum, model
         )
         if accuracy.certified:
             loop = dataclasses.replace(loop, converged=True)
-    return Trained(
-        model,
-        scaling,
-        rate,
-        s.heavy_ball,
-        loop,
-        "gram" if problem is not None else "fused",
-        accuracy,
-        shortfall,
+    path = "gram" if problem is not None else "fused"
+    return Trained(model, scaling, rate, s.heavy_ball, loop, path, accuracy, shortfall)
+
+
+def _loop_rules(s: TrainSettings, rate: float, *, gram: bool, validating: bool) -> LoopRules:
+    """The epoch loop's rules; the loss must fall at every epoch only where it is exact and
+    nothing else steers the loop (batch, no momentum, no L1, no validation set)."""
+    return LoopRules(
+        learning_rate=rate,
+        schedule=s.schedule,
+        power_t=s.power_t,
+        tol=-1.0 if s.tol is None else s.tol,
+        n_iter_no_change=s.n_iter_no_change,
+        monotone=s.mode == "batch" and s.heavy_ball == 0 and s.l1 == 0 and not validating,
+        rise_atol=1e-12 if gram else 1e-20,
     )
+
+
+def _gram_loop_applies(
+    backend: Backend,
+    validating: bool,
+    progress: Progress | None,
+    callback: Callable[[EpochInfo], Any] | None,
+) -> bool:
+    """Whether a Gram fit runs all its iterations in the engine's compiled loop: the engine has
+    one, and nothing is to be seen between epochs (validation, a callback, per-epoch progress)."""
+    return (
+        backend.gram_epochs is not None
+        and not validating
+        and callback is None
+        and not getattr(progress, "per_epoch", False)
+    )
+
+
+def _validation_loss(
+    backend: Backend,
+    scaling: Scaling,
+    X_val: np.ndarray | None,
+    Y_val: np.ndarray | None,
+    w_val: np.ndarray | None,
+) -> Callable[[Model], float] | None:
+    """The held-out loss of a model (one fused pass over the validation set), or None when no
+    validation set was split off."""
+    if X_val is None:
+        return None
+
+    def validation(m: Model) -> float:
+        assert X_val is not None
+        assert Y_val is not None
+        coef, intercept = scaling.to_user(m.coef, m.intercept)
+        grad = np.empty((Y_val.shape[1], X_val.shape[1] + 1))
+        w_total = float(X_val.shape[0] if w_val is None else w_val.sum())
+        return backend.loss_gradient(X_val, Y_val, w_val, w_total, coef, intercept, grad)
+
+    return validation
+
+
+def _raise_if_rose(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    scaling: Scaling,
+    model: Model,
+    loop: LoopResult,
+    rate: float,
+) -> None:
+    """Raise :class:`~fastlr.exceptions.DivergenceError` when a fit from zero ends with a loss
+    above its first epoch's.
+
+    A stochastic epoch's loss is measured along the way, each residual before its own update.
+    On small noisy data the first epoch already reaches the noise floor, so later epochs can
+    measure a little above it by chance: that is not divergence unless the final model itself
+    is worse, which one more pass tells. Batch losses are exact: no such pass.
+    """
+    if loop.n_iter <= 1 or not loop.history[-1] > loop.history[0] or loop.stopped_by_user:
+        return
+    if s.mode != "batch":
+        loss = data_objective(backend, X, Y, weights, total_weight, s, scaling, model)
+        if math.isfinite(loss) and loss <= float(loop.history[0]):
+            return
+    from fastlr.training.loop import raise_divergence
+
+    model.state[_rules.BEST] = loop.history[0]
+    raise_divergence(_rules.ROSE, loop.n_iter, float(loop.history[-1]), model.state, rate)
+
+
+def _refines(s: TrainSettings, validating: bool, loop: LoopResult) -> bool:
+    """Whether a Gram solution is refined against the data and certified: a converging fit
+    (a tol, no L1, no validation set) that the user did not stop."""
+    return s.tol is not None and s.l1 == 0.0 and not validating and not loop.stopped_by_user
 
 
 #: An sgd or mini-batch fit whose loss exceeds the least-squares optimum by more than this share
@@ -278,31 +310,6 @@ def _refine(
 
     A = hessian(problem.H, problem.mean_z, s.l2, s.fit_intercept)
     return refine(data_gradient, A, condition, model.coef, model.intercept, s.l2, scaling.to_user)
-
-
-def _ends_below_first_epoch(
-    backend: Backend,
-    X: np.ndarray,
-    Y: np.ndarray,
-    weights: np.ndarray | None,
-    total_weight: float,
-    s: TrainSettings,
-    scaling: Scaling,
-    model: Model,
-    loop: LoopResult,
-) -> bool:
-    """Whether a stochastic run whose last epoch's loss is above its first's still ends with a
-    model whose objective (one more pass) is below the first epoch's loss.
-
-    A stochastic epoch's loss is measured along the way, each residual before its own update.
-    On small noisy data the first epoch already reaches the noise floor, so later epochs can
-    measure a little above it by chance: that is not divergence unless the final model itself
-    is worse. Batch losses are exact, so for batch the answer is always False.
-    """
-    if s.mode == "batch":
-        return False
-    loss = data_objective(backend, X, Y, weights, total_weight, s, scaling, model)
-    return math.isfinite(loss) and loss <= float(loop.history[0])
 
 
 def data_objective(

@@ -1,0 +1,500 @@
+"""The Dask engine: handles on row blocks kept on the workers, the per-block work, training.
+
+Each row block of X is packed with its rows of y and of the weights into one future
+(:func:`fastlr.dask.scatter_blocks`; :class:`DaskRows` holds them). Every pass over the data maps
+a ``_block_*`` function (the fused kernels on one block) over those futures and reduces the
+results with a tree of :data:`FAN_IN`-input tasks on the workers (:func:`reduce_tree`).
+:class:`DaskBackend` serves the batch paths of :func:`fastlr.training.run.train`; sgd and
+minibatch are parallelized SGD (:func:`_train_averaged`). dask is imported only where used;
+the public entry points are in :mod:`fastlr.dask`."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import Any, cast
+
+import numpy as np
+
+from fastlr._validation import as_float_matrix
+from fastlr.engines.memory import FusedBackend
+from fastlr.training import run, setup
+from fastlr.training.loop import LoopRules, Model, run_epochs
+from fastlr.training.settings import GramProblem, Moments, Scaling, Trained, TrainSettings
+
+__all__ = [
+    "FAN_IN",
+    "DaskBackend",
+    "DaskRows",
+    "DaskTargets",
+    "DaskWeights",
+    "merge_moments",
+    "train",
+]
+
+#: Partial results merged per task of the reduction tree.
+FAN_IN = 8
+
+
+# --------------------------------------------------------------------------- handles
+class DaskRows:
+    """What :func:`fastlr.training.run.train` sees of X: its shape and dtype, and the blocks.
+
+    ``blocks`` are futures of ``(X_block, Y_block, weight_block or None)`` on the workers.
+    The few array operations that training does on its error paths (finding a NaN, the
+    largest value, columns of tiny values) run as small distributed reductions.
+    """
+
+    ndim = 2
+
+    def __init__(self, client: Any, blocks: list[Any], array: Any, k: int) -> None:
+        self.client = client
+        self.blocks = blocks
+        self.array = array  # the (persisted) dask array, for error-path reductions
+        self.shape: tuple[int, int] = tuple(array.shape)
+        self.dtype = np.dtype(array.dtype)
+        self.size = self.shape[0] * self.shape[1]
+        self.k = k
+        self.y_array: Any = None  # y (n,) or (n, k) as a dask array
+        self.w_array: Any = None  # the sample weights as a dask array, or None
+
+    def first_nonfinite(self) -> tuple[int, ...] | None:
+        """Index of the first NaN/inf (a distributed scan), or None."""
+        return _first_nonfinite(self.client, self.array)
+
+    def __getitem__(self, key: Any) -> Any:
+        return _item(self.client, self.array, key)
+
+    def max(self, axis: int | None = None) -> Any:
+        return _computed(self.client, self.array.max(axis=axis))
+
+    def min(self, axis: int | None = None) -> Any:
+        return _computed(self.client, self.array.min(axis=axis))
+
+
+class _Lazy(DaskRows):
+    """A slice of a :class:`DaskRows` (error paths only): reductions computed on the workers."""
+
+    def __init__(self, client: Any, array: Any) -> None:
+        self.client = client
+        self.array = array
+        self.shape = tuple(array.shape)
+        self.dtype = np.dtype(array.dtype)
+        self.blocks = []
+
+    def reshape(self, *shape: int) -> _Lazy:
+        return _Lazy(self.client, self.array.reshape(*shape))
+
+
+def _computed(client: Any, lazy: Any) -> Any:
+    """A (small) dask result, computed on the workers and brought to the client."""
+    return client.compute(lazy).result()
+
+
+def _item(client: Any, array: Any, key: Any) -> Any:
+    """``array[key]``: the value for an index of integers, else a :class:`_Lazy` slice."""
+    if isinstance(key, tuple) and all(isinstance(i, (int, np.integer)) for i in key):
+        return _computed(client, array[key])
+    return _Lazy(client, array[key])
+
+
+@dataclasses.dataclass
+class DaskTargets:
+    """Y as :func:`fastlr.training.run.train` sees it: (n, k), the blocks live with X's."""
+
+    rows: DaskRows
+    zero: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows.shape[0], 1 if self.zero else self.rows.k)
+
+    def _array(self) -> Any:
+        y = self.rows.y_array
+        return y.reshape(y.shape[0], -1)
+
+    def __getitem__(self, key: Any) -> Any:  # error messages: a value or a column
+        return _item(self.rows.client, self._array(), key)
+
+    def first_nonfinite(self) -> tuple[int, ...] | None:
+        """Index of the first NaN/inf of y (a distributed scan), or None."""
+        return _first_nonfinite(self.rows.client, self._array())
+
+    def max(self) -> Any:
+        return _computed(self.rows.client, self._array().max())
+
+    def min(self) -> Any:
+        return _computed(self.rows.client, self._array().min())
+
+
+@dataclasses.dataclass
+class DaskWeights:
+    """The sample weights' handle: their total is all that training reads on the client."""
+
+    total: float
+
+    def sum(self) -> float:
+        return self.total
+
+
+# --------------------------------------------------------------------------- per-block work
+def _block_weight(block: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> float:
+    X, _, w = block
+    return float(X.shape[0] if w is None else w.sum())
+
+
+def pack_block(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> tuple[Any, ...]:
+    """One block as the kernels take it (on its worker): float X, (n, k) float Y, f8 weights."""
+    X = as_float_matrix(X)
+    Y = np.ascontiguousarray(y.reshape(y.shape[0], -1))
+    if Y.dtype not in (np.float32, np.float64):
+        Y = Y.astype(np.float64)
+    weights = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    return X, Y, weights
+
+
+def _block_moments(block: tuple[Any, ...], gram: bool) -> Moments:
+    X, Y, w = block
+    if _block_weight(block) == 0.0:
+        return _empty_moments(X.shape[1], Y.shape[1], gram)
+    return FusedBackend(1).moments(X, Y, w, gram)
+
+
+def _block_loss_gradient(
+    block: tuple[Any, ...], coef: np.ndarray, intercept: np.ndarray, zero_targets: bool
+) -> tuple[float, float, np.ndarray]:
+    """(W_b, W_b · loss_b, W_b · gradient_b): sums of these over blocks give the totals."""
+    X, Y, w = block
+    weight = _block_weight(block)
+    grad = np.zeros((coef.shape[0], X.shape[1] + 1))
+    if weight == 0.0:
+        return 0.0, 0.0, grad
+    if zero_targets:
+        Y = np.zeros((X.shape[0], 1), dtype=X.dtype)
+    loss = FusedBackend(1).loss_gradient(X, Y, w, weight, coef, intercept, grad)
+    return weight, weight * loss, weight * grad
+
+
+def _block_row_norms(
+    block: tuple[Any, ...], scaling: Scaling, intercept: bool
+) -> tuple[float, float]:
+    X, _, w = block
+    return FusedBackend(1).row_norm_bounds(X, w, scaling, intercept)
+
+
+def _block_epoch(
+    block: tuple[Any, ...], model: Model, rate: float, s: TrainSettings, scaling: Scaling, seed: int
+) -> tuple[float, float, Model]:
+    """One local epoch of the fused sgd/minibatch kernel on this block, from ``model``.
+    Returns (W_b, W_b · the epoch's loss, the block's model)."""
+    X, Y, w = block
+    weight = _block_weight(block)
+    model = model.copy()
+    if weight == 0.0:
+        return 0.0, 0.0, model
+    local = dataclasses.replace(s, random_state=seed, batch_size=min(s.batch_size, X.shape[0]))
+    epoch = run.make_epoch(FusedBackend(1), X, Y, w, weight, local, scaling, None)
+    loss = epoch(model, rate)
+    return weight, weight * loss, model
+
+
+def _add(*parts: Any) -> Any:
+    """Sum tuples of numbers/arrays elementwise (a node of the reduction tree)."""
+    return tuple(sum(items[1:], start=items[0]) for items in zip(*parts, strict=True))
+
+
+#: The arrays of a :class:`Model` that the averaging of parallelized SGD weights and sums.
+_MODEL_ARRAYS = ("coef", "intercept", "velocity", "l1_state")
+
+
+class _WeightedModel(Model):
+    """A model whose arrays are already weighted sums (so the tree does not reweight them)."""
+
+    def __init__(self, model: Model) -> None:
+        super().__init__(model.coef, model.intercept, model.velocity, model.l1_state, model.t)
+
+
+def _add_weighted_models(*parts: tuple[float, float, Model]) -> tuple[float, float, Model]:
+    unweighted = [
+        p if isinstance(p[2], _WeightedModel) else (p[0], p[1], _scaled(p[2], p[0])) for p in parts
+    ]
+    total = sum(p[0] for p in unweighted)
+    loss = sum(p[1] for p in unweighted)
+    out = unweighted[0][2].copy()
+    for name in _MODEL_ARRAYS:
+        if getattr(out, name) is not None:
+            setattr(out, name, sum(getattr(p[2], name) for p in unweighted))
+    return total, loss, _WeightedModel(out)
+
+
+def _scaled(model: Model, factor: float) -> Model:
+    out = model.copy()
+    for name in _MODEL_ARRAYS:
+        if getattr(out, name) is not None:
+            setattr(out, name, factor * getattr(out, name))
+    return out
+
+
+def _empty_moments(d: int, k: int, gram: bool) -> Moments:
+    xx, xy, yy = (np.zeros((d, d)), np.zeros((d, k)), np.zeros(k)) if gram else (None,) * 3
+    return Moments(0.0, np.zeros(d), np.zeros(k), xx, xy, yy, np.zeros(d))
+
+
+def merge_moments(a: Moments, b: Moments) -> Moments:
+    """Chan's merge of the centered moments of two disjoint sets of rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlr.engines.memory import FusedBackend
+    >>> from fastlr.dask import merge_moments
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.normal(size=(100, 3)) + 5, rng.normal(size=(100, 1))
+    >>> whole = FusedBackend(1).moments(X, Y, None, True)
+    >>> parts = [FusedBackend(1).moments(X[r], Y[r], None, True) for r in (slice(0, 30), slice(30, 100))]
+    >>> bool(np.allclose(merge_moments(*parts).xx, whole.xx))
+    True
+    """  # noqa: E501
+    if a.total_weight == 0.0:
+        return b
+    if b.total_weight == 0.0:
+        return a
+    W = a.total_weight + b.total_weight
+    factor = a.total_weight * b.total_weight / W
+    dx, dy = b.x_mean - a.x_mean, b.y_mean - a.y_mean
+    x_mean = a.x_mean + dx * (b.total_weight / W)
+    y_mean = a.y_mean + dy * (b.total_weight / W)
+    squares = a.x_var * a.total_weight + b.x_var * b.total_weight + factor * dx * dx
+    xx = xy = yy = None
+    if a.xx is not None and b.xx is not None:
+        assert a.xy is not None
+        assert b.xy is not None
+        assert a.yy is not None
+        assert b.yy is not None
+        xx = a.xx + b.xx + factor * np.outer(dx, dx)
+        xy = a.xy + b.xy + factor * np.outer(dx, dy)
+        yy = a.yy + b.yy + factor * dy * dy
+        squares = np.diag(xx)
+    return Moments(W, x_mean, y_mean, xx, xy, yy, np.maximum(squares, 0) / W)
+
+
+def _merge_all(*parts: Moments) -> Moments:
+    out = parts[0]
+    for part in parts[1:]:
+        out = merge_moments(out, part)
+    return out
+
+
+def _first_nonfinite(client: Any, array: Any) -> tuple[int, ...] | None:
+    """Index of the first NaN/inf of a dask array, found on the workers."""
+    import dask.array as da
+
+    flat = array.reshape(array.shape[0], -1) if array.ndim > 1 else array[:, None]
+    bad_rows = da.any(~da.isfinite(flat), axis=1)
+    found, first = client.gather(client.compute([bad_rows.any(), bad_rows.argmax()]))
+    if not found:
+        return None
+    row = int(first)
+    line = np.asarray(client.compute(flat[row]).result())
+    column = int(np.flatnonzero(~np.isfinite(line))[0])
+    return (row,) if array.ndim == 1 else (row, column)
+
+
+def reduce_tree(client: Any, parts: list[Any], reduce: Any) -> Any:
+    """``reduce`` over the futures ``parts`` as a tree of :data:`FAN_IN`-input tasks on the
+    workers; returns the root's result (the only one that reaches the client)."""
+    while len(parts) > 1:
+        parts = [
+            client.submit(reduce, *parts[i : i + FAN_IN], pure=False)
+            for i in range(0, len(parts), FAN_IN)
+        ]
+    return parts[0].result()
+
+
+# --------------------------------------------------------------------------- the backend
+class DaskBackend:
+    """:class:`fastlr.engines.protocol.Backend` whose passes over the data run on a Dask cluster.
+
+    ``moments``, ``row_norm_bounds`` and ``loss_gradient`` map the fused kernels over the
+    row blocks of a :class:`DaskRows` and reduce the results on the workers; everything that
+    works on d-sized statistics (the update, the Gram loop) runs on the client with the fused
+    backend. ``block_tasks`` counts the block visits (mapped tasks) so far.
+
+    Examples
+    --------
+    >>> from fastlr.dask import DaskBackend
+    >>> DaskBackend().block_tasks
+    0
+    """
+
+    hogwild = None
+
+    def __init__(self) -> None:
+        self.local = FusedBackend(1)
+        self.block_tasks = 0
+
+    # ---------------------------------------------------------------- distributed passes
+    def map_reduce(self, rows: DaskRows, function: Any, reduce: Any, *args: Any) -> Any:
+        """``reduce`` over ``function(block, *args)`` for every block, as a tree on the
+        workers; returns the root's result (the only one that reaches the client)."""
+        parts = rows.client.map(function, rows.blocks, *[[a] * len(rows.blocks) for a in args])
+        self.block_tasks += len(parts)
+        return reduce_tree(rows.client, parts, reduce)
+
+    def moments(self, X: Any, Y: Any, sample_weight: Any, gram: bool) -> Moments:
+        return cast(Moments, self.map_reduce(X, _block_moments, _merge_all, gram))
+
+    def row_norm_bounds(
+        self, X: Any, sample_weight: Any, scaling: Scaling, intercept: bool
+    ) -> tuple[float, float]:
+        top, total = self.map_reduce(X, _block_row_norms, _max_sum, scaling, intercept)
+        return float(top), float(total)
+
+    def loss_gradient(
+        self,
+        X: Any,
+        Y: Any,
+        sample_weight: Any,
+        total_weight: float,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        grad: np.ndarray,
+    ) -> float:
+        zero = isinstance(Y, DaskTargets) and Y.zero
+        weight, loss, total = self.map_reduce(
+            X, _block_loss_gradient, _add, np.ascontiguousarray(coef), intercept.copy(), zero
+        )
+        grad[...] = total / weight
+        return float(loss / weight)
+
+    def zero_targets(self, X: DaskRows) -> DaskTargets:
+        """Y = 0 for the power iteration of the automatic step (no n-sized array)."""
+        return DaskTargets(X, zero=True)
+
+    # ---------------------------------------------------------------- local (d-sized) work
+    def gram_loss_gradient(
+        self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray
+    ) -> float:
+        return self.local.gram_loss_gradient(problem, coef, intercept, grad)
+
+    def update(self, model: Model, grad: np.ndarray, rate: float, s: TrainSettings) -> None:
+        self.local.update(model, grad, rate, s)
+
+    def gram_epochs(self, *args: Any) -> tuple[int, int]:
+        return self.local.gram_epochs(*args)
+
+    def sgd(self, *args: Any) -> float:
+        raise NotImplementedError("stochastic modes on Dask run through fastlr.dask.fit")
+
+    minibatch = sgd
+
+
+def _max_sum(*parts: tuple[float, float]) -> tuple[float, float]:
+    return max(p[0] for p in parts), sum(p[1] for p in parts)
+
+
+def _check_weights(rows: DaskRows) -> float:
+    """Total weight; the weights must be finite and >= 0 with a positive sum."""
+    import dask.array as da
+
+    weights = rows.w_array
+    if weights is None:
+        return float(rows.shape[0])
+    low, total = rows.client.compute([da.min(weights), da.sum(weights)])
+    low, total = float(low.result()), float(total.result())
+    if not (math.isfinite(total) and low >= 0 and total > 0):
+        raise ValueError("sample_weight must be finite, >= 0, with a positive sum")
+    return total
+
+
+def _handles(rows: DaskRows, total: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """X, Y and the weights for the shared training code: the handles, typed as the arrays it
+    is annotated with. A cast, not a conversion: training reads only what they provide (shape,
+    dtype, the weights' ``sum``, error-path reductions; the passes go through the backend)."""
+    weights = None if rows.w_array is None else DaskWeights(total)
+    return cast(np.ndarray, rows), cast(np.ndarray, DaskTargets(rows)), cast(Any, weights)
+
+
+def train(
+    rows: DaskRows,
+    s: TrainSettings,
+    *,
+    backend: DaskBackend | None = None,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Trained:
+    """Train on the blocks of ``rows`` (see :func:`scatter_blocks`) with settings ``s``.
+
+    Batch mode goes through :func:`fastlr.training.run.train` with a :class:`DaskBackend`;
+    sgd and minibatch run local epochs on each block and average the models.
+
+    Examples
+    --------
+    >>> from fastlr.dask import train  # needs a cluster: see fastlr.dask.fit
+    >>> callable(train)
+    True
+    """
+    if s.early_stopping:
+        raise ValueError("early_stopping=True is not supported on Dask arrays")
+    backend = backend or DaskBackend()
+    total = _check_weights(rows)
+    if s.mode == "batch":
+        return run.train(backend, *_handles(rows, total), s, init=init)
+    return _train_averaged(backend, rows, total, s, init)
+
+
+def _train_averaged(
+    backend: DaskBackend,
+    rows: DaskRows,
+    total: float,
+    s: TrainSettings,
+    init: tuple[np.ndarray, np.ndarray] | None,
+) -> Trained:
+    """Parallelized SGD: every epoch, each block runs the fused epoch from the current model;
+    the new model is the weighted average of the blocks' models."""
+    X, Y, w = _handles(rows, total)
+    smallest = min((c for c in rows.array.chunks[0] if c > 0), default=1)
+    if s.mode == "minibatch" and s.batch_size > smallest:
+        warnings.warn(
+            f"batch_size={s.batch_size} is larger than the smallest row block ({smallest} "
+            f"rows): every block uses batch_size={smallest}, and the step is set for it; "
+            f"rechunk X to blocks of at least {s.batch_size} rows to keep batch_size",
+            UserWarning,
+            stacklevel=4,
+        )
+    s = dataclasses.replace(
+        s,
+        batch_size=min(s.batch_size, max(1, smallest)),
+        max_iter=setup.epoch_budget(X, s, False),
+        momentum=0.0 if s.momentum is None else s.momentum,
+    )
+    scaling, _, _, model, rate = setup._start(backend, X, Y, w, total, s, gram=False)
+    if init is not None:
+        model.coef[...], model.intercept[...] = scaling.to_training(*init)
+    rules = LoopRules(rate, s.schedule, s.power_t, -1.0 if s.tol is None else s.tol,
+                      s.n_iter_no_change, False, 1e-20)  # fmt: skip
+    seeds = np.random.default_rng(s.random_state)
+
+    def epoch(m: Model, step: float) -> float:
+        block_seeds = seeds.integers(0, 2**63 - 1, size=len(rows.blocks)).tolist()
+        every = [[a] * len(rows.blocks) for a in (m, step, s, scaling)]
+        parts = rows.client.map(_block_epoch, rows.blocks, *every, block_seeds, pure=False)
+        backend.block_tasks += len(parts)
+        weight, loss, summed = _add_weighted_models(
+            reduce_tree(rows.client, parts, _add_weighted_models)
+        )
+        for name in _MODEL_ARRAYS:  # (velocity is never None)
+            mine, weighted = getattr(m, name), getattr(summed, name)
+            if mine is not None and weighted is not None:
+                mine[...] = weighted / weight
+        return float(loss / weight)
+
+    loop = run_epochs(
+        epoch,
+        model,
+        rules,
+        s.epochs,
+        to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
+        on_nonfinite=lambda: setup.name_bad_input(X, Y),
+    )
+    return Trained(model, scaling, rate, s.heavy_ball, loop, "fused")
