@@ -25,15 +25,19 @@ if TYPE_CHECKING:
 
 
 def is_dask_array(X: Any) -> bool:
-    """Whether X is a dask array; without dask.array imported it cannot be one, and then
-    neither it nor :mod:`fastlr.dask` is imported (a cold start saves both)."""
-    import sys
+    """Whether ``X`` is a ``dask.array.Array`` (checked without importing dask: a program that
+    never imported it cannot hold one, and a cold start imports neither it nor fastlr.dask).
 
-    if "dask.array" not in sys.modules:
-        return False
-    from fastlr.dask import is_dask_array as on_dask
-
-    return on_dask(X)
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlr.dask import is_dask_array
+    >>> is_dask_array(np.zeros((2, 2)))
+    False
+    """
+    return any(
+        c.__name__ == "Array" and c.__module__.startswith("dask.array") for c in type(X).__mro__
+    )
 
 
 def fit_on_dask(model: Any, X: Any, y: Any, weights: Any, coef_init: Any, intercept: Any) -> None:
@@ -255,7 +259,7 @@ class FittedModel:
         """
         from fastlr._persist import save
 
-        save(self, path)  # type: ignore[arg-type]  # a FittedModel is a LinearRegression
+        save(self, path)
 
 
 def initial_model(
@@ -305,6 +309,7 @@ def publish(
     )
     model.certified_digits_ = math.nan if accuracy is None else accuracy.digits
     model.t_ = trained.model.t
+    model.n_iter_ = trained.loop.n_iter
     model._trained = trained
     model._two_d = two_d
 

@@ -24,7 +24,7 @@ import os
 import secrets
 import warnings
 import zipfile
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -33,10 +33,9 @@ from fastlr.training import rules as _rules
 from fastlr.training.loop import LoopResult, Model
 from fastlr.training.settings import Scaling, Trained
 
-if TYPE_CHECKING:
-    # fastlr.LinearRegression or its reference twin (a subclass); imported for the type only:
-    # the estimator imports this module when a model is saved.
-    from fastlr.estimator import LinearRegression
+#: An estimator (fastlr.LinearRegression or its reference twin). Not imported for its type: the
+#: estimator imports this module to save, and loading finds the class by its saved name.
+LinearRegression = Any
 
 FORMAT = "fastlr-model"
 FORMAT_VERSION = 1
@@ -396,7 +395,7 @@ def _rebuild(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str) -> 
 
 def _configured_estimator(file: _ModelFile, name: str, params: dict[str, Any]) -> LinearRegression:
     """A new estimator of the class ``name``, with the saved parameters (and random state)."""
-    model: LinearRegression = _estimator_class(name)()
+    model = _estimator_class(name)()
     try:
         model.set_params(**params)
         if file.meta.get("random_state_generator") is not None:

@@ -59,12 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         "The same seed gives the same bytes as make_regression in memory.",
     )
     generate.add_argument("out", metavar="OUT", help="the .npy file for X (e.g. data.npy)")
-    generate.add_argument("--n-samples", type=_positive_int, default=2_000_000, metavar="N")
-    generate.add_argument("--n-features", type=_positive_int, default=50, metavar="D")
-    generate.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    generate.add_argument("--noise", type=float, default=1.0)
-    generate.add_argument("--bias", type=float, default=3.0)
-    generate.add_argument("--seed", type=int, default=0)
+    _add_shape_arguments(generate)
+    _add_noise_arguments(generate)
     generate.add_argument(
         "--chunk-rows",
         type=_positive_int,
@@ -122,9 +118,7 @@ def _add_train_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "for .npy also a second .npy file holding y",
     )
     train.add_argument("--mode", choices=MODES, default="batch")
-    train.add_argument("--n-samples", type=_positive_int, default=2_000_000, metavar="N")
-    train.add_argument("--n-features", type=_positive_int, default=50, metavar="D")
-    train.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    _add_shape_arguments(train)
     train.add_argument(
         "--epochs",
         type=_positive_int,
@@ -137,9 +131,7 @@ def _add_train_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="a fixed step (default: automatic)",
     )
     train.add_argument("--batch-size", type=_positive_int, default=256)
-    train.add_argument("--noise", type=float, default=1.0)
-    train.add_argument("--bias", type=float, default=3.0)
-    train.add_argument("--seed", type=int, default=0)
+    _add_noise_arguments(train)
     train.add_argument("--threads", type=_positive_int, help="kernel threads (default: all)")
     train.add_argument(
         "--no-reference", action="store_true", help="skip timing the NumPy reference"
@@ -148,6 +140,33 @@ def _add_train_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     train.add_argument("--save", metavar="MODEL", help="save the model (.npz) to this path")
     train.add_argument(
         "--plot", metavar="IMAGE", help="save the loss curve to this image (needs matplotlib)"
+    )
+
+
+def _add_shape_arguments(command: argparse.ArgumentParser) -> None:
+    """The shape and dtype of a generated problem (``train`` without DATA, ``generate``)."""
+    command.add_argument("--n-samples", type=_positive_int, default=2_000_000, metavar="N")
+    command.add_argument("--n-features", type=_positive_int, default=50, metavar="D")
+    command.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+
+
+def _add_noise_arguments(command: argparse.ArgumentParser) -> None:
+    """The noise, intercept and seed of a generated problem."""
+    command.add_argument("--noise", type=float, default=1.0)
+    command.add_argument("--bias", type=float, default=3.0)
+    command.add_argument("--seed", type=int, default=0)
+
+
+def _generated(args: argparse.Namespace, **out: Any) -> tuple[Any, Any, np.ndarray]:
+    """``make_regression`` of the problem the arguments above describe (``out``: to files)."""
+    return fastlr.make_regression(
+        args.n_samples,
+        args.n_features,
+        noise=args.noise,
+        bias=args.bias,
+        random_state=args.seed,
+        dtype=np.dtype(args.dtype),
+        **out,
     )
 
 
@@ -276,14 +295,7 @@ def _training_data(args: argparse.Namespace) -> _TrainingData:
         names = table.features if table.named else None
         data = _TrainingData(table.X, table.y, source, labels=table.features, names=names)
     else:
-        X, y, true_coef = fastlr.make_regression(
-            args.n_samples,
-            args.n_features,
-            noise=args.noise,
-            bias=args.bias,
-            random_state=args.seed,
-            dtype=np.dtype(args.dtype),
-        )
+        X, y, true_coef = _generated(args)
         data = _TrainingData(X, y, "generated", true_coef=true_coef)
     n, d = data.X.shape
     print(
@@ -374,16 +386,8 @@ def _plot_loss(model: object, path: str) -> None:
 
 def generate(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    x_path, y_path, coef = fastlr.make_regression(
-        args.n_samples,
-        args.n_features,
-        noise=args.noise,
-        bias=args.bias,
-        random_state=args.seed,
-        dtype=np.dtype(args.dtype),
-        out=args.out,
-        chunk_rows=args.chunk_rows,
-        verbose=0 if args.quiet else 1,
+    x_path, y_path, coef = _generated(
+        args, out=args.out, chunk_rows=args.chunk_rows, verbose=0 if args.quiet else 1
     )
     seconds = time.perf_counter() - start
     size = os.path.getsize(x_path) + os.path.getsize(y_path)
@@ -426,13 +430,12 @@ def predict(args: argparse.Namespace) -> int:
         r2 = None if table.y is None else model.score(table.X, table.y)
     if r2 is not None:
         print(f"R^2 against {table.target!r}: {r2:.6f}", file=sys.stderr)
-    if args.output is None:
-        np.savetxt(sys.stdout, prediction, fmt="%.17g", delimiter=",")
-    elif suffix == ".npy":
+    if suffix == ".npy":
         with open(args.output, "wb") as handle:  # (np.save would append .npy to "P.NPY")
             np.save(handle, prediction)
-    else:
-        np.savetxt(args.output, prediction, fmt="%.17g", delimiter=",")
+    else:  # stdout, or a .csv file
+        output = sys.stdout if args.output is None else args.output
+        np.savetxt(output, prediction, fmt="%.17g", delimiter=",")
     return 0
 
 
@@ -478,13 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             bench.run(quick=args.quick, repeats=args.repeats)
             return 0
-        if args.command == "predict":
-            return predict(args)
-        if args.command == "generate":
-            return generate(args)
-        if args.command == "cache":
-            return jit_cache(args)
-        return train(args)
+        commands = {"predict": predict, "generate": generate, "cache": jit_cache, "train": train}
+        return commands[args.command](args)
     except BrokenPipeError:  # `fastlr predict ... | head`: the reader has gone, quietly stop
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

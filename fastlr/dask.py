@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fastlr._fitted import is_dask_array as is_dask_array
 from fastlr.engines.dask import FAN_IN as FAN_IN
 from fastlr.engines.dask import DaskBackend, DaskRows, merge_moments, pack_block, train
 from fastlr.engines.dask import DaskTargets as DaskTargets
@@ -49,22 +50,6 @@ __all__ = [
 ]
 
 
-def is_dask_array(X: Any) -> bool:
-    """Whether ``X`` is a ``dask.array.Array`` (checked without importing dask).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastlr.dask import is_dask_array
-    >>> is_dask_array(np.zeros((2, 2)))
-    False
-    """
-    return any(
-        c.__name__ == "Array" and c.__module__.startswith("dask.array") for c in type(X).__mro__
-    )
-
-
-# --------------------------------------------------------------------------- data to the workers
 def _get_client(client: Any) -> Any:
     if client is not None:
         return client
@@ -254,7 +239,6 @@ def fit_estimator(
     warn_of_caution(trained, settings, stacklevel=stacklevel + 1)
     publish(estimator, trained, two_d, d, trained.loop.history, append=False)
     estimator.validation_loss_history_ = None
-    estimator.n_iter_ = trained.loop.n_iter
     estimator.block_tasks_ = backend.block_tasks
     return estimator
 

@@ -3,8 +3,8 @@
 :func:`read_table` reads a whole file (the ``fastlr`` command: ``fastlr train DATA --target
 COL``, ``fastlr predict``); :func:`iter_chunks` streams one in chunks of rows, for
 ``partial_fit`` on data bigger than memory; :func:`open_npy` maps a ``.npy`` file for ``fit``
-to stream. Parquet needs pyarrow (``pip install "fastlr[parquet]"``), imported only for a
-Parquet file.
+to stream (it and the checks of what streams live in :mod:`fastlr._streamable`). Parquet needs
+pyarrow (``pip install "fastlr[parquet]"``), imported only for a Parquet file.
 
 Examples
 --------
@@ -30,11 +30,26 @@ import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from fastlr._pages import release
+from fastlr._streamable import STREAMABLE, check_streamable, is_streamable, open_npy
+
+__all__ = [
+    "CHUNK_ROWS",
+    "CSV_ENCODING",
+    "PARQUET_EXTRA",
+    "STREAMABLE",
+    "SUFFIXES",
+    "Table",
+    "check_streamable",
+    "is_streamable",
+    "iter_chunks",
+    "open_npy",
+    "read_table",
+]
 
 #: The file types :func:`read_table` reads, by suffix.
 SUFFIXES = (".npy", ".csv", ".parquet")
@@ -84,11 +99,7 @@ def read_table(path: str | os.PathLike[str], target: str | None = None) -> Table
     """
     path = os.fspath(path)
     target = _target_name(target)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in SUFFIXES:
-        raise ValueError(f"cannot read {path!r}: the data file must end in {', '.join(SUFFIXES)}")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such data file: {path!r}")
+    suffix = _suffix(path)
     if suffix == ".npy":
         return _read_npy(path, target)
     if suffix == ".csv":
@@ -97,6 +108,16 @@ def read_table(path: str | os.PathLike[str], target: str | None = None) -> Table
         names, values = _read_parquet(path)
         named = True
     return _split(path, names, values, target, named)
+
+
+def _suffix(path: str) -> str:
+    """The suffix of a data file that exists, one of :data:`SUFFIXES` (else an error)."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"cannot read {path!r}: the data file must end in {', '.join(SUFFIXES)}")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such data file: {path!r}")
+    return suffix
 
 
 def _target_name(target: Any) -> str | None:
@@ -135,16 +156,27 @@ def _read_npy(path: str, target: str | None) -> Table:
             f"{path!r} holds an array of shape {values.shape}; a data file needs 2 dimensions "
             "(samples x columns)"
         )
-    if target is not None and target.lower().endswith(".npy"):
-        y = _load_npy(target, "the target file", mmap=False)
-        if y.ndim != 1 or y.shape[0] != values.shape[0]:
-            raise ValueError(
-                f"the target file {target!r} has shape {y.shape}; it must be 1-d with one "
-                f"value per row of {path!r} ({values.shape[0]})"
-            )
-        features = [str(j) for j in range(values.shape[1])]
+    features = [str(j) for j in range(values.shape[1])]
+    if _is_npy(target):
+        y = _target_file(target, path, values.shape[0], mmap=False)
         return Table(values, y, features, os.path.basename(target))
-    return _split(path, [str(j) for j in range(values.shape[1])], values, target)
+    return _split(path, features, values, target)
+
+
+def _is_npy(target: str | None) -> TypeGuard[str]:
+    """Whether ``target`` names a second ``.npy`` file (holding y) rather than a column."""
+    return target is not None and target.lower().endswith(".npy")
+
+
+def _target_file(target: str, path: str, rows: int, mmap: bool) -> np.ndarray:
+    """The ``.npy`` file ``target`` holding y for the ``rows`` rows of ``path``."""
+    y = _load_npy(target, "the target file", mmap=mmap)
+    if y.ndim != 1 or y.shape[0] != rows:
+        raise ValueError(
+            f"the target file {target!r} has shape {y.shape}; it must be 1-d with one "
+            f"value per row of {path!r} ({rows})"
+        )
+    return y
 
 
 def _csv_header(path: str) -> tuple[bool, list[str]]:
@@ -193,12 +225,17 @@ def _read_csv(path: str) -> tuple[list[str], np.ndarray, bool]:
     return names, values, header
 
 
-def _read_parquet(path: str) -> tuple[list[str], np.ndarray]:
+def _pyarrow_parquet() -> Any:
+    """``pyarrow.parquet``, imported only for a Parquet file."""
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise ImportError(f"reading Parquet files needs pyarrow: {PARQUET_EXTRA}") from None
-    table = pq.read_table(path)
+    return pq
+
+
+def _read_parquet(path: str) -> tuple[list[str], np.ndarray]:
+    table = _pyarrow_parquet().read_table(path)
     names = [str(name) for name in table.column_names]
     columns = []
     for name, column in zip(names, table.columns, strict=True):
@@ -252,80 +289,6 @@ def _is_number(text: str) -> bool:
 # --------------------------------------------------------------------------- out of core
 #: Rows per chunk of :func:`iter_chunks` by default.
 CHUNK_ROWS = 65536
-#: What out-of-core fitting reads, quoted in its errors.
-STREAMABLE = "a C-ordered float32 or float64 array in native byte order"
-
-
-def open_npy(path: str | os.PathLike[str], name: str = "X") -> np.memmap:
-    """Map the ``.npy`` file ``path`` read-only for out-of-core fitting, checking what the
-    kernels will read in place (:func:`check_streamable`); ``name`` is the argument's, for
-    errors.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> import numpy as np
-    >>> folder = tempfile.TemporaryDirectory()
-    >>> np.save(os.path.join(folder.name, "X.npy"), np.zeros((3, 2), dtype=np.int64))
-    >>> open_npy(os.path.join(folder.name, "X.npy"))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    TypeError: X ('...X.npy') holds int64; out of core the kernels read the file in place, ...
-    >>> folder.cleanup()
-    """
-    path = os.fspath(path)
-    if not isinstance(path, str):
-        raise TypeError(f"{name} must be an array or the path of a .npy file; got {path!r}")
-    if os.path.splitext(path)[1].lower() != ".npy":
-        raise ValueError(
-            f"{name}: fit reads .npy files in place, not {path!r}; stream .csv and .parquet "
-            "files with fastlr.iter_chunks and partial_fit, or load them first"
-        )
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{name}: no such .npy file: {path!r}")
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, EOFError, OSError) as exc:  # pickled objects, damaged or empty files
-        raise ValueError(f"{name}: cannot read {path!r} as a numeric array: {exc}") from None
-    if not isinstance(array, np.memmap):
-        raise ValueError(f"{name}: {path!r} is not a single .npy array")
-    check_streamable(array, name)
-    return array
-
-
-def is_streamable(array: np.ndarray) -> bool:
-    """Whether the kernels can read ``array`` in place: :data:`STREAMABLE`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> is_streamable(np.zeros((3, 2))), is_streamable(np.zeros((3, 2), dtype=np.int64))
-    (True, False)
-    """
-    dtype = array.dtype
-    return (
-        dtype in (np.dtype(np.float32), np.dtype(np.float64))
-        and dtype.isnative
-        and bool(array.flags.c_contiguous)
-    )
-
-
-def check_streamable(array: np.memmap, name: str) -> None:
-    """Raise unless the kernels can read ``array`` in place: :data:`STREAMABLE`."""
-    where = f"{name} ({array.filename!r})" if array.filename else name
-    dtype = array.dtype
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)) or not dtype.isnative:
-        raise TypeError(
-            f"{where} holds {dtype}; out of core the kernels read the file in place, so it must "
-            f"be {STREAMABLE}: convert it once, e.g. "
-            "np.save(path, np.load(path).astype(np.float64))"
-        )
-    if not array.flags.c_contiguous:
-        raise ValueError(
-            f"{where} is not C-ordered (a Fortran-ordered file, or a strided view); out of core "
-            "rows are read in blocks, so it must be "
-            f"{STREAMABLE}: rewrite it once, e.g. np.save(path, np.ascontiguousarray(X))"
-        )
 
 
 def iter_chunks(
@@ -391,11 +354,7 @@ def iter_chunks(
     ):
         raise ValueError(f"chunk_rows must be an int >= 1; got {chunk_rows!r}")
     chunk_rows = int(chunk_rows)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in SUFFIXES:
-        raise ValueError(f"cannot read {path!r}: the data file must end in {', '.join(SUFFIXES)}")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such data file: {path!r}")
+    suffix = _suffix(path)
     if suffix == ".npy":
         return _npy_chunks(path, chunk_rows, target)
     if suffix == ".csv":
@@ -410,16 +369,10 @@ def _npy_chunks(
     assert isinstance(values, np.memmap)
     y_file = None
     column = None
-    names = [str(j) for j in range(values.shape[1])]
-    if target is not None and target.lower().endswith(".npy"):
-        y_file = _load_npy(target, "the target file")
-        if y_file.ndim != 1 or y_file.shape[0] != values.shape[0]:
-            raise ValueError(
-                f"the target file {target!r} has shape {y_file.shape}; it must be 1-d with one "
-                f"value per row of {path!r} ({values.shape[0]})"
-            )
+    if _is_npy(target):
+        y_file = _target_file(target, path, values.shape[0], mmap=True)
     elif target is not None:
-        column = _column(path, names, target)
+        column = _column(path, [str(j) for j in range(values.shape[1])], target)
     keep = [j for j in range(values.shape[1]) if j != column]
     return _slices(values, y_file, column, keep, chunk_rows)
 
@@ -429,7 +382,7 @@ def _slices(
 ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     n = values.shape[0]
     floats = (np.dtype(np.float32), np.dtype(np.float64))
-    in_place = values.dtype in floats and values.dtype.isnative and values.flags.c_contiguous
+    in_place = is_streamable(values)
     dtype = values.dtype if values.dtype in floats else np.dtype(np.float64)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
@@ -495,11 +448,7 @@ def _csv_lines(
 def _parquet_chunks(
     path: str, chunk_rows: int, target: str | None
 ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ImportError(f"reading Parquet files needs pyarrow: {PARQUET_EXTRA}") from None
-    reader = pq.ParquetFile(path)
+    reader = _pyarrow_parquet().ParquetFile(path)
     names = [str(name) for name in reader.schema_arrow.names]
     column = None if target is None else _column(path, names, target)
     return _parquet_batches(path, reader, names, column, chunk_rows)

@@ -42,10 +42,10 @@ class LinearRegression(FittedModel, Parameters):
 
     Minimizes ``L(w, b) = 1/(2W) · Σ w_i ‖x_i·w + b - y_i‖² + alpha·(r‖w‖₁ + (1-r)/2·‖w‖²)``
     (``w_i`` the sample weights, W their sum, r = ``l1_ratio``; the penalty only with
-    ``penalty``). With the
-    defaults it converges without tuning: the features are standardized inside the kernels (X
-    is never copied), the step comes from the problem's curvature, and full-batch training on
-    many rows runs on the sufficient statistics XᵀX, Xᵀy (one pass, then O(d²) per epoch).
+    ``penalty``). With the defaults it converges without tuning: the features are standardized
+    inside the kernels (X is never copied), the step comes from the problem's curvature, and
+    full-batch training on many rows runs on the sufficient statistics XᵀX, Xᵀy (one pass, then
+    O(d²) per epoch).
 
     Parameters
     ----------
@@ -63,13 +63,12 @@ class LinearRegression(FittedModel, Parameters):
         iterations as 1000 passes would cost (``1000 * n / d``, at most 1,000,000).
     tol : float or None, default=1e-4
         An epoch *improves* when its loss beats the best so far by more than ``tol`` times the
-        best. Training stops after ``n_iter_no_change`` epochs in a row without improvement.
-        On the sufficient-statistics path a loss plateau is not enough (along a nearly
-        collinear direction the loss barely moves while the coefficients are far off): there
-        training stops once ``|w - w*| <= 2 |gradient| / smallest eigenvalue`` certifies the
-        coefficients to 1e-10 relative (or to float64's floor ``eps * condition number``), or
-        once that bound stops shrinking. ``None`` runs all ``max_iter`` epochs. Using every
-        epoch before converging warns (``ConvergenceWarning``).
+        best; training stops after ``n_iter_no_change`` epochs in a row without improvement.
+        On the sufficient-statistics path a plateau is not enough (along a nearly collinear
+        direction the loss barely moves while the coefficients are far off): training stops
+        once ``|w - w*| <= 2 |gradient| / smallest eigenvalue`` certifies the coefficients to
+        1e-10 relative (or float64's floor ``eps * condition number``), or that bound stops
+        shrinking. ``None`` runs all ``max_iter`` epochs; spending them all warns.
     n_iter_no_change : int, default=5
         Epochs without improvement before stopping (or, with ``schedule="adaptive"``, before
         the step is divided by 5).
@@ -146,14 +145,11 @@ class LinearRegression(FittedModel, Parameters):
         mean of ``r²/2`` over the epoch, each residual taken before its own update.
     validation_loss_history_ : ndarray or None
         The held-out loss of each epoch, with ``early_stopping=True``.
-    n_iter_ : int
-        Epochs run by the last ``fit`` (or 1 after ``partial_fit``).
-    t_ : int
-        Epochs run over the model's life (the schedules' clock).
-    learning_rate_ : float
-        The step used (the automatic one when ``learning_rate="auto"``).
-    momentum_ : float
-        The momentum used (the tuned one when ``momentum="auto"``).
+    n_iter_, t_ : int
+        Epochs run by the last ``fit`` (1 after ``partial_fit``); over the model's life (the
+        schedules' clock).
+    learning_rate_, momentum_ : float
+        The step and momentum used (the automatic or tuned ones with ``"auto"``).
     solver_ : str
         ``"gram"`` or ``"fused"``: the path the last fit took.
     converged_ : bool
@@ -168,14 +164,9 @@ class LinearRegression(FittedModel, Parameters):
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
-        Names of the features seen during ``fit`` (an object array of str). Defined only when
-        X was a DataFrame whose column names are all strings; ``predict``, ``score`` and later
-        ``partial_fit`` calls then check a DataFrame's columns against them (a ValueError
+        The column names (str) of a DataFrame X, when all were strings. ``predict``, ``score``
+        and later ``partial_fit`` calls check a DataFrame's columns against them (ValueError
         when they differ) and warn on an array, as scikit-learn's estimators do.
-
-    A ``dask.array`` X (with y a dask array) is trained on the Dask cluster of the current
-    ``distributed`` client, its blocks kept on the workers: see :func:`fastlr.dask.fit`;
-    ``predict`` of a dask array returns a lazy dask array (:func:`fastlr.dask.predict`).
 
     Examples
     --------
@@ -288,18 +279,16 @@ class LinearRegression(FittedModel, Parameters):
         publish(self, trained, two_d, X.shape[1], trained.loop.history, append=False)
         set_feature_names(self, names)
         self.validation_loss_history_ = trained.loop.validation_history
-        self.n_iter_ = trained.loop.n_iter
         return self
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
         """One epoch over the chunk ``(X, y)`` in ``mode``, continuing the model so far.
 
         The first call (on an unfitted model) fixes the standardization and the automatic step
-        from its chunk; later chunks must have the same number of features and outputs. Chunks
-        from any iterator will do, e.g. :func:`fastlr.iter_chunks` over a file bigger than
-        memory; like ``fit``, ``partial_fit`` streams a chunk that is an ``np.memmap``. The
-        schedule's epoch counter and the momentum carry over from call to call (and from a
-        previous ``fit``).
+        from its chunk; later chunks must have the same features and outputs. Chunks from any
+        iterator will do (e.g. :func:`fastlr.iter_chunks` over a file bigger than memory; an
+        ``np.memmap`` chunk is streamed). The schedule's epoch counter and the momentum carry
+        over between calls (and from a previous ``fit``).
 
         Parameters
         ----------
@@ -318,13 +307,8 @@ class LinearRegression(FittedModel, Parameters):
         ------
         ValueError, TypeError, DivergenceError
             As ``fit``; also when the chunk's features, column names or outputs differ from
-            the model's. A failed call leaves the model as it was.
-
-        Warns
-        -----
-        UserWarning
-            As ``predict``, when the chunk has column names and the model has none, or the
-            reverse.
+            the model's. A failed call leaves the model as it was. Warns as ``predict`` when
+            the chunk has column names and the model has none, or the reverse.
 
         Examples
         --------
@@ -347,13 +331,11 @@ class LinearRegression(FittedModel, Parameters):
         X, Y, two_d, weights, engine, settings = _prepare(self, X, y, sample_weight)
         if previous is not None:
             _check_same_shape(self, previous, X.shape[1], Y.shape[1])
-        backend = engine.backend(X, settings)
-        progress = progress_printer(1, verbose)
+        backend, progress = engine.backend(X, settings), progress_printer(1, verbose)
         trained = run.partial(backend, X, Y, weights, settings, previous, progress)
         publish(self, trained, two_d, X.shape[1], trained.loop.history, append=previous is not None)
         if previous is None:
             set_feature_names(self, names)
-        self.n_iter_ = trained.loop.n_iter
         return self
 
 

@@ -80,6 +80,25 @@ def _pair(
     return times["ours"], times["other"]
 
 
+def _ratio_row(
+    what: str,
+    data: str,
+    ours: float,
+    name: str,
+    other: float,
+    target: float | None,
+    *,
+    speedup: bool = True,
+) -> Row:
+    """A comparison by its speed-up ``other / ours``, held to ``>= target``, or with
+    ``speedup=False`` by its cost ``ours / other``, held to ``<= target`` (None: reported)."""
+    ratio = other / ours if speedup else ours / other
+    if target is None:
+        return Row(what, data, ours, name, other, ratio, "reported", None)
+    sign, met = (">=", ratio >= target) if speedup else ("<=", ratio <= target)
+    return Row(what, data, ours, name, other, ratio, f"{sign} {target:g}x", met)
+
+
 def _shape(n: int, d: int, dtype: Any) -> str:
     return f"{n:,} x {d} {np.dtype(dtype).name}"
 
@@ -112,35 +131,16 @@ def _batch_cell(n: int, d: int, dtype: Any, speedup: float, repeats: int) -> lis
     fast_b, twin = _pair(ours, lambda: reference.loss_and_gradient(X, y, coef, 0.1), repeats)
     limits = measure_limits(X, y, RowOrder(n, True, 0).next(), repeats=max(1, repeats // 2))
     return [
-        Row(
-            "batch epoch vs NumPy epoch",
-            data,
-            fast_a,
-            "NumPy",
-            numpy,
-            numpy / fast_a,
-            f">= {speedup:g}x",
-            numpy / fast_a >= speedup,
-        ),
-        Row(
-            "batch epoch vs fastlr.reference",
-            data,
-            fast_b,
-            "reference",
-            twin,
-            twin / fast_b,
-            "reported",
-            None,
-        ),
-        Row(
+        _ratio_row("batch epoch vs NumPy epoch", data, fast_a, "NumPy", numpy, speedup),
+        _ratio_row("batch epoch vs fastlr.reference", data, fast_b, "reference", twin, None),
+        _ratio_row(
             "batch epoch vs its limit (read, gemv)",
             data,
             fast_a,
             "limit",
             limits.batch,
-            fast_a / limits.batch,
-            "<= 1.15x",
-            fast_a / limits.batch <= 1.15,
+            1.15,
+            speedup=False,
         ),
     ]
 
@@ -175,26 +175,8 @@ def _sgd_cell(n: int, d: int, speedup: float, repeats: int) -> list[Row]:
     data = _shape(n, d, np.float64)
     limit = limits.random_rows
     return [
-        Row(
-            "sgd epoch vs SGDRegressor",
-            data,
-            fast,
-            "sklearn",
-            other,
-            other / fast,
-            f">= {speedup:g}x",
-            other / fast >= speedup,
-        ),
-        Row(
-            "sgd epoch vs random-row read",
-            data,
-            fast,
-            "limit",
-            limit,
-            fast / limit,
-            "<= 1.3x",
-            fast / limit <= 1.3,
-        ),
+        _ratio_row("sgd epoch vs SGDRegressor", data, fast, "sklearn", other, speedup),
+        _ratio_row("sgd epoch vs random-row read", data, fast, "limit", limit, 1.3, speedup=False),
     ]
 
 
@@ -210,29 +192,15 @@ def minibatch_rows(scale: int, repeats: int) -> Iterator[Row]:
     fast, other = _pair(
         lambda: model.fit(X, y), lambda: fastlr.loss_and_gradient(X, y, coef, 0.0), repeats
     )
-    yield Row(
-        "mini-batch epoch vs batch epoch",
-        data,
-        fast,
-        "batch",
-        other,
-        fast / other,
-        "<= 2.5x",
-        fast / other <= 2.5,
+    yield _ratio_row(
+        "mini-batch epoch vs batch epoch", data, fast, "batch", other, 2.5, speedup=False
     )
     in_order = fastlr.LinearRegression(**{**model.get_params(), "shuffle": False})
     fast, other = _pair(
         lambda: in_order.fit(X, y), lambda: fastlr.loss_and_gradient(X, y, coef, 0.0), repeats
     )
-    yield Row(
-        "mini-batch epoch, rows in order",
-        data,
-        fast,
-        "batch",
-        other,
-        fast / other,
-        "reported",
-        None,
+    yield _ratio_row(
+        "mini-batch epoch, rows in order", data, fast, "batch", other, None, speedup=False
     )
     try:
         import torch
@@ -254,16 +222,7 @@ def minibatch_rows(scale: int, repeats: int) -> Iterator[Row]:
             optimizer.step()
 
     fast, other = _pair(lambda: model.fit(X, y), torch_epoch, max(1, repeats // 2))
-    yield Row(
-        "mini-batch epoch vs PyTorch loop",
-        data,
-        fast,
-        "torch",
-        other,
-        other / fast,
-        ">= 15x",
-        other / fast >= 15,
-    )
+    yield _ratio_row("mini-batch epoch vs PyTorch loop", data, fast, "torch", other, 15)
 
 
 def scaling_rows(scale: int, repeats: int) -> Iterator[Row]:
@@ -305,16 +264,8 @@ def fitted_model_rows(scale: int, repeats: int) -> Iterator[Row]:
         lambda: sklearn_make_regression(n, d, noise=1.0, random_state=0),
         max(1, repeats // 2),
     )
-    yield Row(
-        "make_regression vs sklearn's",
-        _shape(n, d, np.float64),
-        fast,
-        "sklearn",
-        other,
-        other / fast,
-        ">= 3x",
-        other / fast >= 3,
-    )
+    data = _shape(n, d, np.float64)
+    yield _ratio_row("make_regression vs sklearn's", data, fast, "sklearn", other, 3)
 
 
 def _fitted_model_cell(n: int, d: int, repeats: int) -> Row:
@@ -325,31 +276,15 @@ def _fitted_model_cell(n: int, d: int, repeats: int) -> Row:
     fast, other = _pair(
         lambda: ours.fit(X, y), lambda: SklearnLinearRegression().fit(X, y), max(1, repeats // 2)
     )
-    return Row(
-        "batch fit to tol=1e-9 vs LinearRegression (lstsq)",
-        _shape(n, d, np.float64),
-        fast,
-        "sklearn",
-        other,
-        other / fast,
-        "reported",
-        None,
-    )
+    what = "batch fit to tol=1e-9 vs LinearRegression (lstsq)"
+    return _ratio_row(what, _shape(n, d, np.float64), fast, "sklearn", other, None)
 
 
 def _gram_cell(n: int, d: int, repeats: int) -> Row:
     X, y, _ = fastlr.make_regression(n, d, noise=1.0, random_state=0)
     fast, gram = _pair(lambda: fastlr.LinearRegression().fit(X, y), lambda: X.T @ X, repeats)
-    return Row(
-        "default fit (Gram path) vs X.T @ X alone",
-        _shape(n, d, np.float64),
-        fast,
-        "NumPy",
-        gram,
-        fast / gram,
-        "<= 0.75x",
-        fast / gram <= 0.75,
-    )
+    what = "default fit (Gram path) vs X.T @ X alone"
+    return _ratio_row(what, _shape(n, d, np.float64), fast, "NumPy", gram, 0.75, speedup=False)
 
 
 SECTIONS = (batch_rows, sgd_rows, minibatch_rows, scaling_rows, fitted_model_rows)

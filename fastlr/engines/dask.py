@@ -18,10 +18,10 @@ from typing import Any, cast
 import numpy as np
 
 from fastlr._validation import as_float_matrix
-from fastlr.engines.memory import FusedBackend
+from fastlr.engines.memory import FusedBackend, OnFused
 from fastlr.training import run, setup
-from fastlr.training.loop import LoopRules, Model, run_epochs
-from fastlr.training.settings import GramProblem, Moments, Scaling, Trained, TrainSettings
+from fastlr.training.loop import Model
+from fastlr.training.settings import Moments, Scaling, Trained, TrainSettings
 
 __all__ = [
     "FAN_IN",
@@ -313,13 +313,14 @@ def reduce_tree(client: Any, parts: list[Any], reduce: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- the backend
-class DaskBackend:
+class DaskBackend(OnFused):
     """:class:`fastlr.engines.protocol.Backend` whose passes over the data run on a Dask cluster.
 
     ``moments``, ``row_norm_bounds`` and ``loss_gradient`` map the fused kernels over the
     row blocks of a :class:`DaskRows` and reduce the results on the workers; everything that
     works on d-sized statistics (the update, the Gram loop) runs on the client with the fused
-    backend. ``block_tasks`` counts the block visits (mapped tasks) so far.
+    backend ``fused`` (:class:`~fastlr.engines.memory.OnFused`). ``block_tasks`` counts the
+    block visits (mapped tasks) so far.
 
     Examples
     --------
@@ -331,7 +332,7 @@ class DaskBackend:
     hogwild = None
 
     def __init__(self) -> None:
-        self.local = FusedBackend(1)
+        self.fused = FusedBackend(1)
         self.block_tasks = 0
 
     # ---------------------------------------------------------------- distributed passes
@@ -373,17 +374,7 @@ class DaskBackend:
         return DaskTargets(X, zero=True)
 
     # ---------------------------------------------------------------- local (d-sized) work
-    def gram_loss_gradient(
-        self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray
-    ) -> float:
-        return self.local.gram_loss_gradient(problem, coef, intercept, grad)
-
-    def update(self, model: Model, grad: np.ndarray, rate: float, s: TrainSettings) -> None:
-        self.local.update(model, grad, rate, s)
-
-    def gram_epochs(self, *args: Any) -> tuple[int, int]:
-        return self.local.gram_epochs(*args)
-
+    # (gram_loss_gradient, update, gram_epochs: OnFused)
     def sgd(self, *args: Any) -> float:
         raise NotImplementedError("stochastic modes on Dask run through fastlr.dask.fit")
 
@@ -462,17 +453,8 @@ def _train_averaged(
             UserWarning,
             stacklevel=4,
         )
-    s = dataclasses.replace(
-        s,
-        batch_size=min(s.batch_size, max(1, smallest)),
-        max_iter=setup.epoch_budget(X, s, False),
-        momentum=0.0 if s.momentum is None else s.momentum,
-    )
-    scaling, _, _, model, rate = setup._start(backend, X, Y, w, total, s, gram=False)
-    if init is not None:
-        model.coef[...], model.intercept[...] = scaling.to_training(*init)
-    rules = LoopRules(rate, s.schedule, s.power_t, -1.0 if s.tol is None else s.tol,
-                      s.n_iter_no_change, False, 1e-20)  # fmt: skip
+    begun = setup.start(backend, X, Y, w, total, s, init=init, batch_rows=max(1, smallest))
+    s, scaling, model = begun.fit.s, begun.fit.scaling, begun.model
     seeds = np.random.default_rng(s.random_state)
 
     def epoch(m: Model, step: float) -> float:
@@ -489,12 +471,5 @@ def _train_averaged(
                 mine[...] = weighted / weight
         return float(loss / weight)
 
-    loop = run_epochs(
-        epoch,
-        model,
-        rules,
-        s.epochs,
-        to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
-        on_nonfinite=lambda: setup.name_bad_input(X, Y),
-    )
-    return Trained(model, scaling, rate, s.heavy_ball, loop, "fused")
+    loop = begun.epochs(epoch)(begun.rules(), s.epochs)
+    return Trained(model, scaling, begun.rate, s.heavy_ball, loop, "fused")

@@ -1,15 +1,20 @@
-"""The fused backend: the passes of :mod:`fastlr._training` as calls into the jitted kernels.
+"""The fused backend: the passes of :mod:`fastlr.training.run` as calls into the jitted kernels.
 
 Plain Python around jitted calls. Everything decided from the passes' results (standardization,
-step size, path, the epoch loop) is shared with the NumPy reference in :mod:`fastlr._training`.
+step size, path, the epoch loop) is shared with the NumPy reference in :mod:`fastlr.training.run`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from fastlr import kernels
 from fastlr._threading import parallel_launch, resolve_n_jobs
+from fastlr.engines.calls import EpochCalls
+from fastlr.engines.protocol import GramEpochs
 from fastlr.training.loop import LoopRules, Model
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
@@ -47,18 +52,22 @@ def fused_pass(
 ) -> tuple[float, float]:
     """One output: loss and intercept gradient returned, ``Xᵀ(w·r)/W`` in ``grad`` (W = n
     without weights, else ``total_weight``)."""
-    params = coef
+    args: tuple[Any, ...]
+    serial: Callable[..., Any]
+    parallel: Callable[..., Any]
     if sample_weight is None:
-        if n_threads == 1:
-            return kernels.fused_pass_serial(X, y, params, intercept, grad)  # type: ignore[no-any-return]
-        with parallel_launch(n_threads):
-            return kernels.fused_pass_parallel(X, y, params, intercept, grad)  # type: ignore[no-any-return]
-    assert total_weight is not None
-    args = (X, y, sample_weight, params, intercept, total_weight, grad)
+        args = (X, y, coef, intercept, grad)
+        serial, parallel = kernels.fused_pass_serial, kernels.fused_pass_parallel
+    else:
+        assert total_weight is not None
+        args = (X, y, sample_weight, coef, intercept, total_weight, grad)
+        serial, parallel = kernels.fused_pass_weighted_serial, kernels.fused_pass_weighted_parallel
     if n_threads == 1:
-        return kernels.fused_pass_weighted_serial(*args)  # type: ignore[no-any-return]
-    with parallel_launch(n_threads):
-        return kernels.fused_pass_weighted_parallel(*args)  # type: ignore[no-any-return]
+        loss, grad_b = serial(*args)
+    else:
+        with parallel_launch(n_threads):
+            loss, grad_b = parallel(*args)
+    return float(loss), float(grad_b)
 
 
 def predict_into(
@@ -74,9 +83,13 @@ def predict_into(
                 kernels.predict_parallel(X, coef[o], float(intercept[o]), column)
 
 
-class FusedBackend:
+class FusedBackend(EpochCalls):
     """The engine protocol (:class:`~fastlr.engines.protocol.Backend`) on the jitted kernels, with
     ``n_threads`` threads."""
+
+    update_parameters = staticmethod(kernels.update_parameters)
+    sgd_epoch = staticmethod(kernels.sgd_epoch)
+    minibatch_epoch = staticmethod(kernels.minibatch_epoch)
 
     def __init__(self, n_threads: int) -> None:
         self.n_threads = n_threads
@@ -157,69 +170,19 @@ class FusedBackend:
             )
         )
 
-    def update(self, model: Model, grad: np.ndarray, rate: float, s: TrainSettings) -> None:
-        kernels.update_parameters(
-            model.coef,
-            model.intercept,
-            grad,
-            rate,
-            s.l2,
-            s.l1,
-            s.heavy_ball,
-            s.nesterov,
-            model.velocity,
-            s.fit_intercept,
-        )
-
     # ------------------------------------------------------------------ epochs
-    def sgd(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
-        return float(
-            kernels.sgd_epoch(
-                X,
-                Y,
-                sample_weight,
-                model.coef,
-                model.intercept,
-                rate,
-                order,
-                lo,
-                hi,
-                s.fit_intercept,
-                scaling.shift,
-                scaling.scale,
-                1.0 - rate * s.l2,
-                rate * s.l1,
-                model.l1_state,
-                average,
-            )
-        )
-
-    def minibatch(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
-        return float(
-            kernels.minibatch_epoch(
-                X,
-                Y,
-                sample_weight,
-                model.coef,
-                model.intercept,
-                rate,
-                order,
-                lo,
-                hi,
-                s.batch_size,
-                s.fit_intercept,
-                scaling.shift,
-                scaling.scale,
-                s.l2,
-                s.l1,
-                s.heavy_ball,
-                s.nesterov,
-                model.velocity,
-                average,
-            )
-        )
-
-    def hogwild(self, X, Y, sample_weight, model, rate, order, s, scaling):  # type: ignore[no-untyped-def]
+    # (update, sgd and minibatch: EpochCalls, on the kernels named above)
+    def hogwild(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        model: Model,
+        rate: float,
+        order: np.ndarray,
+        s: TrainSettings,
+        scaling: Scaling,
+    ) -> tuple[float, np.ndarray | None]:
         parts = s.n_threads
         k, d = model.coef.shape
         averages = np.zeros((parts, k, d + 2)) if s.average else None
@@ -248,8 +211,14 @@ class FusedBackend:
             model.l1_state[...] = l1_states.mean(axis=0)
         return float(total), None if averages is None else averages.sum(axis=0)
 
-    def gram_epochs(  # type: ignore[no-untyped-def]
-        self, problem: GramProblem, model: Model, rules: LoopRules, s: TrainSettings, count, history
+    def gram_epochs(
+        self,
+        problem: GramProblem,
+        model: Model,
+        rules: LoopRules,
+        s: TrainSettings,
+        count: int,
+        history: np.ndarray,
     ) -> tuple[int, int]:
         ran, verdict = kernels.gram_epochs(
             problem.H,
@@ -278,6 +247,25 @@ class FusedBackend:
             history,
         )
         return int(ran), int(verdict)
+
+
+class OnFused:
+    """The members of a :class:`~fastlr.engines.protocol.Backend` that do d-sized work (no pass
+    over X), for a backend that runs them on the fused backend ``fused``."""
+
+    fused: FusedBackend
+
+    def gram_loss_gradient(
+        self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray
+    ) -> float:
+        return self.fused.gram_loss_gradient(problem, coef, intercept, grad)
+
+    def update(self, model: Model, grad: np.ndarray, rate: float, s: TrainSettings) -> None:
+        self.fused.update(model, grad, rate, s)
+
+    @property
+    def gram_epochs(self) -> GramEpochs:
+        return self.fused.gram_epochs
 
 
 def moments_from_parts(parts: np.ndarray, y_mean: np.ndarray) -> Moments:

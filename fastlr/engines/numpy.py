@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastlr.training.loop import Model
+from fastlr.engines.calls import EpochCalls
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
 __all__ = ["NumpyBackend", "minibatch_epoch", "row_order", "sgd_epoch", "update_parameters"]
@@ -334,9 +334,13 @@ def minibatch_epoch(
     return total
 
 
-class NumpyBackend:
+class NumpyBackend(EpochCalls):
     """The engine protocol (:class:`~fastlr.engines.protocol.Backend`) in plain NumPy (materializes
     what the kernels avoid)."""
+
+    update_parameters = staticmethod(update_parameters)
+    sgd_epoch = staticmethod(sgd_epoch)
+    minibatch_epoch = staticmethod(minibatch_epoch)
 
     gram_epochs = None
     hogwild = None
@@ -392,63 +396,6 @@ class NumpyBackend:
         grad[:, -1] = u + coef @ problem.mean_z
         quad = (coef * Hw).sum(axis=1) - 2 * (coef * problem.C.T).sum(axis=1)
         return 0.5 * float((quad + 2 * u * (coef @ problem.mean_z) + u * u + problem.y_var).sum())
-
-    def update(self, model: Model, grad: np.ndarray, rate: float, s: TrainSettings) -> None:
-        update_parameters(
-            model.coef,
-            model.intercept,
-            grad,
-            rate,
-            s.l2,
-            s.l1,
-            s.heavy_ball,
-            s.nesterov,
-            model.velocity,
-            s.fit_intercept,
-        )
-
-    def sgd(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
-        return sgd_epoch(
-            X,
-            Y,
-            sample_weight,
-            model.coef,
-            model.intercept,
-            rate,
-            order,
-            lo,
-            hi,
-            s.fit_intercept,
-            scaling.shift,
-            scaling.scale,
-            1.0 - rate * s.l2,
-            rate * s.l1,
-            model.l1_state,
-            average,
-        )
-
-    def minibatch(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
-        return minibatch_epoch(
-            X,
-            Y,
-            sample_weight,
-            model.coef,
-            model.intercept,
-            rate,
-            order,
-            lo,
-            hi,
-            s.batch_size,
-            s.fit_intercept,
-            scaling.shift,
-            scaling.scale,
-            s.l2,
-            s.l1,
-            s.heavy_ball,
-            s.nesterov,
-            model.velocity,
-            average,
-        )
 
 
 @dataclass(frozen=True)

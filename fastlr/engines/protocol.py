@@ -2,12 +2,65 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from fastlr.training.loop import Model
+from fastlr.training.loop import LoopRules, Model
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
+
+
+class StochasticEpoch(Protocol):
+    """A call of an sgd or mini-batch epoch: the positions [lo, hi) of the row order ``order``
+    (:class:`~fastlr.training.loop.RowOrder`'s key), ``model`` updated in place, each iterate
+    added to ``average`` when one is given; returns ``Σ w · r²`` over the rows visited."""
+
+    def __call__(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        model: Model,
+        rate: float,
+        order: np.ndarray,
+        lo: int,
+        hi: int,
+        s: TrainSettings,
+        scaling: Scaling,
+        average: np.ndarray | None,
+    ) -> float: ...
+
+
+class GramEpochs(Protocol):
+    """Up to ``count`` epochs of the Gram loop in one compiled call, each epoch's loss written
+    to ``history``; returns (epochs run, the loop's verdict)."""
+
+    def __call__(
+        self,
+        problem: GramProblem,
+        model: Model,
+        rules: LoopRules,
+        s: TrainSettings,
+        count: int,
+        history: np.ndarray,
+    ) -> tuple[int, int]: ...
+
+
+class Hogwild(Protocol):
+    """One lock-free parallel sgd epoch over all rows; returns the sum of ``w · r²`` and the
+    summed iterates (k, d + 2) when ``s.average``, else None."""
+
+    def __call__(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        model: Model,
+        rate: float,
+        order: np.ndarray,
+        s: TrainSettings,
+        scaling: Scaling,
+    ) -> tuple[float, np.ndarray | None]: ...
 
 
 class Backend(Protocol):
@@ -38,42 +91,20 @@ class Backend(Protocol):
 
     def update(self, model: Model, grad: np.ndarray, rate: float, s: TrainSettings) -> None: ...
 
-    def sgd(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        model: Model,
-        rate: float,
-        order: np.ndarray,
-        lo: int,
-        hi: int,
-        s: TrainSettings,
-        scaling: Scaling,
-        average: np.ndarray | None,
-    ) -> float: ...
-
-    def minibatch(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        model: Model,
-        rate: float,
-        order: np.ndarray,
-        lo: int,
-        hi: int,
-        s: TrainSettings,
-        scaling: Scaling,
-        average: np.ndarray | None,
-    ) -> float: ...
+    @property
+    def sgd(self) -> StochasticEpoch:
+        """One update per row (a method)."""
 
     @property
-    def gram_epochs(self) -> Any:
+    def minibatch(self) -> StochasticEpoch:
+        """One update per batch of ``s.batch_size`` rows (a method)."""
+
+    @property
+    def gram_epochs(self) -> GramEpochs | None:
         """The compiled Gram loop (a method), or None where the backend has none."""
 
     @property
-    def hogwild(self) -> Any:
+    def hogwild(self) -> Hogwild | None:
         """The lock-free parallel sgd epoch (a method), or None."""
 
 

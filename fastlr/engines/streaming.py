@@ -5,7 +5,7 @@ file (``np.memmap``, ``np.load(path, mmap_mode="r")``, or a ``.npy`` path given 
 It runs the fused kernels on blocks of rows that are views of the mapping (no copy) and gives
 back each block's pages once they are read (:mod:`fastlr._pages`), so the process holds about
 one block (:data:`BLOCK_BYTES`) whatever the size of the file. The training loop above it is the
-one every fit uses (:mod:`fastlr._training`); only the passes are cut into blocks:
+one every fit uses (:mod:`fastlr.training.run`); only the passes are cut into blocks:
 
 - Loss and gradient, column moments, row norms: a block is a run of whole chunks of the
   in-memory kernels' layout (:func:`fastlr.kernels.chunk_starts` of the whole file, at most
@@ -41,11 +41,13 @@ from fastlr.engines.memory import (
     PARALLEL_MIN_ELEMENTS,
     FusedBackend,
     GramMoments,
+    OnFused,
     moments_from_parts,
     predict_into,
 )
-from fastlr.training.loop import LoopRules, Model, RowOrder
-from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
+from fastlr.engines.protocol import StochasticEpoch
+from fastlr.training.loop import Model, RowOrder
+from fastlr.training.settings import Moments, Scaling, TrainSettings
 
 #: Bytes of X a pass holds at once (about: plus up to 2 MiB at each end, and y's rows).
 BLOCK_BYTES = 128 << 20
@@ -141,9 +143,10 @@ class EpochPlan:
         return first, min(first + self.rows, n)
 
 
-class StreamingBackend:
+class StreamingBackend(OnFused):
     """:class:`fastlr.engines.protocol.Backend` over a file-backed X, in blocks of ``block_bytes``
-    (see the module). ``largest_block`` records the most bytes of X a pass held at once."""
+    (see the module); the d-sized work runs on ``fused`` (:class:`~fastlr.engines.memory.OnFused`).
+    ``largest_block`` records the most bytes of X a pass held at once."""
 
     def __init__(self, n_threads: int, block_bytes: int | None = None) -> None:
         self.fused = FusedBackend(n_threads)
@@ -267,66 +270,65 @@ class StreamingBackend:
             return float(loss)
         return float(kernels.reduce_fused_parts_multi(partials, total_weight, grad))
 
-    def gram_loss_gradient(
-        self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray
-    ) -> float:
-        return self.fused.gram_loss_gradient(problem, coef, intercept, grad)
-
-    def update(self, model: Model, grad: np.ndarray, rate: float, s: TrainSettings) -> None:
-        self.fused.update(model, grad, rate, s)
-
-    def gram_epochs(  # type: ignore[no-untyped-def]
-        self, problem: GramProblem, model: Model, rules: LoopRules, s: TrainSettings, count, history
-    ) -> tuple[int, int]:
-        return self.fused.gram_epochs(problem, model, rules, s, count, history)
-
     # ------------------------------------------------------------------ epochs
-    def sgd(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
-        return self._stochastic(
-            self.fused.sgd, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average
-        )
+    @property
+    def sgd(self) -> StochasticEpoch:
+        return self._blockwise(self.fused.sgd)
 
-    def minibatch(self, X, Y, sample_weight, model, rate, order, lo, hi, s, scaling, average):  # type: ignore[no-untyped-def]
-        return self._stochastic(
-            self.fused.minibatch,
-            X,
-            Y,
-            sample_weight,
-            model,
-            rate,
-            order,
-            lo,
-            hi,
-            s,
-            scaling,
-            average,
-        )
+    @property
+    def minibatch(self) -> StochasticEpoch:
+        return self._blockwise(self.fused.minibatch)
 
-    def _stochastic(  # type: ignore[no-untyped-def]
-        self, run: Callable[..., float], X, Y, w, model, rate, order, lo, hi, s, scaling, average
-    ) -> float:
-        """Epoch positions [lo, hi): rows in order on the mapped X itself, or the blocks of the
-        epoch's plan, each with its own row order (see the module)."""
-        rows = self._batch_rows(X, s)
-        total = 0.0
-        if order.shape[0] == 0:
-            for start in range(lo, hi, rows):
-                stop = min(start + rows, hi)
-                self._views(X, Y, w, start, stop)
-                total += run(X, Y, w, model, rate, order, start, stop, s, scaling, average)
-                self._release(X, Y, w, start, stop)
+    def _blockwise(self, run: StochasticEpoch) -> StochasticEpoch:
+        """``run`` on epoch positions [lo, hi): rows in order on the mapped X itself, or the
+        blocks of the epoch's plan, each with its own row order (see the module)."""
+
+        def epoch(
+            X: np.ndarray,
+            Y: np.ndarray,
+            sample_weight: np.ndarray | None,
+            model: Model,
+            rate: float,
+            order: np.ndarray,
+            lo: int,
+            hi: int,
+            s: TrainSettings,
+            scaling: Scaling,
+            average: np.ndarray | None,
+        ) -> float:
+            w = sample_weight
+            rows = self._batch_rows(X, s)
+            total = 0.0
+            if order.shape[0] == 0:
+                for start in range(lo, hi, rows):
+                    stop = min(start + rows, hi)
+                    self._views(X, Y, w, start, stop)
+                    total += run(X, Y, w, model, rate, order, start, stop, s, scaling, average)
+                    self._release(X, Y, w, start, stop)
+                return total
+            plan = self._epoch_plan(order, X.shape[0], rows)
+            for slot, first, last in plan.segments(lo, hi):
+                start, stop = plan.block_rows(slot, X.shape[0])
+                Xb, Yb, wb = self._views(X, Y, w, start, stop)
+                key = plan.keys[slot]
+                total += run(Xb, Yb, wb, model, rate, key, first, last, s, scaling, average)
+                if last == stop - start:
+                    self._release(X, Y, w, start, stop)
             return total
-        plan = self._epoch_plan(order, X.shape[0], rows)
-        for slot, first, last in plan.segments(lo, hi):
-            start, stop = plan.block_rows(slot, X.shape[0])
-            Xb, Yb, wb = self._views(X, Y, w, start, stop)
-            key = plan.keys[slot]
-            total += run(Xb, Yb, wb, model, rate, key, first, last, s, scaling, average)
-            if last == stop - start:
-                self._release(X, Y, w, start, stop)
-        return total
 
-    def hogwild(self, X, Y, sample_weight, model, rate, order, s, scaling):  # type: ignore[no-untyped-def]
+        return epoch
+
+    def hogwild(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        model: Model,
+        rate: float,
+        order: np.ndarray,
+        s: TrainSettings,
+        scaling: Scaling,
+    ) -> tuple[float, np.ndarray | None]:
         """Hogwild! block by block: the threads share each block's rows."""
         n = X.shape[0]
         rows = self._batch_rows(X, s)
@@ -338,9 +340,7 @@ class StreamingBackend:
         total, average = 0.0, None
         for start, stop, key in visits:
             Xb, Yb, wb = self._views(X, Y, sample_weight, start, stop)
-            part, part_average = self.fused.hogwild(  # type: ignore[no-untyped-call]
-                Xb, Yb, wb, model, rate, key, s, scaling
-            )
+            part, part_average = self.fused.hogwild(Xb, Yb, wb, model, rate, key, s, scaling)
             total += part
             if part_average is not None:
                 average = part_average if average is None else average + part_average

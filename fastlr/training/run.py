@@ -1,6 +1,7 @@
 """From data and settings to a trained model: :func:`train` (and :func:`partial` for
-``partial_fit``) runs the set-up, then the epochs of the mode or the Gram loop, then the checks
-of the answer (refinement, the certificate, the shortfall of stochastic fits).
+``partial_fit``) runs the start-up (:func:`fastlr.training.setup.start`), then the epochs of the
+mode or the Gram loop, then the checks of the answer (refinement, the certificate, the shortfall
+of stochastic fits).
 
 Shared by every engine: each supplies a :class:`~fastlr.engines.protocol.Backend` (the passes
 over the data); everything decided from their results lives here once, so engines cannot drift
@@ -9,7 +10,6 @@ apart."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -26,17 +26,14 @@ from fastlr.training.loop import (
     Model,
     Progress,
     RowOrder,
-    run_epochs,
 )
 from fastlr.training.settings import GramProblem, Scaling, Trained, TrainSettings
 from fastlr.training.setup import (
     GRAM_MAX_FEATURES,
-    _split,
-    _start,
-    epoch_budget,
+    Fit,
     gram_problem,
-    name_bad_input,
-    resolve_momentum,
+    split_validation,
+    start,
     use_gram,
 )
 
@@ -60,42 +57,26 @@ def train(
     callback: Callable[[EpochInfo], Any] | None = None,
 ) -> Trained:
     """Fit from zero coefficients (or ``init`` = (coef, intercept) in the units of X)."""
-    n = X.shape[0]
     gram = use_gram(X, s)
-    s = dataclasses.replace(  # (batch_size=2**63 must not overflow)
-        s, batch_size=min(s.batch_size, n), max_iter=epoch_budget(X, s, gram)
-    )
-    weights, X_val, Y_val, w_val = _split(X, Y, sample_weight, s)
+    weights, X_val, Y_val, w_val = split_validation(X, Y, sample_weight, s)
     validating = X_val is not None
-    total_weight = float(n if weights is None else weights.sum())
-    scaling, problem, spectrum, model, rate = _start(
-        backend, X, Y, weights, total_weight, s, gram=gram
-    )
-    if init is not None:
-        model.coef[...], model.intercept[...] = scaling.to_training(*init)
-    s, rate, tuned = resolve_momentum(s, spectrum, rate)
+    total_weight = float(X.shape[0] if weights is None else weights.sum())
+    begun = start(backend, X, Y, weights, total_weight, s, gram=gram, init=init)
+    fit, model, rate, problem = begun.fit, begun.model, begun.rate, begun.problem
+    s, spectrum = fit.s, begun.spectrum
     if spectrum is not None and s.tol is not None and not validating:
-        _rules.certify(model.state, *spectrum, tuned=tuned)
+        _rules.certify(model.state, *spectrum, tuned=begun.tuned)
 
-    rules = _loop_rules(s, rate, gram=problem is not None, validating=validating)
-    # The epoch loop on this model (a partial, which adds no Python frame: the loops' Ctrl-C
-    # warnings keep their stacklevel).
-    run = functools.partial(
-        run_epochs,
-        make_epoch(backend, X, Y, weights, total_weight, s, scaling, problem),
-        model,
-        callback=callback,
-        to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
-        on_nonfinite=lambda: name_bad_input(X, Y),
-    )
+    rules = begun.rules(validating=validating)
+    run = begun.epochs(make_epoch(*fit, problem), callback)
     if problem is not None and _gram_loop_applies(backend, validating, progress, callback):
         loop = _run_gram(backend, problem, model, rules, s, progress)
     else:
-        validation = _validation_loss(backend, scaling, X_val, Y_val, w_val)
+        validation = _validation_loss(backend, fit.scaling, X_val, Y_val, w_val)
         loop = run(rules, s.epochs, validation=validation, progress=progress)
     shortfall: float | None = None
     if s.mode != "batch" and s.tol is not None and not validating and not loop.stopped_by_user:
-        check = shortfall_check(backend, X, Y, weights, total_weight, s, scaling, loop.n_iter)
+        check = shortfall_check(fit, loop.n_iter)
         if check is not None:
             shortfall = check(model)
             cuts = 0
@@ -113,30 +94,14 @@ def train(
                 if more.stopped_by_user:
                     break
     if init is None and not validating:
-        _raise_if_rose(backend, X, Y, weights, total_weight, s, scaling, model, loop, rate)
+        _raise_if_rose(fit, model, loop, rate)
     accuracy = None
     if problem is not None and spectrum is not None and _refines(s, validating, loop):
-        accuracy = _refine(
-            backend, X, Y, weights, total_weight, s, scaling, problem, spectrum, model
-        )
+        accuracy = _refine(fit, problem, spectrum, model)
         if accuracy.certified:
             loop = dataclasses.replace(loop, converged=True)
     path = "gram" if problem is not None else "fused"
-    return Trained(model, scaling, rate, s.heavy_ball, loop, path, accuracy, shortfall)
-
-
-def _loop_rules(s: TrainSettings, rate: float, *, gram: bool, validating: bool) -> LoopRules:
-    """The epoch loop's rules; the loss must fall at every epoch only where it is exact and
-    nothing else steers the loop (batch, no momentum, no L1, no validation set)."""
-    return LoopRules(
-        learning_rate=rate,
-        schedule=s.schedule,
-        power_t=s.power_t,
-        tol=-1.0 if s.tol is None else s.tol,
-        n_iter_no_change=s.n_iter_no_change,
-        monotone=s.mode == "batch" and s.heavy_ball == 0 and s.l1 == 0 and not validating,
-        rise_atol=1e-12 if gram else 1e-20,
-    )
+    return Trained(model, fit.scaling, rate, s.heavy_ball, loop, path, accuracy, shortfall)
 
 
 def _gram_loop_applies(
@@ -178,18 +143,7 @@ def _validation_loss(
     return validation
 
 
-def _raise_if_rose(
-    backend: Backend,
-    X: np.ndarray,
-    Y: np.ndarray,
-    weights: np.ndarray | None,
-    total_weight: float,
-    s: TrainSettings,
-    scaling: Scaling,
-    model: Model,
-    loop: LoopResult,
-    rate: float,
-) -> None:
+def _raise_if_rose(fit: Fit, model: Model, loop: LoopResult, rate: float) -> None:
     """Raise :class:`~fastlr.exceptions.DivergenceError` when a fit from zero ends with a loss
     above its first epoch's.
 
@@ -200,8 +154,8 @@ def _raise_if_rose(
     """
     if loop.n_iter <= 1 or not loop.history[-1] > loop.history[0] or loop.stopped_by_user:
         return
-    if s.mode != "batch":
-        loss = data_objective(backend, X, Y, weights, total_weight, s, scaling, model)
+    if fit.s.mode != "batch":
+        loss = data_objective(fit, model)
         if math.isfinite(loss) and loss <= float(loop.history[0]):
             return
     from fastlr.training.loop import raise_divergence
@@ -237,22 +191,14 @@ def _joined(first: LoopResult, then: LoopResult) -> LoopResult:
     )
 
 
-def shortfall_check(
-    backend: Backend,
-    X: np.ndarray,
-    Y: np.ndarray,
-    weights: np.ndarray | None,
-    total_weight: float,
-    s: TrainSettings,
-    scaling: Scaling,
-    epochs_run: int,
-) -> Callable[[Model], float] | None:
+def shortfall_check(fit: Fit, epochs_run: int) -> Callable[[Model], float] | None:
     """A measure of how far below the least-squares optimum an sgd or mini-batch model is:
     ``(L - L*) / (var(y) / 2)``, about the R² it lacks. The optimum comes from one moments pass,
     each measure from one fused pass. None where the optimum is not a linear solve (L1) or
     where checking would cost more than about a quarter of the fit: the moments pass costs some
     d/2 multiply-adds per element against about 2 per element and epoch, so it is done when
     d <= the epochs run."""
+    backend, X, Y, weights, _, s, scaling = fit
     n, d = X.shape
     k = Y.shape[1]
     if s.l1 > 0.0 or d > GRAM_MAX_FEATURES or n < 2 * d or d > epochs_run:
@@ -275,7 +221,7 @@ def shortfall_check(
         return None
 
     def shortfall(model: Model) -> float:
-        reached = data_objective(backend, X, Y, weights, total_weight, s, scaling, model)
+        reached = data_objective(fit, model)
         if not math.isfinite(reached):
             return math.inf
         return max(0.0, reached - optimum) / spread
@@ -284,19 +230,11 @@ def shortfall_check(
 
 
 def _refine(
-    backend: Backend,
-    X: np.ndarray,
-    Y: np.ndarray,
-    weights: np.ndarray | None,
-    total_weight: float,
-    s: TrainSettings,
-    scaling: Scaling,
-    problem: GramProblem,
-    spectrum: tuple[float, float],
-    model: Model,
+    fit: Fit, problem: GramProblem, spectrum: tuple[float, float], model: Model
 ) -> Accuracy:
     """Refine the sufficient-statistics solution against the data
     (:mod:`fastlr.training.accuracy`)."""
+    backend, X, Y, weights, total_weight, s, scaling = fit
     top, bottom = spectrum
     condition = top / bottom if bottom > 0.0 else math.inf
     k, d = model.coef.shape
@@ -312,18 +250,10 @@ def _refine(
     return refine(data_gradient, A, condition, model.coef, model.intercept, s.l2, scaling.to_user)
 
 
-def data_objective(
-    backend: Backend,
-    X: np.ndarray,
-    Y: np.ndarray,
-    weights: np.ndarray | None,
-    total_weight: float,
-    s: TrainSettings,
-    scaling: Scaling,
-    model: Model,
-) -> float:
+def data_objective(fit: Fit, model: Model) -> float:
     """The training objective of ``model`` computed from the data: one fused pass at its
     raw-unit twin, plus the penalty (NaN or inf where it overflows)."""
+    backend, X, Y, weights, total_weight, s, scaling = fit
     coef, intercept = scaling.to_user(model.coef, model.intercept)
     grad = np.empty((Y.shape[1], X.shape[1] + 1))
     with np.errstate(all="ignore"):
@@ -466,28 +396,9 @@ def partial(
 ) -> Trained:
     """One epoch over a chunk, continuing ``previous`` (or starting: the chunk fixes the
     standardization and the automatic step). Always the data path: a chunk is seen once."""
-    n, d = X.shape
-    s = dataclasses.replace(s, batch_size=min(s.batch_size, n))
-    k = Y.shape[1]
-    total_weight = float(n if sample_weight is None else sample_weight.sum())
-    if previous is None:
-        scaling, _, _, model, rate = _start(
-            backend, X, Y, sample_weight, total_weight, s, gram=False
-        )
-    else:
-        model, scaling = previous.model.copy(), previous.scaling
-        rate = s.learning_rate if s.learning_rate is not None else previous.learning_rate
-        if s.mode == "sgd" and s.l1 > 0 and model.l1_state is None:
-            model.l1_state = np.zeros(k * d + 1)
-    s = dataclasses.replace(s, momentum=0.0 if s.momentum is None else s.momentum)
-    rules = LoopRules(rate, s.schedule, s.power_t, -1.0, s.n_iter_no_change, False, 1e-20)
-    epoch = make_epoch(backend, X, Y, sample_weight, total_weight, s, scaling, None)
-    loop = run_epochs(
-        epoch,
-        model,
-        rules,
-        1,
-        progress=progress,
-        on_nonfinite=lambda: name_bad_input(X, Y),
-    )
-    return Trained(model, scaling, rate, s.heavy_ball, loop, "fused")
+    total_weight = float(X.shape[0] if sample_weight is None else sample_weight.sum())
+    begun = start(backend, X, Y, sample_weight, total_weight, s, previous=previous)
+    run = begun.epochs(make_epoch(*begun.fit, None))
+    loop = run(begun.rules(chunk=True), 1, progress=progress)
+    s, scaling = begun.fit.s, begun.fit.scaling
+    return Trained(begun.model, scaling, begun.rate, s.heavy_ball, loop, "fused")

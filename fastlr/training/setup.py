@@ -1,5 +1,6 @@
 """Set-up before the epochs: standardization, the Gram problem, the path, the epoch budget, the
-step size (power iterations or row norms), the momentum, the checks of the moments.
+step size (power iterations or row norms), the momentum, the checks of the moments; and
+:func:`start`, the start-up every run shares, which resolves them into a :class:`Start`.
 
 Training coordinates: with ``standardize=True`` the model is trained on
 ``z = (x - shift) * scale`` (``shift`` the weighted column means, or 0 without an intercept;
@@ -9,7 +10,10 @@ Training coordinates: with ``standardize=True`` the model is trained on
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,13 +22,14 @@ from fastlr.engines.protocol import Backend
 from fastlr.exceptions import DivergenceError
 from fastlr.training import rules as _rules
 from fastlr.training.accuracy import hessian
-from fastlr.training.loop import Model
+from fastlr.training.loop import Epoch, EpochInfo, LoopResult, LoopRules, Model, run_epochs
 from fastlr.training.settings import (
     DEFAULT_MAX_ITER,
     GRAM_MAX_ITER,
     GramProblem,
     Moments,
     Scaling,
+    Trained,
     TrainSettings,
 )
 
@@ -184,7 +189,7 @@ def stochastic_step_size(max_norm: float, mean_norm: float, s: TrainSettings) ->
     return 1.0 / curvature if curvature > 0 else 1.0
 
 
-def _start(
+def starting_point(
     backend: Backend,
     X: np.ndarray,
     Y: np.ndarray,
@@ -217,6 +222,113 @@ def _start(
         if not math.isfinite(rate):
             raise_if_not_finite(X=X, y=_user_y(Y))
     return scaling, problem, spectrum, model, rate
+
+
+#: The old private name of :func:`starting_point`, kept until ``fastlr/engines/dask.py`` calls
+#: :func:`start` (or :func:`starting_point`).
+
+
+# --------------------------------------------------------------------------- the start-up
+class Fit(NamedTuple):
+    """A run's data and what its start-up fixed, as the epochs and the checks of the answer
+    read them: the engine's passes, X and Y, the training weights (held-out rows at 0) and their
+    total, the final settings and the scaling. The fields are the first arguments of
+    :func:`fastlr.training.run.make_epoch`, in order: ``make_epoch(*fit, problem)``."""
+
+    backend: Backend
+    X: np.ndarray
+    Y: np.ndarray
+    weights: np.ndarray | None
+    total_weight: float
+    s: TrainSettings
+    scaling: Scaling
+
+
+@dataclasses.dataclass
+class Start:
+    """A run after :func:`start`: its :class:`Fit`, the model in training coordinates, the step,
+    and on the sufficient-statistics path the Gram problem, its spectrum and whether the
+    momentum was tuned to it."""
+
+    fit: Fit
+    model: Model
+    rate: float
+    problem: GramProblem | None = None
+    spectrum: tuple[float, float] | None = None
+    tuned: bool = False
+
+    def rules(self, *, validating: bool = False, chunk: bool = False) -> LoopRules:
+        """The epoch loop's rules. The loss must fall at every epoch only where it is exact and
+        nothing else steers the loop (batch, no momentum, no L1, no validation set); a chunk of
+        ``partial_fit`` (``chunk``) neither converges nor is held to that (chunks differ)."""
+        s = self.fit.s
+        exact = s.mode == "batch" and s.heavy_ball == 0 and s.l1 == 0
+        return LoopRules(
+            learning_rate=self.rate,
+            schedule=s.schedule,
+            power_t=s.power_t,
+            tol=-1.0 if s.tol is None or chunk else s.tol,
+            n_iter_no_change=s.n_iter_no_change,
+            monotone=exact and not validating and not chunk,
+            rise_atol=1e-12 if self.problem is not None else 1e-20,
+        )
+
+    def epochs(
+        self, epoch: Epoch, callback: Callable[[EpochInfo], Any] | None = None
+    ) -> functools.partial[LoopResult]:
+        """:func:`~fastlr.training.loop.run_epochs` of ``epoch`` on the model with the run's
+        callbacks (``callback`` sees the model in the units of X; a non-finite loss names bad
+        input): call it with the rules, the epochs and the options. A partial, which adds no
+        Python frame: the loop's Ctrl-C warning keeps its stacklevel."""
+        X, Y, scaling = self.fit.X, self.fit.Y, self.fit.scaling
+        return functools.partial(
+            run_epochs,
+            epoch,
+            self.model,
+            callback=callback,
+            to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
+            on_nonfinite=lambda: name_bad_input(X, Y),
+        )
+
+
+def start(
+    backend: Backend,
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    total_weight: float,
+    s: TrainSettings,
+    *,
+    gram: bool = False,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
+    previous: Trained | None = None,
+    batch_rows: int | None = None,
+) -> Start:
+    """The start-up every run shares (``train``, ``partial``; the Dask engine's averaged
+    training fits it too). The settings are resolved: ``batch_size`` at most ``batch_rows``
+    (default: X's rows; 2**63 must not overflow), the epoch budget (:func:`epoch_budget`), the
+    momentum (:func:`resolve_momentum`). The model is :func:`starting_point`'s, set to ``init``
+    (coef, intercept in the units of X) when given, or ``previous``'s, continued with its
+    scaling and step (the later chunks of ``partial_fit``)."""
+    rows = X.shape[0] if batch_rows is None else batch_rows
+    s = dataclasses.replace(
+        s, batch_size=min(s.batch_size, rows), max_iter=epoch_budget(X, s, gram)
+    )
+    if previous is None:
+        scaling, problem, spectrum, model, rate = starting_point(
+            backend, X, Y, weights, total_weight, s, gram=gram
+        )
+        if init is not None:
+            model.coef[...], model.intercept[...] = scaling.to_training(*init)
+    else:
+        model, scaling, problem, spectrum = previous.model.copy(), previous.scaling, None, None
+        rate = s.learning_rate if s.learning_rate is not None else previous.learning_rate
+        if s.mode == "sgd" and s.l1 > 0 and model.l1_state is None:
+            model.l1_state = np.zeros(Y.shape[1] * X.shape[1] + 1)
+    s, rate, tuned = resolve_momentum(s, spectrum, rate)
+    return Start(
+        Fit(backend, X, Y, weights, total_weight, s, scaling), model, rate, problem, spectrum, tuned
+    )
 
 
 def _user_y(Y: np.ndarray) -> np.ndarray:
@@ -300,7 +412,7 @@ def _auto_step(
     return stochastic_step_size(max_norm, sum_norm / total_weight, s)
 
 
-def _split(
+def split_validation(
     X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, s: TrainSettings
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Early stopping holds out ``validation_fraction`` of the rows at random: they get weight
