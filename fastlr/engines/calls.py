@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fastlr.engines.protocol import EpochData
 from fastlr.training.loop import Model
-from fastlr.training.settings import Scaling, TrainSettings
+from fastlr.training.settings import TrainSettings
 
 
 class EpochCalls:
@@ -39,20 +40,9 @@ class EpochCalls:
             s.fit_intercept,
         )
 
-    def sgd(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        model: Model,
-        rate: float,
-        order: np.ndarray,
-        lo: int,
-        hi: int,
-        s: TrainSettings,
-        scaling: Scaling,
-        average: np.ndarray | None,
-    ) -> float:
+    def sgd(self, data: EpochData, model: Model, rate: float, lo: int, hi: int) -> float:
+        X, Y, sample_weight, s, scaling = data.X, data.Y, data.sample_weight, data.s, data.scaling
+        order, average = data.order, data.average
         return float(
             self.sgd_epoch(
                 X,
@@ -74,20 +64,9 @@ class EpochCalls:
             )
         )
 
-    def minibatch(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        model: Model,
-        rate: float,
-        order: np.ndarray,
-        lo: int,
-        hi: int,
-        s: TrainSettings,
-        scaling: Scaling,
-        average: np.ndarray | None,
-    ) -> float:
+    def minibatch(self, data: EpochData, model: Model, rate: float, lo: int, hi: int) -> float:
+        X, Y, sample_weight, s, scaling = data.X, data.Y, data.sample_weight, data.s, data.scaling
+        order, average = data.order, data.average
         return float(
             self.minibatch_epoch(
                 X,

@@ -14,7 +14,7 @@ import numpy as np
 from fastlr import kernels
 from fastlr._threading import parallel_launch, resolve_n_jobs
 from fastlr.engines.calls import EpochCalls
-from fastlr.engines.protocol import GramEpochs
+from fastlr.engines.protocol import EpochData, GramEpochs
 from fastlr.training.loop import LoopRules, Model
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
@@ -173,16 +173,10 @@ class FusedBackend(EpochCalls):
     # ------------------------------------------------------------------ epochs
     # (update, sgd and minibatch: EpochCalls, on the kernels named above)
     def hogwild(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        model: Model,
-        rate: float,
-        order: np.ndarray,
-        s: TrainSettings,
-        scaling: Scaling,
+        self, data: EpochData, model: Model, rate: float
     ) -> tuple[float, np.ndarray | None]:
+        X, Y, sample_weight, s, scaling = data.X, data.Y, data.sample_weight, data.s, data.scaling
+        order = data.order
         parts = s.n_threads
         k, d = model.coef.shape
         averages = np.zeros((parts, k, d + 2)) if s.average else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -10,25 +11,26 @@ from fastlr.training.loop import LoopRules, Model
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
 
-class StochasticEpoch(Protocol):
-    """A call of an sgd or mini-batch epoch: the positions [lo, hi) of the row order ``order``
-    (:class:`~fastlr.training.loop.RowOrder`'s key), ``model`` updated in place, each iterate
-    added to ``average`` when one is given; returns ``Σ w · r²`` over the rows visited."""
+@dataclass(frozen=True)
+class EpochData:
+    """What every call of one sgd or mini-batch epoch reads: the rows, the run's settings and
+    scaling, the epoch's row order (:class:`~fastlr.training.loop.RowOrder`'s key; empty: rows
+    in order) and the sum of iterates each update adds to (None: no averaging)."""
 
-    def __call__(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        model: Model,
-        rate: float,
-        order: np.ndarray,
-        lo: int,
-        hi: int,
-        s: TrainSettings,
-        scaling: Scaling,
-        average: np.ndarray | None,
-    ) -> float: ...
+    X: np.ndarray
+    Y: np.ndarray
+    sample_weight: np.ndarray | None
+    s: TrainSettings
+    scaling: Scaling
+    order: np.ndarray
+    average: np.ndarray | None
+
+
+class StochasticEpoch(Protocol):
+    """A call of an sgd or mini-batch epoch over the positions [lo, hi) of ``data.order``,
+    ``model`` updated in place; returns ``Σ w · r²`` over the rows visited."""
+
+    def __call__(self, data: EpochData, model: Model, rate: float, lo: int, hi: int) -> float: ...
 
 
 class GramEpochs(Protocol):
@@ -47,19 +49,11 @@ class GramEpochs(Protocol):
 
 
 class Hogwild(Protocol):
-    """One lock-free parallel sgd epoch over all rows; returns the sum of ``w · r²`` and the
-    summed iterates (k, d + 2) when ``s.average``, else None."""
+    """One lock-free parallel sgd epoch over all rows (``data.average`` unused); returns the sum
+    of ``w · r²`` and the summed iterates (k, d + 2) when ``data.s.average``, else None."""
 
     def __call__(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        model: Model,
-        rate: float,
-        order: np.ndarray,
-        s: TrainSettings,
-        scaling: Scaling,
+        self, data: EpochData, model: Model, rate: float
     ) -> tuple[float, np.ndarray | None]: ...
 
 

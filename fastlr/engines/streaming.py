@@ -29,6 +29,7 @@ one every fit uses (:mod:`fastlr.training.run`); only the passes are cut into bl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -45,7 +46,7 @@ from fastlr.engines.memory import (
     moments_from_parts,
     predict_into,
 )
-from fastlr.engines.protocol import StochasticEpoch
+from fastlr.engines.protocol import EpochData, StochasticEpoch
 from fastlr.training.loop import Model, RowOrder
 from fastlr.training.settings import Moments, Scaling, TrainSettings
 
@@ -283,19 +284,8 @@ class StreamingBackend(OnFused):
         """``run`` on epoch positions [lo, hi): rows in order on the mapped X itself, or the
         blocks of the epoch's plan, each with its own row order (see the module)."""
 
-        def epoch(
-            X: np.ndarray,
-            Y: np.ndarray,
-            sample_weight: np.ndarray | None,
-            model: Model,
-            rate: float,
-            order: np.ndarray,
-            lo: int,
-            hi: int,
-            s: TrainSettings,
-            scaling: Scaling,
-            average: np.ndarray | None,
-        ) -> float:
+        def epoch(data: EpochData, model: Model, rate: float, lo: int, hi: int) -> float:
+            X, Y, sample_weight, s, order = data.X, data.Y, data.sample_weight, data.s, data.order
             w = sample_weight
             rows = self._batch_rows(X, s)
             total = 0.0
@@ -303,7 +293,7 @@ class StreamingBackend(OnFused):
                 for start in range(lo, hi, rows):
                     stop = min(start + rows, hi)
                     self._views(X, Y, w, start, stop)
-                    total += run(X, Y, w, model, rate, order, start, stop, s, scaling, average)
+                    total += run(data, model, rate, start, stop)
                     self._release(X, Y, w, start, stop)
                 return total
             plan = self._epoch_plan(order, X.shape[0], rows)
@@ -311,7 +301,8 @@ class StreamingBackend(OnFused):
                 start, stop = plan.block_rows(slot, X.shape[0])
                 Xb, Yb, wb = self._views(X, Y, w, start, stop)
                 key = plan.keys[slot]
-                total += run(Xb, Yb, wb, model, rate, key, first, last, s, scaling, average)
+                block = dataclasses.replace(data, X=Xb, Y=Yb, sample_weight=wb, order=key)
+                total += run(block, model, rate, first, last)
                 if last == stop - start:
                     self._release(X, Y, w, start, stop)
             return total
@@ -319,17 +310,10 @@ class StreamingBackend(OnFused):
         return epoch
 
     def hogwild(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        model: Model,
-        rate: float,
-        order: np.ndarray,
-        s: TrainSettings,
-        scaling: Scaling,
+        self, data: EpochData, model: Model, rate: float
     ) -> tuple[float, np.ndarray | None]:
         """Hogwild! block by block: the threads share each block's rows."""
+        X, Y, sample_weight, s, order = data.X, data.Y, data.sample_weight, data.s, data.order
         n = X.shape[0]
         rows = self._batch_rows(X, s)
         if order.shape[0] == 0:
@@ -340,7 +324,8 @@ class StreamingBackend(OnFused):
         total, average = 0.0, None
         for start, stop, key in visits:
             Xb, Yb, wb = self._views(X, Y, sample_weight, start, stop)
-            part, part_average = self.fused.hogwild(Xb, Yb, wb, model, rate, key, s, scaling)
+            block = dataclasses.replace(data, X=Xb, Y=Yb, sample_weight=wb, order=key)
+            part, part_average = self.fused.hogwild(block, model, rate)
             total += part
             if part_average is not None:
                 average = part_average if average is None else average + part_average

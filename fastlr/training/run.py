@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fastlr.engines.protocol import Backend
+from fastlr.engines.protocol import Backend, EpochData
 from fastlr.training import rules as _rules
 from fastlr.training.accuracy import Accuracy, hessian, refine
 from fastlr.training.loop import (
@@ -367,15 +367,14 @@ def make_epoch(
     def stochastic_epoch(m: Model, rate: float) -> float:
         order = rows.next()
         average = np.zeros((k, d + 2)) if s.average else None
+        data = EpochData(X, Y, weights, s, scaling, order, average)
         if hogwild:
             assert backend.hogwild is not None
-            total, average = backend.hogwild(X, Y, weights, m, rate, order, s, scaling)
+            total, average = backend.hogwild(data, m, rate)
         else:
             total = 0.0
             for lo in range(0, n, per_call):
-                total += run(
-                    X, Y, weights, m, rate, order, lo, min(lo + per_call, n), s, scaling, average
-                )
+                total += run(data, m, rate, lo, min(lo + per_call, n))
         if average is not None and average[0, d + 1] > 0:
             m.coef[...] = average[:, :d] / average[0, d + 1]
             if s.fit_intercept:
