@@ -3,6 +3,7 @@ estimator does with it (``predict``, ``score``, ``save``)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -41,11 +42,9 @@ def is_dask_array(X: Any) -> bool:
 
 
 def fit_on_dask(model: Any, X: Any, y: Any, weights: Any, coef_init: Any, intercept: Any) -> None:
-    """Fit ``model`` on the cluster of a dask array X (:func:`fastlr.dask.fit_estimator`); a
-    dask array has no column names, so stale ``feature_names_in_`` go."""
-    from fastlr import dask as on_dask
-
-    on_dask.fit_estimator(model, X, y, weights, coef_init, intercept, stacklevel=4)
+    """Fit ``model`` on the cluster of a dask array X (:func:`train_on_dask`, warning at the
+    line that called ``fit``); a dask array has no column names, so stale ones go."""
+    train_on_dask(model, X, y, weights, coef_init, intercept, stacklevel=4)
     set_feature_names(model, None)
 
 
@@ -123,9 +122,7 @@ class FittedModel:
         if not self.__sklearn_is_fitted__():
             raise not_fitted(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
         if self._engines.dask and is_dask_array(X):
-            from fastlr import dask as on_dask
-
-            return on_dask.predict(self, X)  # type: ignore[no-any-return]  # (a dask array)
+            return predict_on_dask(self, X)  # type: ignore[no-any-return]  # (a dask array)
         check_columns(self, X)
         X = data_matrix(X)
         check_n_features(self, X.shape[1])
@@ -385,3 +382,116 @@ def warn_of_caution(trained: Trained, settings: TrainSettings, stacklevel: int) 
     caution = fit_caution(trained, settings)
     if caution is not None:
         warnings.warn(caution, ConvergenceWarning, stacklevel=stacklevel)
+
+
+# --------------------------------------------------------------------------- on a Dask cluster
+def train_on_dask(
+    estimator: Any,  # a LinearRegression (typed loosely: this module sits below the estimator)
+    X: Any,
+    y: Any,
+    sample_weight: Any = None,
+    coef_init: Any = None,
+    intercept_init: Any = None,
+    *,
+    client: Any = None,
+    stacklevel: int = 2,
+) -> Any:
+    """:func:`fastlr.dask.fit`, with the stack level of its ``ConvergenceWarning`` as
+    :func:`warnings.warn` counts it from here (2: the caller's line).
+
+    Examples
+    --------
+    >>> from fastlr.dask import fit_estimator  # see fastlr.dask.fit
+    >>> callable(fit_estimator)
+    True
+    """
+    from fastlr._settings import check_verbose, resolve_settings
+    from fastlr.engines.dask import DaskBackend, train
+    from fastlr.engines.dask_blocks import get_client, scatter_blocks
+
+    refused = {"early_stopping": estimator.early_stopping, "hogwild": estimator.hogwild}
+    for name, asked in refused.items():
+        if asked:
+            raise ValueError(f"{name}=True is not supported on Dask arrays")
+    if estimator.callback is not None:
+        raise ValueError("callback is not supported on Dask arrays")
+    check_verbose(estimator)
+    settings = resolve_settings(estimator, 1)
+    client = get_client(client)
+    rows = scatter_blocks(client, X, y, sample_weight)
+    two_d = rows.y_array.ndim == 2
+    d = rows.shape[1]
+    init = initial_model(estimator, d, rows.k, coef_init, intercept_init)
+    backend = DaskBackend()
+    try:
+        trained = train(rows, settings, backend=backend, init=init)
+    finally:
+        # Released by dropping the futures, not cancelled: cancelling a block whose task
+        # failed also cancelled the user's persisted X and y it was computed from.
+        rows.blocks = []
+    warn_of_caution(trained, settings, stacklevel=stacklevel + 1)
+    publish(estimator, trained, two_d, d, trained.loop.history, append=False)
+    estimator.validation_loss_history_ = None
+    estimator.block_tasks_ = backend.block_tasks
+    return estimator
+
+
+def predict_on_dask(estimator: FittedModel, X: Any) -> Any:
+    """Predictions of a fitted model for a dask array ``X``: a lazy dask array, one block of
+    predictions per row block of X, computed where the block lives.
+
+    Parameters
+    ----------
+    estimator : fastlr.LinearRegression
+        Fitted (on dask arrays or in memory).
+    X : dask.array.Array of shape (n_samples, n_features)
+        Chunked by rows (column chunks are merged).
+
+    Returns
+    -------
+    dask.array.Array of shape (n_samples,) or (n_samples, n_outputs)
+        In X's float dtype, as :meth:`fastlr.LinearRegression.predict`, which runs on each
+        block (a NaN in a block raises its error when the result is computed).
+
+    Examples
+    --------
+    >>> import fastlr
+    >>> import dask.array as da  # doctest: +SKIP
+    >>> X, y, coef = fastlr.make_regression(1000, 3, random_state=0)
+    >>> model = fastlr.LinearRegression().fit(X, y)
+    >>> Xd = da.from_array(X, chunks=(250, 3))  # doctest: +SKIP
+    >>> bool((model.predict(Xd).compute() == model.predict(X)).all())  # doctest: +SKIP
+    True
+    """
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features); got a dask array of shape {X.shape}"
+        )
+    check_n_features(estimator, X.shape[1])
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    on_workers = copy.copy(estimator)
+    on_workers.callback = None  # the model travels to the workers; a callback need not pickle
+    dtype = np.dtype(np.float32) if X.dtype in (np.float16, np.float32) else np.dtype(np.float64)
+    if estimator._two_d:
+        k = np.shape(estimator.coef_)[0]
+        return X.map_blocks(
+            _predict_dask_block, on_workers, dtype=dtype, chunks=(X.chunks[0], (k,))
+        )
+    return X.map_blocks(_predict_dask_block, on_workers, dtype=dtype, drop_axis=1)
+
+
+def _predict_dask_block(block: np.ndarray, model: Any, block_info: Any = None) -> np.ndarray:
+    """``model.predict`` of one row block; a NaN/inf is named by its index in the whole X."""
+    try:
+        return np.asarray(model.predict(block))
+    except ValueError:
+        bad = np.argwhere(~np.isfinite(np.asarray(block, dtype=np.float64)))
+        start = (block_info or {}).get(0, {}).get("array-location", [(math.nan,)])[0][0]
+        if not bad.size or not math.isfinite(start):
+            raise
+        i, j = (int(v) for v in bad[0])
+        raise ValueError(
+            f"X contains {block[i, j]} at index ({int(start) + i}, {j}); fastlr needs finite "
+            "values (drop or impute NaN/inf first)"
+        ) from None

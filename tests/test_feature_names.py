@@ -89,15 +89,10 @@ def test_a_path_fit_after_a_dataframe_fit_removes_the_names(cls, tmp_path):
 
 def test_a_fit_handed_elsewhere_removes_the_names(monkeypatch):
     """A dask array (trained by fastlr.dask) has no column names: the fit drops stale ones."""
-    import sys
-    import types
+    from fastlr import _fitted, estimator
 
-    from fastlr import estimator
-
-    on_dask = types.SimpleNamespace(fit_estimator=lambda *args, **kwargs: None)
     monkeypatch.setattr(estimator, "is_dask_array", lambda X: isinstance(X, list))
-    monkeypatch.setitem(sys.modules, "fastlr.dask", on_dask)  # a list stands in for a dask array
-    monkeypatch.setattr(fastlr, "dask", on_dask, raising=False)
+    monkeypatch.setattr(_fitted, "train_on_dask", lambda *args, **kwargs: None)  # a list: "dask"
     X, y = _data()
     model = fastlr.LinearRegression().fit(X, y)
     assert model.feature_names_in_.tolist() == NAMES
