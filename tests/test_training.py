@@ -2,6 +2,8 @@
 against closed-form answers (least squares, ridge, scikit-learn's Lasso and ElasticNet)."""
 
 import _thread
+import contextlib
+import signal
 import threading
 import warnings
 
@@ -361,6 +363,8 @@ def test_hogwild_sgd_reaches_the_least_squares_neighbourhood():
 
 def test_ctrl_c_stops_a_long_fit_and_keeps_the_last_epoch():
     X, y, _ = fastlr.make_regression(200_000, 20, noise=1.0, random_state=16)
+    # Kernels loaded first: in a fresh process the Ctrl-C must land in the epochs, not the set-up.
+    fastlr.LinearRegression(mode="sgd", max_iter=1, tol=None, random_state=0).fit(X[:500], y[:500])
     timer = threading.Timer(1.5, _thread.interrupt_main)
     timer.start()
     try:
@@ -373,3 +377,21 @@ def test_ctrl_c_stops_a_long_fit_and_keeps_the_last_epoch():
     assert 0 < model.n_iter_ < 10_000
     assert len(model.loss_history_) == model.n_iter_
     assert np.isfinite(model.coef_).all()
+
+
+def test_a_ctrl_c_that_other_code_swallows_still_stops_the_fit_after_its_epoch():
+    # A KeyboardInterrupt raised inside a garbage-collector callback or a __del__ (another
+    # library's) is only printed: a Ctrl-C then seemed lost and the fit ran all its epochs.
+    X, y, _ = fastlr.make_regression(2_000, 5, random_state=0)
+
+    def swallow(info):
+        if info.epoch == 3:  # the SIGINT handler runs where its exception is lost
+            with contextlib.suppress(KeyboardInterrupt):
+                signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+
+    params = {"mode": "sgd", "max_iter": 50, "tol": None, "random_state": 0, "callback": swallow}
+    with pytest.warns(FitInterruptedWarning, match=r"epoch 3: kept .* last completed epoch \(3\)"):
+        model = fastlr.LinearRegression(**params).fit(X, y)
+    assert model.n_iter_ == 3
+    assert len(model.loss_history_) == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

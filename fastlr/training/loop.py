@@ -8,10 +8,13 @@ callbacks, Ctrl-C and divergence. No kernels here, so :mod:`fastlr.reference` ca
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import signal
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +134,30 @@ class LoopResult:
     stopped_by_user: bool
 
 
+@contextlib.contextmanager
+def ctrl_c_watch() -> Iterator[list[bool]]:
+    """Remember a Ctrl-C even where Python swallows its KeyboardInterrupt: raised while a
+    garbage-collector callback or a ``__del__`` runs (another library's, between two epochs), it
+    is only printed. In the main thread, with Python's default SIGINT handler in place, the
+    handler also sets a flag for the duration of the run, which the loop checks each epoch."""
+    seen = [False]
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield seen
+        return
+
+    def remember(signum: int, frame: Any) -> None:
+        seen[0] = True
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, remember)
+    try:
+        yield seen
+    finally:
+        if signal.getsignal(signal.SIGINT) is remember:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run_epochs(
     epoch: Epoch,
     model: Model,
@@ -155,58 +182,57 @@ def run_epochs(
     best: Model | None = None
     best_score = math.inf
     converged = stopped = False
-    for index in range(max_epochs):
-        rate = _rules.epoch_learning_rate(
-            rules.learning_rate, rules.schedule, model.t + 1, rules.power_t, model.state
-        )
-        before = model.copy()
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
-                loss = epoch(model, rate)
-                score = validation(model) if validation is not None else loss
-        except KeyboardInterrupt:
-            model.load(before)
-            warnings.warn(
-                f"fit interrupted (Ctrl-C) during epoch {index + 1}: kept the model of the last "
-                f"completed epoch ({index})",
-                FitInterruptedWarning,
-                stacklevel=4,
+    with ctrl_c_watch() as ctrl_c:
+        for index in range(max_epochs):
+            rate = _rules.epoch_learning_rate(
+                rules.learning_rate, rules.schedule, model.t + 1, rules.power_t, model.state
             )
-            stopped = True
-            break
-        model.t += 1
-        score = score if math.isfinite(loss) else math.nan
-        verdict = _rules.epoch_verdict(
-            model.state,
-            score,
-            rules.tol,
-            rules.n_iter_no_change,
-            rules.schedule,
-            rules.monotone,
-            rules.rise_atol,
-        )
-        if verdict >= _rules.NONFINITE:
-            if verdict == _rules.NONFINITE and on_nonfinite is not None:
-                on_nonfinite()  # names a NaN/inf in the input when there is one
-            raise_divergence(verdict, index + 1, loss, model.state, rate)
-        history.append(loss)
-        if validation is not None:
-            validation_history.append(score)
-            if score < best_score:
-                best_score, best = score, model.copy()
-        if progress is not None:
-            progress(index + 1, loss, rate)
-        if callback is not None and to_user_units is not None:
-            coef, intercept = to_user_units(model)
-            info = EpochInfo(
-                index + 1, loss, score if validation is not None else None, rate, coef, intercept
-            )
-            if callback(info) is False:
+            before = model.copy()
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+                    loss = epoch(model, rate)
+                    score = validation(model) if validation is not None else loss
+            except KeyboardInterrupt:
+                model.load(before)
+                _warn_interrupted(index + 1, index)
                 stopped = True
                 break
-        if verdict == _rules.CONVERGED:
-            converged = True
-            break
+            model.t += 1
+            score = score if math.isfinite(loss) else math.nan
+            verdict = _rules.epoch_verdict(
+                model.state,
+                score,
+                rules.tol,
+                rules.n_iter_no_change,
+                rules.schedule,
+                rules.monotone,
+                rules.rise_atol,
+            )
+            if verdict >= _rules.NONFINITE:
+                if verdict == _rules.NONFINITE and on_nonfinite is not None:
+                    on_nonfinite()  # names a NaN/inf in the input when there is one
+                raise_divergence(verdict, index + 1, loss, model.state, rate)
+            history.append(loss)
+            if validation is not None:
+                validation_history.append(score)
+                if score < best_score:
+                    best_score, best = score, model.copy()
+            if progress is not None:
+                progress(index + 1, loss, rate)
+            if callback is not None and to_user_units is not None:
+                coef, intercept = to_user_units(model)
+                held_out = score if validation is not None else None
+                info = EpochInfo(index + 1, loss, held_out, rate, coef, intercept)
+                if callback(info) is False:
+                    stopped = True
+                    break
+            if ctrl_c[0]:  # a Ctrl-C whose KeyboardInterrupt Python swallowed (see ctrl_c_watch)
+                _warn_interrupted(index + 1, index + 1)
+                stopped = True
+                break
+            if verdict == _rules.CONVERGED:
+                converged = True
+                break
     if best is not None:
         model.load(best)
     if not model.finite():
@@ -217,6 +243,17 @@ def run_epochs(
         len(history),
         converged or rules.tol < 0,
         stopped,
+    )
+
+
+def _warn_interrupted(epoch: int, kept: int) -> None:
+    """The FitInterruptedWarning of a Ctrl-C in ``epoch``, pointing where run_epochs' caller's
+    caller is (one frame more than a warning in run_epochs itself)."""
+    warnings.warn(
+        f"fit interrupted (Ctrl-C) during epoch {epoch}: kept the model of the last completed "
+        f"epoch ({kept})",
+        FitInterruptedWarning,
+        stacklevel=5,
     )
 
 
