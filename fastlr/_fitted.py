@@ -41,10 +41,13 @@ def is_dask_array(X: Any) -> bool:
     )
 
 
-def fit_on_dask(model: Any, X: Any, y: Any, weights: Any, coef_init: Any, intercept: Any) -> None:
-    """Fit ``model`` on the cluster of a dask array X (:func:`train_on_dask`, warning at the
-    line that called ``fit``); a dask array has no column names, so stale ones go."""
-    train_on_dask(model, X, y, weights, coef_init, intercept, stacklevel=4)
+def fit_on_dask(
+    model: Any, X: Any, y: Any, weights: Any, coef_init: Any, intercept: Any, client: Any = None
+) -> None:
+    """Fit ``model`` on the cluster of a dask array X (:func:`train_on_dask`), warning at the
+    line that called ``fit`` or :func:`fastlr.dask.fit` (both call this directly); a dask array
+    has no column names, so stale ones go."""
+    train_on_dask(model, X, y, weights, coef_init, intercept, client=client, stacklevel=4)
     set_feature_names(model, None)
 
 
@@ -284,10 +287,10 @@ def initial_model(
     return coef, intercept
 
 
-def publish(
-    model: Any, trained: Trained, two_d: bool, d: int, history: np.ndarray, append: bool
-) -> None:
-    """Fitted attributes from a run, in the units of X."""
+def publish(model: Any, trained: Trained, two_d: bool, d: int, append: bool) -> None:
+    """Fitted attributes from a run, in the units of X (``append``: the run's loss history
+    continues the model's, as a later ``partial_fit`` chunk does)."""
+    history = trained.loop.history
     coef, intercept = trained.scaling.to_user(trained.model.coef, trained.model.intercept)
     model.coef_ = coef if two_d else coef[0]
     model.intercept_ = intercept if two_d else float(intercept[0])
@@ -430,7 +433,7 @@ def train_on_dask(
         # failed also cancelled the user's persisted X and y it was computed from.
         rows.blocks = []
     warn_of_caution(trained, settings, stacklevel=stacklevel + 1)
-    publish(estimator, trained, two_d, d, trained.loop.history, append=False)
+    publish(estimator, trained, two_d, d, append=False)
     estimator.validation_loss_history_ = None
     estimator.block_tasks_ = backend.block_tasks
     return estimator

@@ -81,8 +81,9 @@ def resolve_settings(p: Parameters, n_threads: int = 1) -> TrainSettings:
     if p.callback is not None and not callable(p.callback):
         raise TypeError(f"callback must be None or a callable; got {p.callback!r}")
     check_bool(p.warm_start, "warm_start")
-    asked = {"momentum": momentum is not None and momentum > 0, "average": average}
-    refuse_options_of_other_modes(mode, {**asked, "hogwild": hogwild})
+    momentum_asked = momentum is not None and momentum > 0
+    asked = {"momentum": momentum_asked, "average": average, "hogwild": hogwild}
+    refuse_options_of_other_modes(mode, asked)
     return TrainSettings(
         mode=mode,
         learning_rate=learning_rate,

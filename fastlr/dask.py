@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fastlr._fitted import fit_on_dask
 from fastlr._fitted import is_dask_array as is_dask_array
 from fastlr._fitted import predict_on_dask as predict
-from fastlr._fitted import set_feature_names, train_on_dask
 from fastlr._fitted import train_on_dask as fit_estimator
 from fastlr.engines.dask import FAN_IN as FAN_IN
 from fastlr.engines.dask import DaskBackend, merge_moments, train
@@ -105,8 +105,5 @@ def fit(
     >>> bool(abs(model.coef_ - coef).max() < 0.01)  # doctest: +SKIP
     True
     """
-    train_on_dask(
-        estimator, X, y, sample_weight, coef_init, intercept_init, client=client, stacklevel=3
-    )
-    set_feature_names(estimator, None)
+    fit_on_dask(estimator, X, y, sample_weight, coef_init, intercept_init, client)
     return estimator

@@ -276,7 +276,7 @@ class LinearRegression(FittedModel, Parameters):
         finally:
             finish(progress)
         warn_of_caution(trained, settings, stacklevel=3)
-        publish(self, trained, two_d, X.shape[1], trained.loop.history, append=False)
+        publish(self, trained, two_d, X.shape[1], append=False)
         set_feature_names(self, names)
         self.validation_loss_history_ = trained.loop.validation_history
         return self
@@ -333,7 +333,7 @@ class LinearRegression(FittedModel, Parameters):
             _check_same_shape(self, previous, X.shape[1], Y.shape[1])
         backend, progress = engine.backend(X, settings), progress_printer(1, verbose)
         trained = run.partial(backend, X, Y, weights, settings, previous, progress)
-        publish(self, trained, two_d, X.shape[1], trained.loop.history, append=previous is not None)
+        publish(self, trained, two_d, X.shape[1], append=previous is not None)
         if previous is None:
             set_feature_names(self, names)
         return self
