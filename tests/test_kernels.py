@@ -16,6 +16,7 @@ from fastlr import _reference_normals as reference_normals
 from fastlr import kernels, reference
 from fastlr._random import regression_spec
 from fastlr.kernels import generate as _generate
+from fastlr.kernels.records import Iterate, Momentum, Penalty, Rows, Scaling
 from fastlr.training.loop import RowOrder
 
 DTYPES = [np.float32, np.float64]
@@ -113,33 +114,20 @@ def test_sgd_epoch_matches_reference(
         seed, n, d, k, dtype, weighted, standardized
     )
     order = RowOrder(n, shuffled, seed).next()
-    decay = 1 - 0.01 * 0.3 if penalty in ("l2", "elasticnet") else 1.0
-    l1_step = 0.01 * 0.2 if penalty in ("l1", "elasticnet") else 0.0
+    l2 = 0.3 if penalty in ("l2", "elasticnet") else 0.0
+    l1 = 0.2 if penalty in ("l1", "elasticnet") else 0.0
+    rows, scaling = Rows(X, Y, weights), Scaling(shift, scale)
     results = []
     for module in (reference, kernels):
         c, b = coef.copy(), intercept.copy()
-        state = np.zeros(k * d + 1) if l1_step else None
+        state = np.zeros(k * d + 1) if l1 else None
         average = np.zeros((k, d + 2)) if averaged else None
         middle = int(split * n)  # an epoch run in two calls, as the solvers slice it
         total = 0.0
         for lo, hi in ((0, middle), (middle, n)):
+            iterate = Iterate(c, b, np.zeros((k, d + 1)), state, average)
             total += module.sgd_epoch(
-                X,
-                Y,
-                weights,
-                c,
-                b,
-                0.01,
-                order,
-                lo,
-                hi,
-                fit_intercept,
-                shift,
-                scale,
-                decay,
-                l1_step,
-                state,
-                average,
+                rows, iterate, 0.01, order, lo, hi, fit_intercept, scaling, Penalty(l2, l1)
             )
         results.append((total, c, b, state, average))
     (loss_r, c_r, b_r, s_r, a_r), (loss_k, c_k, b_k, s_k, a_k) = results
@@ -198,25 +186,17 @@ def test_minibatch_epoch_matches_reference(
         velocity = np.full((k, d + 1), 0.1)
         average = np.zeros((k, d + 2)) if averaged else None
         total = module.minibatch_epoch(
-            X,
-            Y,
-            weights,
-            c,
-            b,
+            Rows(X, Y, weights),
+            Iterate(c, b, velocity, None, average),
             0.02,
             order,
             0,
             n,
             batch_size,
             fit_intercept,
-            shift,
-            scale,
-            l2,
-            l1,
-            momentum,
-            nesterov and momentum > 0,
-            velocity,
-            average,
+            Scaling(shift, scale),
+            Penalty(l2, l1),
+            Momentum(momentum, nesterov and momentum > 0),
         )
         results.append((total, c, b, velocity, average))
     for actual, expected in zip(results[1], results[0], strict=False):
@@ -274,7 +254,8 @@ def test_update_rule_matches_reference(seed, d, k, momentum, nesterov, l2, l1, f
     outputs = []
     for update in (reference.update_parameters, kernels.update_parameters):
         c, b, v = coef.copy(), intercept.copy(), velocity.copy()
-        update(c, b, grad, 0.3, l2, l1, momentum, nesterov and momentum > 0, v, fit_intercept)
+        rule = Momentum(momentum, nesterov and momentum > 0)
+        update(Iterate(c, b, v, None, None), grad, 0.3, Penalty(l2, l1), rule, fit_intercept)
         outputs.append((c, b, v))
     for actual, expected in zip(*outputs[::-1], strict=False):
         assert_close(actual, expected, rtol=1e-12)
@@ -283,7 +264,6 @@ def test_update_rule_matches_reference(seed, d, k, momentum, nesterov, l2, l1, f
 @given(seed=st.integers(0, 2**32 - 1), n=sizes, d=st.integers(1, 9), weighted=st.booleans())
 def test_column_moments_and_row_norms_match_reference(seed, n, d, weighted):
     from fastlr.engines.memory import FusedBackend
-    from fastlr.training.settings import Scaling
 
     X, Y, weights, shift, scale, _, _ = options(seed, n, d, 1, np.float64, weighted, True)
     fused, numpy = FusedBackend(2), reference.NumpyBackend()
@@ -419,22 +399,16 @@ def test_boundscheck_run_really_checks_bounds():
     X, y, coef, intercept = problem(0, 10, 4, np.float64)
     with pytest.raises(IndexError):
         kernels.sgd_epoch(
-            X,
-            y.reshape(-1, 1),
-            None,
-            coef[None, :].copy(),
-            np.array([intercept]),
+            Rows(X, y.reshape(-1, 1), None),
+            Iterate(coef[None, :].copy(), np.array([intercept]), np.zeros((1, 5)), None, None),
             0.1,
             np.empty(0, np.uint64),
             0,
             X.shape[0],
             True,
-            np.zeros(3),  # one shift and scale short of the 4 features: reads past the end
-            np.ones(3),
-            1.0,
-            0.0,
-            None,
-            None,
+            # one shift and scale short of the 4 features: reads past the end
+            Scaling(np.zeros(3), np.ones(3)),
+            Penalty(0.0, 0.0),
         )
 
 

@@ -20,8 +20,10 @@ import pytest
 
 import fastlr
 from fastlr import kernels, reference
+from fastlr.kernels.records import Iterate, Momentum, Penalty, Rows, Scaling
 from fastlr.training.loop import RowOrder
 
+NO_PENALTY = Penalty(0.0, 0.0)
 SHAPES = [(200_000, 20), (20_000, 200)]
 
 
@@ -59,27 +61,13 @@ def test_sgd_epoch(benchmark, problem, implementation):
     X, y, coef, order = problem
     if X.shape[0] > 20_000:  # the NumPy twin is a Python loop per sample: time 20,000 of them
         X, y, order = X[:20_000], y[:20_000], RowOrder(20_000, True, 0).next()
-    Y, n = y.reshape(-1, 1), X.shape[0]
+    Y, n, d = y.reshape(-1, 1), X.shape[0], X.shape[1]
     module = {"numpy": reference, "fastlr": kernels}[implementation]
 
     def function():
+        iterate = Iterate(coef[None, :].copy(), np.array([0.1]), np.zeros((1, d + 1)), None, None)
         return module.sgd_epoch(
-            X,
-            Y,
-            None,
-            coef[None, :].copy(),
-            np.array([0.1]),
-            1e-3,
-            order,
-            0,
-            n,
-            True,
-            None,
-            None,
-            1.0,
-            0.0,
-            None,
-            None,
+            Rows(X, Y, None), iterate, 1e-3, order, 0, n, True, Scaling(None, None), NO_PENALTY
         )
 
     run(benchmark, f"sgd epoch {X.shape[0]}x{X.shape[1]}", function)
@@ -92,26 +80,19 @@ def test_minibatch_epoch(benchmark, problem, implementation):
     module = {"numpy": reference, "fastlr": kernels}[implementation]
 
     def function():
+        iterate = Iterate(coef[None, :].copy(), np.array([0.1]), np.zeros((1, d + 1)), None, None)
         return module.minibatch_epoch(
-            X,
-            Y,
-            None,
-            coef[None, :].copy(),
-            np.array([0.1]),
+            Rows(X, Y, None),
+            iterate,
             1e-3,
             order,
             0,
             n,
             256,
             True,
-            None,
-            None,
-            0.0,
-            0.0,
-            0.0,
-            False,
-            np.zeros((1, d + 1)),
-            None,
+            Scaling(None, None),
+            NO_PENALTY,
+            Momentum(0.0, False),
         )
 
     run(benchmark, f"minibatch epoch {X.shape[0]}x{X.shape[1]}", function)

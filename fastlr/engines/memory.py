@@ -15,6 +15,7 @@ from fastlr import kernels
 from fastlr._threading import parallel_launch, resolve_n_jobs
 from fastlr.engines.calls import EpochCalls
 from fastlr.engines.protocol import EpochData, GramEpochs
+from fastlr.kernels.records import Iterate
 from fastlr.training.loop import LoopRules, Model
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
@@ -157,49 +158,31 @@ class FusedBackend(EpochCalls):
     def gram_loss_gradient(
         self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray
     ) -> float:
-        return float(
-            kernels.gram_loss_and_gradient(
-                problem.H,
-                problem.C,
-                problem.mean_z,
-                problem.y_mean,
-                problem.y_var,
-                coef,
-                intercept,
-                grad,
-            )
-        )
+        return float(kernels.gram_loss_and_gradient(problem, coef, intercept, grad))
 
     # ------------------------------------------------------------------ epochs
     # (update, sgd and minibatch: EpochCalls, on the kernels named above)
     def hogwild(
         self, data: EpochData, model: Model, rate: float
     ) -> tuple[float, np.ndarray | None]:
-        X, Y, sample_weight, s, scaling = data.X, data.Y, data.sample_weight, data.s, data.scaling
-        order = data.order
-        parts = s.n_threads
+        s, parts = data.s, data.s.n_threads
         k, d = model.coef.shape
         averages = np.zeros((parts, k, d + 2)) if s.average else None
         l1_states = None
         if model.l1_state is not None:
             l1_states = np.repeat(model.l1_state[None, :], parts, axis=0)
+        # one slot per part in the iterate's l1_state and average
+        iterate = Iterate(model.coef, model.intercept, model.velocity, l1_states, averages)
         with parallel_launch(parts):
             total = kernels.sgd_epoch_hogwild(
-                X,
-                Y,
-                sample_weight,
-                model.coef,
-                model.intercept,
+                data.rows,
+                iterate,
                 rate,
-                order,
+                data.order,
                 parts,
                 s.fit_intercept,
-                scaling.shift,
-                scaling.scale,
-                1.0 - rate * s.l2,
-                rate * s.l1,
-                l1_states,
-                averages,
+                data.scaling,
+                s.penalty,
             )
         if l1_states is not None and model.l1_state is not None:
             model.l1_state[...] = l1_states.mean(axis=0)
@@ -215,28 +198,14 @@ class FusedBackend(EpochCalls):
         history: np.ndarray,
     ) -> tuple[int, int]:
         ran, verdict = kernels.gram_epochs(
-            problem.H,
-            problem.C,
-            problem.mean_z,
-            problem.y_mean,
-            problem.y_var,
-            model.coef,
-            model.intercept,
-            model.velocity,
-            rules.learning_rate,
-            rules.schedule,
-            rules.power_t,
-            model.t + 1,
-            s.l2,
-            s.l1,
-            s.heavy_ball,
-            s.nesterov,
+            problem,
+            model.iterate(),
+            rules.schedule_from(model.t + 1),
+            s.penalty,
+            s.momentum_rule,
             s.fit_intercept,
             count,
-            rules.tol,
-            rules.n_iter_no_change,
-            rules.monotone,
-            rules.rise_atol,
+            rules.stopping,
             model.state,
             history,
         )

@@ -4,8 +4,8 @@
 These are the reference's twins of the keyed row order, the parameter update and the sgd and
 mini-batch epochs (:mod:`fastlr.reference` re-exports the public ones, which is where the test
 suite and the benchmarks call them). Like the rest of the reference they are written to be
-read, not to be fast: whole-array NumPy, float64 sums whatever the input dtype, and no import of
-``fastlr.kernels``.
+read, not to be fast: whole-array NumPy, float64 sums whatever the input dtype, and no kernel
+called (they take the kernels' records, :mod:`fastlr.kernels.records`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastlr.engines.calls import EpochCalls
+from fastlr.kernels.records import Iterate, Momentum, Penalty, Rows
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
 __all__ = ["NumpyBackend", "minibatch_epoch", "row_order", "sgd_epoch", "update_parameters"]
@@ -89,32 +90,31 @@ def _standardized(X: np.ndarray, shift: np.ndarray | None, scale: np.ndarray | N
 
 
 def update_parameters(
-    coef: np.ndarray,
-    intercept: np.ndarray,
+    iterate: Iterate,
     grad: np.ndarray,
     learning_rate: float,
-    l2: float,
-    l1: float,
-    momentum: float,
-    nesterov: bool,
-    velocity: np.ndarray,
+    penalty: Penalty,
+    momentum: Momentum,
     fit_intercept: bool,
 ) -> None:
     """Twin of :func:`fastlr.training.rules.update_parameters`, in whole-array NumPy: one step.
 
     ``grad`` (k, d + 1) holds the gradient of the squared loss, the intercept's in the last
-    column. The step adds ``l2 * coef``, applies (Nesterov) momentum through ``velocity``,
-    moves ``coef`` and ``intercept`` in place, then soft-thresholds ``coef`` by
-    ``learning_rate * l1``.
+    column. The step adds ``l2 * coef``, applies (Nesterov) momentum through
+    ``iterate.velocity``, moves ``iterate.coef`` and ``.intercept`` in place, then
+    soft-thresholds ``coef`` by ``learning_rate * l1``.
 
     Parameters
     ----------
-    coef : ndarray of shape (k, d), float64, updated in place
-    intercept : ndarray of shape (k,), float64, updated in place
+    iterate : Iterate
+        ``coef`` (k, d), ``intercept`` (k,) and ``velocity`` (k, d + 1), float64, updated in
+        place (its ``l1_state`` and ``average`` are not read).
     grad : ndarray of shape (k, d + 1)
-    learning_rate, l2, l1, momentum : float
-    nesterov : bool
-    velocity : ndarray of shape (k, d + 1), updated in place
+    learning_rate : float
+    penalty : Penalty
+        ``l2`` and ``l1``.
+    momentum : Momentum
+        ``beta`` (0.0: none) and ``nesterov``.
     fit_intercept : bool
         When False the intercept does not move.
 
@@ -122,22 +122,26 @@ def update_parameters(
     --------
     >>> import numpy as np
     >>> from fastlr import reference
+    >>> from fastlr.kernels.records import Iterate, Momentum, Penalty
     >>> coef, intercept, velocity = np.zeros((1, 2)), np.zeros(1), np.zeros((1, 3))
     >>> grad = np.array([[1.0, -2.0, 0.5]])
+    >>> iterate = Iterate(coef, intercept, velocity, None, None)
     >>> reference.update_parameters(
-    ...     coef, intercept, grad, 0.5, 0.0, 0.0, 0.0, False, velocity, True
+    ...     iterate, grad, 0.5, Penalty(0.0, 0.0), Momentum(0.0, False), True
     ... )
     >>> coef, intercept
     (array([[-0.5,  1. ]]), array([-0.25]))
     """
+    coef, intercept, velocity = iterate.coef, iterate.intercept, iterate.velocity
+    l2, l1 = penalty
     g = grad.copy()
     g[:, :-1] += l2 * coef
     if not fit_intercept:
         g[:, -1] = 0.0
-    if momentum > 0:
-        velocity *= momentum
+    if momentum.beta > 0:
+        velocity *= momentum.beta
         velocity += g
-        g = g + momentum * velocity if nesterov else velocity.copy()
+        g = g + momentum.beta * velocity if momentum.nesterov else velocity.copy()
     coef -= learning_rate * g[:, :-1]
     intercept -= learning_rate * g[:, -1]
     if l1 > 0:
@@ -154,51 +158,41 @@ def _accumulate(average: np.ndarray | None, coef: np.ndarray, intercept: np.ndar
 
 
 def sgd_epoch(
-    X: np.ndarray,
-    Y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    coef: np.ndarray,
-    intercept: np.ndarray,
+    rows: Rows,
+    iterate: Iterate,
     learning_rate: float,
     shuffle: np.ndarray,
     lo: int,
     hi: int,
     fit_intercept: bool,
-    shift: np.ndarray | None,
-    scale: np.ndarray | None,
-    decay: float,
-    l1_step: float,
-    l1_state: np.ndarray | None,
-    average: np.ndarray | None,
+    scaling: Scaling,
+    penalty: Penalty,
 ) -> float:
     """Twin of the sgd kernel: one update per sample at epoch positions [lo, hi) of
-    :func:`row_order`, ``coef`` (k, d) and ``intercept`` (k,) updated in place.
+    :func:`row_order`, ``iterate.coef`` (k, d) and ``.intercept`` (k,) updated in place.
 
     Each sample's residual ``r`` is taken before its own update; the step is
     ``learning_rate * w * r`` along the standardized row ``z = (x - shift) * scale`` (raw
-    ``x`` when ``shift``/``scale`` are None), after multiplying ``coef`` by ``decay`` (L2).
+    ``x`` when the scaling is None), after multiplying ``coef`` by ``1 - learning_rate * l2``.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, d)
-    Y : ndarray of shape (n_samples, k)
-    sample_weight : ndarray of shape (n_samples,) or None
-    coef, intercept : ndarray of shape (k, d) and (k,), float64, updated in place
+    rows : Rows
+        ``X`` (n_samples, d), ``Y`` (n_samples, k), ``sample_weight`` (n_samples,) or None.
+    iterate : Iterate
+        ``coef`` and ``intercept``, float64, updated in place; ``l1_state`` (k * d + 1,) or
+        None, the cumulative L1 penalty's state (Tsuruoka et al., 2009); ``average``
+        (k, d + 2) or None, which accumulates each iterate for Polyak-Ruppert averaging.
     learning_rate : float
     shuffle : ndarray of uint64
         The epoch's key (see :func:`row_order`).
     lo, hi : int
         The epoch positions this call covers.
     fit_intercept : bool
-    shift, scale : ndarray of shape (d,) or None
-    decay : float
-        ``1 - learning_rate * l2``.
-    l1_step : float
-        The cumulative L1 penalty added per sample (0 for none).
-    l1_state : ndarray of shape (k * d + 1,) or None
-        The cumulative penalty's state (Tsuruoka et al., 2009).
-    average : ndarray of shape (k, d + 2) or None
-        Accumulates each iterate for Polyak-Ruppert averaging.
+    scaling : Scaling
+        ``shift`` and ``scale``, arrays of shape (d,) or both None.
+    penalty : Penalty
+        ``l2`` (the decay) and ``l1`` (its cumulative step is ``learning_rate * l1``).
 
     Returns
     -------
@@ -209,16 +203,27 @@ def sgd_epoch(
     --------
     >>> import numpy as np
     >>> from fastlr import reference
+    >>> from fastlr.kernels.records import Iterate, Penalty, Rows, Scaling
     >>> X, Y = np.array([[1.0], [2.0]]), np.array([[2.0], [4.0]])
     >>> coef, intercept = np.zeros((1, 1)), np.zeros(1)
+    >>> iterate = Iterate(coef, intercept, np.zeros((1, 2)), None, None)
     >>> no_shuffle = np.empty(0, dtype=np.uint64)
     >>> total = reference.sgd_epoch(
-    ...     X, Y, None, coef, intercept, 0.1, no_shuffle, 0, 2, False, None, None,
-    ...     1.0, 0.0, None, None,
+    ...     Rows(X, Y, None), iterate, 0.1, no_shuffle, 0, 2, False, Scaling(None, None),
+    ...     Penalty(0.0, 0.0),
     ... )
     >>> round(total, 6), coef.round(6)  # r = -2, then r = 0.2 * 2 - 4 = -3.6
     (16.96, array([[0.92]]))
     """
+    X, Y, sample_weight = rows
+    coef, intercept, l1_state, average = (
+        iterate.coef,
+        iterate.intercept,
+        iterate.l1_state,
+        iterate.average,
+    )
+    shift, scale = scaling
+    decay, l1_step = 1.0 - learning_rate * penalty.l2, learning_rate * penalty.l1
     k, d = coef.shape
     total = 0.0
     for i in row_order(X.shape[0], shuffle)[lo:hi]:
@@ -246,35 +251,28 @@ def sgd_epoch(
 
 
 def minibatch_epoch(
-    X: np.ndarray,
-    Y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    coef: np.ndarray,
-    intercept: np.ndarray,
+    rows: Rows,
+    iterate: Iterate,
     learning_rate: float,
     shuffle: np.ndarray,
     lo: int,
     hi: int,
     batch_size: int,
     fit_intercept: bool,
-    shift: np.ndarray | None,
-    scale: np.ndarray | None,
-    l2: float,
-    l1: float,
-    momentum: float,
-    nesterov: bool,
-    velocity: np.ndarray,
-    average: np.ndarray | None,
+    scaling: Scaling,
+    penalty: Penalty,
+    momentum: Momentum,
 ) -> float:
     """Twin of the mini-batch kernel: one :func:`update_parameters` step per batch of epoch
     positions [lo, hi), on the batch's gradient in training coordinates.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, d)
-    Y : ndarray of shape (n_samples, k)
-    sample_weight : ndarray of shape (n_samples,) or None
-    coef, intercept : ndarray of shape (k, d) and (k,), float64, updated in place
+    rows : Rows
+        ``X`` (n_samples, d), ``Y`` (n_samples, k), ``sample_weight`` (n_samples,) or None.
+    iterate : Iterate
+        ``coef``, ``intercept`` and ``velocity``, float64, updated in place; ``average``
+        (k, d + 2) or None.
     learning_rate : float
     shuffle : ndarray of uint64
         The epoch's key (see :func:`row_order`).
@@ -282,11 +280,10 @@ def minibatch_epoch(
         The epoch positions this call covers.
     batch_size : int
     fit_intercept : bool
-    shift, scale : ndarray of shape (d,) or None
-    l2, l1, momentum : float
-    nesterov : bool
-    velocity : ndarray of shape (k, d + 1), updated in place
-    average : ndarray of shape (k, d + 2) or None
+    scaling : Scaling
+        ``shift`` and ``scale``, arrays of shape (d,) or both None.
+    penalty : Penalty
+    momentum : Momentum
 
     Returns
     -------
@@ -297,20 +294,25 @@ def minibatch_epoch(
     --------
     >>> import numpy as np
     >>> from fastlr import reference
+    >>> from fastlr.kernels.records import Iterate, Momentum, Penalty, Rows, Scaling
     >>> X, Y = np.array([[1.0], [2.0]]), np.array([[2.0], [4.0]])
-    >>> coef, intercept, velocity = np.zeros((1, 1)), np.zeros(1), np.zeros((1, 2))
+    >>> coef, intercept = np.zeros((1, 1)), np.zeros(1)
+    >>> iterate = Iterate(coef, intercept, np.zeros((1, 2)), None, None)
     >>> no_shuffle = np.empty(0, dtype=np.uint64)
     >>> total = reference.minibatch_epoch(
-    ...     X, Y, None, coef, intercept, 0.1, no_shuffle, 0, 2, 2, True, None, None,
-    ...     0.0, 0.0, 0.0, False, velocity, None,
+    ...     Rows(X, Y, None), iterate, 0.1, no_shuffle, 0, 2, 2, True, Scaling(None, None),
+    ...     Penalty(0.0, 0.0), Momentum(0.0, False),
     ... )
     >>> total, coef, intercept.round(6)  # one batch: gradient (-5, -3)
     (20.0, array([[0.5]]), array([0.3]))
     """
-    rows = row_order(X.shape[0], shuffle)[lo:hi]
+    X, Y, sample_weight = rows
+    coef, intercept, average = iterate.coef, iterate.intercept, iterate.average
+    shift, scale = scaling
+    visited = row_order(X.shape[0], shuffle)[lo:hi]
     total = 0.0
-    for start in range(0, rows.size, batch_size):
-        batch = rows[start : start + batch_size]
+    for start in range(0, visited.size, batch_size):
+        batch = visited[start : start + batch_size]
         Z = _standardized(X[batch], shift, scale)
         w = np.ones(batch.size) if sample_weight is None else sample_weight[batch]
         R = Z @ coef.T + intercept - Y[batch].astype(np.float64)
@@ -318,18 +320,7 @@ def minibatch_epoch(
         if w.sum() <= 0:
             continue
         grad = np.hstack([(w[:, None] * R).T @ Z, (w[:, None] * R).sum(axis=0)[:, None]])
-        update_parameters(
-            coef,
-            intercept,
-            grad / w.sum(),
-            learning_rate,
-            l2,
-            l1,
-            momentum,
-            nesterov,
-            velocity,
-            fit_intercept,
-        )
+        update_parameters(iterate, grad / w.sum(), learning_rate, penalty, momentum, fit_intercept)
         _accumulate(average, coef, intercept)
     return total
 

@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from fastlr.kernels.records import Rows
 from fastlr.training.loop import LoopRules, Model
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
@@ -17,9 +18,7 @@ class EpochData:
     scaling, the epoch's row order (:class:`~fastlr.training.loop.RowOrder`'s key; empty: rows
     in order) and the sum of iterates each update adds to (None: no averaging)."""
 
-    X: np.ndarray
-    Y: np.ndarray
-    sample_weight: np.ndarray | None
+    rows: Rows
     s: TrainSettings
     scaling: Scaling
     order: np.ndarray

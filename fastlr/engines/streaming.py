@@ -47,6 +47,7 @@ from fastlr.engines.memory import (
     predict_into,
 )
 from fastlr.engines.protocol import EpochData, StochasticEpoch
+from fastlr.kernels.records import Rows
 from fastlr.training.loop import Model, RowOrder
 from fastlr.training.settings import Moments, Scaling, TrainSettings
 
@@ -285,9 +286,8 @@ class StreamingBackend(OnFused):
         blocks of the epoch's plan, each with its own row order (see the module)."""
 
         def epoch(data: EpochData, model: Model, rate: float, lo: int, hi: int) -> float:
-            X, Y, sample_weight, s, order = data.X, data.Y, data.sample_weight, data.s, data.order
-            w = sample_weight
-            rows = self._batch_rows(X, s)
+            (X, Y, w), order = data.rows, data.order
+            rows = self._batch_rows(X, data.s)
             total = 0.0
             if order.shape[0] == 0:
                 for start in range(lo, hi, rows):
@@ -301,7 +301,7 @@ class StreamingBackend(OnFused):
                 start, stop = plan.block_rows(slot, X.shape[0])
                 Xb, Yb, wb = self._views(X, Y, w, start, stop)
                 key = plan.keys[slot]
-                block = dataclasses.replace(data, X=Xb, Y=Yb, sample_weight=wb, order=key)
+                block = dataclasses.replace(data, rows=Rows(Xb, Yb, wb), order=key)
                 total += run(block, model, rate, first, last)
                 if last == stop - start:
                     self._release(X, Y, w, start, stop)
@@ -313,9 +313,9 @@ class StreamingBackend(OnFused):
         self, data: EpochData, model: Model, rate: float
     ) -> tuple[float, np.ndarray | None]:
         """Hogwild! block by block: the threads share each block's rows."""
-        X, Y, sample_weight, s, order = data.X, data.Y, data.sample_weight, data.s, data.order
+        (X, Y, sample_weight), order = data.rows, data.order
         n = X.shape[0]
-        rows = self._batch_rows(X, s)
+        rows = self._batch_rows(X, data.s)
         if order.shape[0] == 0:
             visits = [(start, min(start + rows, n), order) for start in range(0, n, rows)]
         else:
@@ -324,7 +324,7 @@ class StreamingBackend(OnFused):
         total, average = 0.0, None
         for start, stop, key in visits:
             Xb, Yb, wb = self._views(X, Y, sample_weight, start, stop)
-            block = dataclasses.replace(data, X=Xb, Y=Yb, sample_weight=wb, order=key)
+            block = dataclasses.replace(data, rows=Rows(Xb, Yb, wb), order=key)
             part, part_average = self.fused.hogwild(block, model, rate)
             total += part
             if part_average is not None:

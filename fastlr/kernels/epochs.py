@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from fastlr.kernels.jit import _u, jit_parallel, jit_serial
+from fastlr.kernels.jit import _u, jit_exact, jit_parallel, jit_serial
 from fastlr.kernels.layout import PREFETCH_ROWS, ROW_BLOCK, _prefetch_row, _visit_block
 from fastlr.kernels.options import _prefetch_weight, _slot, _standardized, _weight
 from fastlr.kernels.passes import _add_row_gradient
+from fastlr.kernels.records import Iterate
 from fastlr.kernels.rules import update_parameters
 
 
@@ -49,33 +50,33 @@ def _cumulative_l1(coef, state, l1_step):
 
 
 # --------------------------------------------------------------------------- epochs
+@jit_exact
+def _sgd_penalty(learning_rate, penalty):
+    """sgd's per-step L2 decay ``1 - rate·l2`` and L1 step ``rate·l1``, rounded as the NumPy
+    twin rounds them (no fast math here: no fused multiply-add)."""
+    return 1.0 - learning_rate * penalty.l2, learning_rate * penalty.l1
+
+
 @jit_serial
-def sgd_epoch(
-    X,
-    Y,
-    sample_weight,
-    coef,
-    intercept,
-    learning_rate,
-    shuffle,
-    lo,
-    hi,
-    fit_intercept,
-    shift,
-    scale,
-    decay,
-    l1_step,
-    l1_state,
-    average,
-):
+def sgd_epoch(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty):
     """One sgd update per sample for epoch positions [lo, hi), in the epoch's row order.
 
-    ``coef`` (k, d) and ``intercept`` (k,) are float64, updated in place, in training
-    coordinates ``z = (x - shift) * scale`` (or x when ``shift`` is None). Each step is
-    ``learning_rate · w · r · z``; L2 multiplies coef by ``decay`` first; L1 is the cumulative
-    penalty (``l1_state`` None when off); ``average`` (k, d + 2) or None sums the iterates.
-    Returns Σ w·r² over the positions.
+    ``rows`` (:class:`~fastlr.kernels.records.Rows`) are read as they are; ``iterate.coef``
+    (k, d) and ``.intercept`` (k,) are updated in place, in training coordinates
+    ``z = (x - shift) * scale`` (or x when ``scaling.shift`` is None). Each step is
+    ``learning_rate · w · r · z``; L2 multiplies coef by ``1 - learning_rate · l2`` first; L1 is
+    the cumulative penalty (``iterate.l1_state`` None when off); ``iterate.average`` (k, d + 2)
+    or None sums the iterates. Returns Σ w·r² over the positions.
     """
+    X, Y, sample_weight = rows
+    coef, intercept, l1_state, average = (
+        iterate.coef,
+        iterate.intercept,
+        iterate.l1_state,
+        iterate.average,
+    )
+    shift, scale = scaling
+    decay, l1_step = _sgd_penalty(learning_rate, penalty)
     k = _u(coef.shape[0])
     d = _u(coef.shape[1])
     shuffled = shuffle.shape[0] > 0
@@ -140,45 +141,25 @@ def _accumulate_intercepts(average, intercept, d):
 
 @jit_parallel
 def sgd_epoch_hogwild(
-    X,
-    Y,
-    sample_weight,
-    coef,
-    intercept,
-    learning_rate,
-    shuffle,
-    n_parts,
-    fit_intercept,
-    shift,
-    scale,
-    decay,
-    l1_step,
-    l1_states,
-    averages,
+    rows, iterate, learning_rate, shuffle, n_parts, fit_intercept, scaling, penalty
 ):
     """Hogwild!: ``n_parts`` threads each run :func:`sgd_epoch` on their share of the epoch's
     positions and write the shared ``coef`` without locks. Not bit-reproducible (the
-    interleaving of the writes depends on timing); ``l1_states``/``averages`` are per part."""
-    n = X.shape[0]
+    interleaving of the writes depends on timing); ``iterate.l1_state`` (n_parts, k·d + 1) and
+    ``iterate.average`` (n_parts, k, d + 2), or None, hold one slot per part."""
+    n = rows.X.shape[0]
     sums = np.zeros(n_parts)
     for p in prange(n_parts):
+        part = Iterate(
+            iterate.coef,
+            iterate.intercept,
+            iterate.velocity,
+            _slot(iterate.l1_state, p),
+            _slot(iterate.average, p),
+        )
+        lo, hi = p * n // n_parts, (p + 1) * n // n_parts
         sums[p] = sgd_epoch(
-            X,
-            Y,
-            sample_weight,
-            coef,
-            intercept,
-            learning_rate,
-            shuffle,
-            p * n // n_parts,
-            (p + 1) * n // n_parts,
-            fit_intercept,
-            shift,
-            scale,
-            decay,
-            l1_step,
-            _slot(l1_states, p),
-            _slot(averages, p),
+            rows, part, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty
         )
     return sums.sum()
 
@@ -214,30 +195,25 @@ def _to_training_gradient(grad, total_weight, shift, scale):
 
 @jit_serial
 def minibatch_epoch(
-    X,
-    Y,
-    sample_weight,
-    coef,
-    intercept,
+    rows,
+    iterate,
     learning_rate,
     shuffle,
     lo,
     hi,
     batch_size,
     fit_intercept,
-    shift,
-    scale,
-    l2,
-    l1,
+    scaling,
+    penalty,
     momentum,
-    nesterov,
-    velocity,
-    average,
 ):
     """One fused gradient and update per batch of epoch positions [lo, hi) (``lo`` a multiple
     of ``batch_size``). The batch gradient is summed over raw rows with the model's raw-unit
     twin and turned into training coordinates once per batch; the update is
     :func:`fastlr.training.rules.update_parameters`. Returns Σ w·r² (before each batch's update)."""
+    X, Y, sample_weight = rows
+    coef, intercept, average = iterate.coef, iterate.intercept, iterate.average
+    shift, scale = scaling
     shuffled = shuffle.shape[0] > 0
     rows = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)
     grad = np.empty((coef.shape[0], coef.shape[1] + 1))
@@ -262,17 +238,6 @@ def minibatch_epoch(
                 sum_r2 += _add_row_gradient(X, Y, i, w, eff, eff_b, weighted, grad)
         if total_weight > 0.0:
             _to_training_gradient(grad, total_weight, shift, scale)
-            update_parameters(
-                coef,
-                intercept,
-                grad,
-                learning_rate,
-                l2,
-                l1,
-                momentum,
-                nesterov,
-                velocity,
-                fit_intercept,
-            )
+            update_parameters(iterate, grad, learning_rate, penalty, momentum, fit_intercept)
             _accumulate(average, coef, intercept)
     return sum_r2

@@ -19,13 +19,15 @@ from fastlr.kernels.rules import (
 
 
 @jit_serial
-def gram_loss_and_gradient(H, C, mean_z, y_mean, y_var, coef, intercept, grad):
-    """Loss and gradient from the sufficient statistics, in training coordinates.
+def gram_loss_and_gradient(problem, coef, intercept, grad):
+    """Loss and gradient from the sufficient statistics
+    (:class:`~fastlr.kernels.records.GramProblem`), in training coordinates.
 
     With u = b - ȳ: ``L = ½ Σ_o (wᵀHw - 2wᵀC_o + 2u·m_zᵀw + u² + var_o)``,
     ``∇_w = Hw - C_o + u·m_z`` and ``∇_b = u + m_zᵀw``, where H = E_w[zzᵀ], C = E_w[z(y - ȳ)],
     m_z = E_w[z]. Centered y keeps the loss accurate down to rounding of var(y).
     """
+    H, C, mean_z, y_mean, y_var = problem
     k, d = coef.shape
     loss = 0.0
     for o in range(k):
@@ -48,45 +50,34 @@ def gram_loss_and_gradient(H, C, mean_z, y_mean, y_var, coef, intercept, grad):
 
 @jit_serial
 def gram_epochs(
-    H,
-    C,
-    mean_z,
-    y_mean,
-    y_var,
-    coef,
-    intercept,
-    velocity,
-    learning_rate,
+    problem,
+    iterate,
     schedule,
-    power_t,
-    t_start,
-    l2,
-    l1,
+    penalty,
     momentum,
-    nesterov,
     fit_intercept,
     max_epochs,
-    tol,
-    n_iter_no_change,
-    monotone,
-    rise_atol,
+    stopping,
     state,
     history,
 ):
     """Up to ``max_epochs`` full-batch iterations on the sufficient statistics, O(k·d²) each,
     with the same rules as the Python loop (:mod:`fastlr.training.rules`), the certified error of
-    each epoch included. Returns (epochs, verdict); ``history`` receives each epoch's objective."""
+    each epoch included; ``iterate`` is updated in place, ``state`` is the loop's state. Returns
+    (epochs, verdict); ``history`` receives each epoch's objective."""
+    coef, intercept = iterate.coef, iterate.intercept
+    l2, l1 = penalty
+    learning_rate, rule, power_t, t_start = schedule
+    tol, n_iter_no_change, monotone, rise_atol = stopping
     k, d = coef.shape
     grad = np.empty((k, d + 1))
     for e in range(max_epochs):
-        loss = gram_loss_and_gradient(H, C, mean_z, y_mean, y_var, coef, intercept, grad)
+        loss = gram_loss_and_gradient(problem, coef, intercept, grad)
         loss += penalty_value(coef, l2, l1)
         state[_GAP] = certified_gap(coef, intercept, grad, l2, l1, fit_intercept, state)
-        rate = epoch_learning_rate(learning_rate, schedule, t_start + e, power_t, state)
-        update_parameters(
-            coef, intercept, grad, rate, l2, l1, momentum, nesterov, velocity, fit_intercept
-        )
-        verdict = epoch_verdict(state, loss, tol, n_iter_no_change, schedule, monotone, rise_atol)
+        rate = epoch_learning_rate(learning_rate, rule, t_start + e, power_t, state)
+        update_parameters(iterate, grad, rate, penalty, momentum, fit_intercept)
+        verdict = epoch_verdict(state, loss, tol, n_iter_no_change, rule, monotone, rise_atol)
         history[e] = loss
         if verdict >= _NONFINITE:
             return e, verdict

@@ -22,6 +22,7 @@ import numpy as np
 
 from fastlr._random import RandomState
 from fastlr.exceptions import DivergenceError, FitInterruptedWarning
+from fastlr.kernels.records import Iterate, Schedule, Stopping
 from fastlr.training import rules as _rules
 
 
@@ -62,6 +63,11 @@ class Model:
             self.l1_state[...] = other.l1_state
         self.t = other.t
         self.state[...] = other.state
+
+    def iterate(self, average: np.ndarray | None = None) -> Iterate:
+        """The kernels' record of this model's arrays (the same arrays: updates write here),
+        with ``average``, the running sum of iterates of an epoch, or None."""
+        return Iterate(self.coef, self.intercept, self.velocity, self.l1_state, average)
 
     def finite(self) -> bool:
         return bool(np.isfinite(self.coef).all() and np.isfinite(self.intercept).all())
@@ -123,6 +129,15 @@ class LoopRules:
     n_iter_no_change: int
     monotone: bool
     rise_atol: float
+
+    def schedule_from(self, t_start: int) -> Schedule:
+        """The kernels' record of the step schedule, from epoch ``t_start`` of the model's life."""
+        return Schedule(float(self.learning_rate), self.schedule, float(self.power_t), t_start)
+
+    @property
+    def stopping(self) -> Stopping:
+        """The kernels' record of when to stop."""
+        return Stopping(float(self.tol), self.n_iter_no_change, self.monotone, self.rise_atol)
 
 
 @dataclass

@@ -10,8 +10,12 @@ disagree on when to stop or how to step. No numba import here: the NumPy referen
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # records only: this module stays importable without numba
+    from fastlr.kernels.records import Iterate, Momentum, Penalty
 
 # Schedules, as the integers the kernels see.
 CONSTANT, INVSCALING, ADAPTIVE = 0, 1, 2
@@ -227,25 +231,23 @@ def epoch_verdict(
 
 
 def update_parameters(
-    coef: np.ndarray,
-    intercept: np.ndarray,
+    iterate: Iterate,
     grad: np.ndarray,
     learning_rate: float,
-    l2: float,
-    l1: float,
-    momentum: float,
-    nesterov: bool,
-    velocity: np.ndarray,
+    penalty: Penalty,
+    momentum: Momentum,
     fit_intercept: bool,
 ) -> None:
-    """One (proximal) gradient step, in place, for ``coef`` (k, d) and ``intercept`` (k,).
+    """One (proximal) gradient step, in place, for ``iterate.coef`` (k, d) and ``.intercept`` (k,).
 
     ``grad`` (k, d + 1) holds the gradient of the squared loss (last column: the intercept's).
-    The L2 term ``l2 * coef`` is added; with momentum, ``velocity`` (k, d + 1) becomes
-    ``momentum * velocity + g`` and the step is ``velocity`` (heavy ball) or
-    ``g + momentum * velocity`` (Nesterov, as PyTorch writes it). L1 is applied after the step as
-    a soft threshold of ``learning_rate * l1`` (proximal gradient, ISTA).
+    The L2 term ``penalty.l2 * coef`` is added; with momentum, ``iterate.velocity`` (k, d + 1)
+    becomes ``beta * velocity + g`` and the step is ``velocity`` (heavy ball) or
+    ``g + beta * velocity`` (Nesterov, as PyTorch writes it). L1 is applied after the step as a
+    soft threshold of ``learning_rate * penalty.l1`` (proximal gradient, ISTA).
     """
+    coef, intercept, velocity = iterate.coef, iterate.intercept, iterate.velocity
+    l2, l1, beta, nesterov = penalty.l2, penalty.l1, momentum.beta, momentum.nesterov
     k, d = coef.shape
     for o in range(k):
         for j in range(d + 1):
@@ -255,9 +257,9 @@ def update_parameters(
                 g = grad[o, d]
             else:
                 g = 0.0
-            if momentum > 0.0:
-                velocity[o, j] = momentum * velocity[o, j] + g
-                g = g + momentum * velocity[o, j] if nesterov else velocity[o, j]
+            if beta > 0.0:
+                velocity[o, j] = beta * velocity[o, j] + g
+                g = g + beta * velocity[o, j] if nesterov else velocity[o, j]
             if j < d:
                 w = coef[o, j] - learning_rate * g
                 if l1 > 0.0:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fastlr.engines.protocol import Backend, EpochData
+from fastlr.kernels.records import Rows
 from fastlr.training import rules as _rules
 from fastlr.training.accuracy import Accuracy, hessian, refine
 from fastlr.training.loop import (
@@ -367,7 +368,7 @@ def make_epoch(
     def stochastic_epoch(m: Model, rate: float) -> float:
         order = rows.next()
         average = np.zeros((k, d + 2)) if s.average else None
-        data = EpochData(X, Y, weights, s, scaling, order, average)
+        data = EpochData(Rows(X, Y, weights), s, scaling, order, average)
         if hogwild:
             assert backend.hogwild is not None
             total, average = backend.hogwild(data, m, rate)

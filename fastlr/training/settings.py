@@ -1,5 +1,6 @@
-"""What a training run is given and gives back: its final settings, the scaling to training
-coordinates, the data's moments, the centred Gram problem, the trained outcome."""
+"""What a training run is given and gives back: its final settings, the data's moments, the
+trained outcome (the scaling to training coordinates and the centred Gram problem are kernel
+records, :mod:`fastlr.kernels.records`, re-exported here)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,19 @@ from typing import Any
 
 import numpy as np
 
+from fastlr.kernels.records import GramProblem, Momentum, Penalty, Scaling
 from fastlr.training.accuracy import Accuracy
 from fastlr.training.loop import LoopResult, Model
+
+__all__ = [
+    "DEFAULT_MAX_ITER",
+    "GRAM_MAX_ITER",
+    "GramProblem",
+    "Moments",
+    "Scaling",
+    "TrainSettings",
+    "Trained",
+]
 
 #: Epochs over the data when ``max_iter`` is None (the default)...
 DEFAULT_MAX_ITER = 1000
@@ -58,34 +70,15 @@ class TrainSettings:
         assert self.momentum is not None, "resolved by resolve_momentum()"
         return self.momentum
 
+    @property
+    def penalty(self) -> Penalty:
+        """The kernels' record of ``l2`` and ``l1``."""
+        return Penalty(self.l2, self.l1)
 
-@dataclass(frozen=True)
-class Scaling:
-    """Training coordinates ``z = (x - shift) * scale``; both None for raw coordinates."""
-
-    shift: np.ndarray | None
-    scale: np.ndarray | None
-
-    def to_user(self, coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The same model in the units of X: ``coef * scale`` and ``b - (coef * scale)·shift``."""
-        if self.shift is None or self.scale is None:
-            return coef.copy(), intercept.copy()
-        raw = coef * self.scale
-        return raw, intercept - raw @ self.shift
-
-    def to_training(self, coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Inverse of :meth:`to_user`."""
-        if self.shift is None or self.scale is None:
-            return coef.copy(), intercept.copy()
-        return coef / self.scale, intercept + coef @ self.shift
-
-    def gradient_to_training(self, grad: np.ndarray) -> np.ndarray:
-        """A raw-unit gradient (k, d + 1) at the model's raw twin -> training coordinates."""
-        if self.shift is None or self.scale is None:
-            return grad
-        out: np.ndarray = grad.copy()
-        out[:, :-1] = self.scale * (grad[:, :-1] - np.outer(grad[:, -1], self.shift))
-        return out
+    @property
+    def momentum_rule(self) -> Momentum:
+        """The kernels' record of the resolved momentum and ``nesterov``."""
+        return Momentum(self.heavy_ball, self.nesterov)
 
 
 @dataclass(frozen=True)
@@ -99,17 +92,6 @@ class Moments:
     xy: np.ndarray | None  # (d, k) Σ w (x - x̄)(y - ȳ)
     yy: np.ndarray | None  # (k,) Σ w (y - ȳ)²
     x_var: np.ndarray  # (d,) Σ w (x - x̄)² / W
-
-
-@dataclass(frozen=True)
-class GramProblem:
-    """The least-squares problem in training coordinates, as sufficient statistics."""
-
-    H: np.ndarray  # E_w[z zᵀ]
-    C: np.ndarray  # E_w[z (y - ȳ)ᵀ]
-    mean_z: np.ndarray
-    y_mean: np.ndarray
-    y_var: np.ndarray
 
 
 @dataclass
