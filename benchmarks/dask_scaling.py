@@ -44,18 +44,18 @@ def distributed_figures(client: Any) -> dict[str, float]:
     import dask.array as da
 
     import fastlr
-    from fastlr.dask import DaskBackend, DaskTargets, scatter_blocks
+    from fastlr.dask import DaskBackend, scatter_blocks
+    from fastlr.kernels.records import Linear
 
     out: dict[str, float] = {}
     backend = DaskBackend()
     for blocks in (2, 8, 32):
         X, y, _ = fastlr.make_regression(64 * blocks, 4, random_state=0)
         rows = scatter_blocks(client, da.from_array(X, chunks=(64, 4)), da.from_array(y, 64))
-        coef, intercept, grad = np.zeros((1, 4)), np.zeros(1), np.empty((1, 5))
-        targets = DaskTargets(rows)
+        model, grad = Linear(np.zeros((1, 4)), np.zeros(1)), np.empty((1, 5))
         for _ in range(5):  # warm: compile on the workers
-            backend.loss_gradient(rows, targets, None, 0.0, coef, intercept, grad)
-        args = (rows, targets, None, 0.0, coef, intercept, grad)
+            backend.loss_gradient(rows, 0.0, model, grad)
+        args = (rows, 0.0, model, grad)
         out[f"overhead_ms_{blocks}_blocks"] = median_ms(100, backend.loss_gradient, *args)
         client.cancel(rows.blocks)
 
@@ -66,13 +66,12 @@ def distributed_figures(client: Any) -> dict[str, float]:
         Xd = da.from_array(X, chunks=(chunk, d)).persist()
     yd = da.from_array(y, chunks=chunk).persist()
     rows = scatter_blocks(client, Xd, yd)
-    coef, intercept, grad = np.zeros((1, d)), np.zeros(1), np.empty((1, d + 1))
-    targets = DaskTargets(rows)
-    backend.loss_gradient(rows, targets, None, 0.0, coef, intercept, grad)
-    args = (rows, targets, None, 0.0, coef, intercept, grad)
+    model, grad = Linear(np.zeros((1, d)), np.zeros(1)), np.empty((1, d + 1))
+    backend.loss_gradient(rows, 0.0, model, grad)
+    args = (rows, 0.0, model, grad)
     out["iteration_ms_1e6x20_f64"] = median_ms(20, backend.loss_gradient, *args)
-    backend.moments(rows, targets, None, True)
-    out["moments_pass_ms_1e6x20_f64"] = median_ms(5, backend.moments, rows, targets, None, True)
+    backend.moments(rows, True)
+    out["moments_pass_ms_1e6x20_f64"] = median_ms(5, backend.moments, rows, True)
     client.cancel(rows.blocks)
 
     try:
@@ -99,30 +98,31 @@ def distributed_figures(client: Any) -> dict[str, float]:
 def in_memory_figures() -> dict[str, float]:
     import fastlr
     from fastlr.engines.memory import FusedBackend
+    from fastlr.kernels.records import Linear, Rows
 
     out: dict[str, float] = {}
     for dtype in (np.float32, np.float64):
         n, d = 2_000_000, 32
         X, y, _ = fastlr.make_regression(n, d, random_state=0, dtype=dtype)
-        Y = y.reshape(-1, 1)
-        coef, intercept, grad = np.zeros((1, d)), np.zeros(1), np.empty((1, d + 1))
+        rows = Rows(X, y.reshape(-1, 1), None)
+        model, grad = Linear(np.zeros((1, d)), np.zeros(1)), np.empty((1, d + 1))
         one = FusedBackend(1)
-        one.loss_gradient(X, Y, None, float(n), coef, intercept, grad)
-        ms = median_ms(10, one.loss_gradient, X, Y, None, float(n), coef, intercept, grad)
+        one.loss_gradient(rows, float(n), model, grad)
+        ms = median_ms(10, one.loss_gradient, rows, float(n), model, grad)
         name = np.dtype(dtype).name
         out[f"fused_pass_GBps_per_core_{name}"] = X.nbytes / (ms / 1e3) / 1e9
-        gram_ms = median_ms(3, one.moments, X, Y, None, True)
+        gram_ms = median_ms(3, one.moments, rows, True)
         out[f"gram_pass_GBps_{name}"] = X.nbytes / (gram_ms / 1e3) / 1e9
     # d = 1000: the Gram pass is compute-bound (n d² multiply-adds), BLAS on one thread
     n, d = 20_000, 1000
     X, y, _ = fastlr.make_regression(n, d, random_state=0, dtype=np.float32)
-    Y = y.reshape(-1, 1)
+    rows = Rows(X, y.reshape(-1, 1), None)
     one = FusedBackend(1)
-    one.moments(X, Y, None, True)
-    gram_ms = median_ms(3, one.moments, X, Y, None, True)
+    one.moments(rows, True)
+    gram_ms = median_ms(3, one.moments, rows, True)
     out["gram_pass_GFLOPs_per_core_d1000_float32"] = 2 * n * d * d / (gram_ms / 1e3) / 1e9
-    coef, intercept, grad = np.zeros((1, d)), np.zeros(1), np.empty((1, d + 1))
-    ms = median_ms(10, one.loss_gradient, X, Y, None, float(n), coef, intercept, grad)
+    model, grad = Linear(np.zeros((1, d)), np.zeros(1)), np.empty((1, d + 1))
+    ms = median_ms(10, one.loss_gradient, rows, float(n), model, grad)
     out["fused_pass_GBps_per_core_d1000_float32"] = X.nbytes / (ms / 1e3) / 1e9
     sgd = fastlr.LinearRegression(mode="sgd", max_iter=1, tol=None, random_state=0)
     sgd.fit(X[:1000], y[:1000])

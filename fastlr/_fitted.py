@@ -422,8 +422,7 @@ def train_on_dask(
     settings = resolve_settings(estimator, 1)
     client = get_client(client)
     rows = scatter_blocks(client, X, y, sample_weight)
-    two_d = rows.y_array.ndim == 2
-    d = rows.shape[1]
+    two_d, d = rows.y_array.ndim == 2, rows.d
     init = initial_model(estimator, d, rows.k, coef_init, intercept_init)
     backend = DaskBackend()
     try:

@@ -77,6 +77,7 @@ class _Bar:
     ends its line."""
 
     def __init__(self, max_iter: int | None, stream: TextIO) -> None:
+        self.per_epoch = False
         self.max_iter = max_iter
         self.stream = stream
         self.start = time.perf_counter()

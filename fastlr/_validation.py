@@ -258,11 +258,7 @@ def max_abs(array: np.ndarray) -> float:
 
 def _first_nonfinite(array: np.ndarray) -> tuple[int, ...] | None:
     """Index of the first NaN/inf, scanning in row blocks so memory stays bounded (the pages of a
-    file-backed array are given back after each block), or, where
-    the data is distributed, by the array's own ``first_nonfinite``."""
-    if hasattr(array, "first_nonfinite"):
-        found: tuple[int, ...] | None = array.first_nonfinite()
-        return found
+    file-backed array are given back after each block)."""
     rows = array.reshape(array.shape[0], -1)
     for start in range(0, rows.shape[0], _SCAN_ROWS):
         bad = np.argwhere(~np.isfinite(rows[start : start + _SCAN_ROWS]))
@@ -279,8 +275,12 @@ def raise_if_not_finite(**arrays: np.ndarray) -> None:
     for name, array in arrays.items():
         where = _first_nonfinite(array)
         if where is not None:
-            value = array[where]
-            raise ValueError(
-                f"{name} contains {value} at index {where[0] if len(where) == 1 else where}; "
-                "fastlr needs finite values (drop or impute NaN/inf first)"
-            )
+            raise nonfinite_error(name, where, array[where])
+
+
+def nonfinite_error(name: str, where: tuple[int, ...], value: Any) -> ValueError:
+    """The error that names a NaN/inf ``value`` of input ``name`` at index ``where``."""
+    return ValueError(
+        f"{name} contains {value} at index {where[0] if len(where) == 1 else where}; "
+        "fastlr needs finite values (drop or impute NaN/inf first)"
+    )

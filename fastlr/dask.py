@@ -30,8 +30,6 @@ from fastlr._fitted import predict_on_dask as predict
 from fastlr._fitted import train_on_dask as fit_estimator
 from fastlr.engines.dask import FAN_IN as FAN_IN
 from fastlr.engines.dask import DaskBackend, merge_moments, train
-from fastlr.engines.dask import DaskTargets as DaskTargets
-from fastlr.engines.dask import DaskWeights as DaskWeights
 from fastlr.engines.dask_blocks import scatter_blocks
 
 if TYPE_CHECKING:

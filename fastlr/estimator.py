@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
 from fastlr._feature_names import feature_names
 from fastlr._fitted import (
     FittedModel,
@@ -30,8 +28,10 @@ from fastlr._settings import check_verbose, resolve_settings
 from fastlr._validation import as_sample_weight
 from fastlr.engines.protocol import Engine, EngineChoice
 from fastlr.engines.select import KERNELS
+from fastlr.kernels.records import Rows
 from fastlr.training import run
 from fastlr.training.settings import Trained, TrainSettings
+from fastlr.training.setup import split_validation
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -263,20 +263,20 @@ class LinearRegression(FittedModel, Parameters):
         if self._engines.dask and is_dask_array(X):
             fit_on_dask(self, X, y, sample_weight, coef_init, intercept_init)
             return self
-        names = feature_names(X)
-        verbose = check_verbose(self)
-        X, Y, two_d, weights, engine, settings = _prepare(self, X, y, sample_weight)
-        init = initial_model(self, X.shape[1], Y.shape[1], coef_init, intercept_init)
+        names, verbose = feature_names(X), check_verbose(self)
+        rows, two_d, engine, settings = _prepare(self, X, y, sample_weight)
+        init = initial_model(self, rows.d, rows.k, coef_init, intercept_init)
         progress = progress_printer(settings.max_iter, verbose)
         try:
-            backend, callback = engine.backend(X, settings), in_user_shape(self.callback, two_d)
+            backend, cb = engine.backend(rows.X, settings), in_user_shape(self.callback, two_d)
+            rows, held = split_validation(rows, settings)
             trained = run.train(
-                backend, X, Y, weights, settings, init=init, progress=progress, callback=callback
+                backend, rows, settings, validation=held, init=init, progress=progress, callback=cb
             )
         finally:
             finish(progress)
         warn_of_caution(trained, settings, stacklevel=3)
-        publish(self, trained, two_d, X.shape[1], append=False)
+        publish(self, trained, two_d, rows.d, append=False)
         set_feature_names(self, names)
         self.validation_loss_history_ = trained.loop.validation_history
         return self
@@ -328,12 +328,12 @@ class LinearRegression(FittedModel, Parameters):
             names = feature_names(X)
         else:
             check_columns(self, X)
-        X, Y, two_d, weights, engine, settings = _prepare(self, X, y, sample_weight)
+        rows, two_d, engine, settings = _prepare(self, X, y, sample_weight)
         if previous is not None:
-            _check_same_shape(self, previous, X.shape[1], Y.shape[1])
-        backend, progress = engine.backend(X, settings), progress_printer(1, verbose)
-        trained = run.partial(backend, X, Y, weights, settings, previous, progress)
-        publish(self, trained, two_d, X.shape[1], append=previous is not None)
+            _check_same_shape(self, previous, rows.d, rows.k)
+        backend, progress = engine.backend(rows.X, settings), progress_printer(1, verbose)
+        trained = run.partial(backend, rows, settings, previous, progress)
+        publish(self, trained, two_d, rows.d, append=previous is not None)
         if previous is None:
             set_feature_names(self, names)
         return self
@@ -341,14 +341,14 @@ class LinearRegression(FittedModel, Parameters):
 
 def _prepare(
     model: LinearRegression, X: Any, y: Any, sample_weight: Any
-) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray | None, Engine, TrainSettings]:
-    """The checked inputs of a run (X, Y as (n, k), whether y was 2-D, the weights), the engine
+) -> tuple[Rows, bool, Engine, TrainSettings]:
+    """The checked inputs of a run (X, Y as (n, k), the weights), whether y was 2-D, the engine
     picked from X and the settings resolved for it."""
     X = data_matrix(X)
     Y, two_d = data_target(y, X.shape[0])
     engine = model._engines.for_array(X, model.n_jobs)
     settings = resolve_settings(model, engine.n_threads)
-    return X, Y, two_d, as_sample_weight(sample_weight, X.shape[0]), engine, settings
+    return Rows(X, Y, as_sample_weight(sample_weight, X.shape[0])), two_d, engine, settings
 
 
 def _check_same_shape(model: Any, previous: Trained, d: int, k: int) -> None:

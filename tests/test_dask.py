@@ -164,6 +164,22 @@ def test_a_nan_is_named_from_the_workers(client, data):
         fastlr.LinearRegression().fit(Xd, yd)
 
 
+@pytest.mark.parametrize("mode", ["batch", "sgd"])
+def test_values_too_large_to_square_are_named_from_the_workers(client, data, mode):
+    # the overflow message's magnitudes come from a distributed max, as in memory
+    X, y = data
+    Xd, yd = on_dask(client, X, y * 1e200)
+    with pytest.raises(fastlr.DivergenceError, match=r"max \|y\| = \d\.\d+e\+20[23].*rescale"):
+        fastlr.LinearRegression(mode=mode, random_state=0).fit(Xd, yd)
+
+
+def test_a_tiny_column_is_refused_from_the_workers(client, data):
+    X, y = data
+    Xd, yd = on_dask(client, X * [1.0, 1.0, 1e-200, 1.0], y)
+    with pytest.raises(ValueError, match=r"X\[:, 2\] is not constant but its values are tiny"):
+        fastlr.LinearRegression().fit(Xd, yd)
+
+
 def test_unsupported_options_say_so(client, data):
     X, y = data
     Xd, yd = on_dask(client, X, y)
@@ -175,11 +191,13 @@ def test_unsupported_options_say_so(client, data):
 
 def test_merge_moments_is_chan_merge():
     from fastlr.engines.memory import FusedBackend
+    from fastlr.kernels.records import Rows
 
     rng = np.random.default_rng(3)
     X, Y = rng.normal(size=(101, 3)) * [1, 10, 1e3] + 1e4, rng.normal(size=(101, 2))
-    whole = FusedBackend(1).moments(X, Y, None, True)
-    parts = [FusedBackend(1).moments(X[r], Y[r], None, True) for r in np.array_split(range(101), 5)]
+    whole = FusedBackend(1).moments(Rows(X, Y, None), True)
+    pieces = np.array_split(range(101), 5)
+    parts = [FusedBackend(1).moments(Rows(X[r], Y[r], None), True) for r in pieces]
     merged = parts[0]
     for part in parts[1:]:
         merged = fdask.merge_moments(merged, part)

@@ -260,9 +260,9 @@ def test_fit_reads_c_contiguous_float_input_in_place(monkeypatch, dtype, mode):
     seen = {}
     original = run.train
 
-    def spy(backend, X_seen, y_seen, *args, **kwargs):
-        seen["X"], seen["y"] = X_seen, y_seen
-        return original(backend, X_seen, y_seen, *args, **kwargs)
+    def spy(backend, rows, *args, **kwargs):
+        seen["X"], seen["y"] = rows.X, rows.Y
+        return original(backend, rows, *args, **kwargs)
 
     monkeypatch.setattr(run, "train", spy)
     fastlr.LinearRegression(mode=mode, learning_rate=0.01, max_iter=2, tol=None).fit(X, y)

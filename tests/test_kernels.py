@@ -16,7 +16,7 @@ from fastlr import _reference_normals as reference_normals
 from fastlr import kernels, reference
 from fastlr._random import regression_spec
 from fastlr.kernels import generate as _generate
-from fastlr.kernels.records import Iterate, Momentum, Penalty, Rows, Scaling
+from fastlr.kernels.records import Iterate, Linear, Momentum, Penalty, Rows, Scaling
 from fastlr.training.loop import RowOrder
 
 DTYPES = [np.float32, np.float64]
@@ -217,7 +217,7 @@ def test_weighted_multi_output_pass_matches_reference(seed, n, d, k, dtype, weig
     total = float(n if weights is None else weights.sum())
     expected_grad = np.empty((k, d + 1))
     expected = reference.NumpyBackend().loss_gradient(
-        X, Y, weights, total, coef, intercept, expected_grad
+        Rows(X, Y, weights), total, Linear(coef, intercept), expected_grad
     )
     for kernel in (kernels.fused_pass_multi_serial, kernels.fused_pass_multi_parallel):
         grad = np.empty((k, d + 1))
@@ -266,9 +266,9 @@ def test_column_moments_and_row_norms_match_reference(seed, n, d, weighted):
     from fastlr.engines.memory import FusedBackend
 
     X, Y, weights, shift, scale, _, _ = options(seed, n, d, 1, np.float64, weighted, True)
-    fused, numpy = FusedBackend(2), reference.NumpyBackend()
+    fused, numpy, rows = FusedBackend(2), reference.NumpyBackend(), Rows(X, Y, weights)
     for gram in (False, True):
-        got, want = fused.moments(X, Y, weights, gram), numpy.moments(X, Y, weights, gram)
+        got, want = fused.moments(rows, gram), numpy.moments(rows, gram)
         assert_close(got.x_mean, want.x_mean, rtol=1e-10)
         assert_close(got.x_var, want.x_var, rtol=1e-8)
         if gram:
@@ -277,8 +277,8 @@ def test_column_moments_and_row_norms_match_reference(seed, n, d, weighted):
             assert_close(got.yy, want.yy, rtol=1e-9)
     scaling = Scaling(shift, scale)
     assert_close(
-        fused.row_norm_bounds(X, weights, scaling, True),
-        numpy.row_norm_bounds(X, weights, scaling, True),
+        fused.row_norm_bounds(rows, scaling, True),
+        numpy.row_norm_bounds(rows, scaling, True),
         rtol=1e-10,
     )
 

@@ -17,9 +17,9 @@ from fastlr import _pages, cli, datasets, kernels, reference
 from fastlr._settings import resolve_settings
 from fastlr.engines import memory, streaming
 from fastlr.kernels import generate as _generate
+from fastlr.kernels.records import Linear, Rows, Scaling
 from fastlr.training import run as _training
 from fastlr.training.loop import RowOrder
-from fastlr.training.settings import Scaling
 
 
 # --------------------------------------------------------------------------- files on disk
@@ -358,21 +358,21 @@ def test_block_passes_are_the_in_memory_passes(seed, n, d, k, dtype, weighted, b
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
     grads = np.empty((k, d + 1)), np.empty((k, d + 1))
+    rows, model = Rows(X, Y, w), Linear(coef, intercept)
     losses = [
-        b.loss_gradient(X, Y, w, W, coef, intercept, g)
-        for b, g in zip((fused, streamed), grads, strict=True)
+        b.loss_gradient(rows, W, model, g) for b, g in zip((fused, streamed), grads, strict=True)
     ]
     same(losses[0], losses[1])
     same(*grads)
     for gram in (False, True):
-        a, b = fused.moments(X, Y, w, gram), streamed.moments(X, Y, w, gram)
+        a, b = fused.moments(rows, gram), streamed.moments(rows, gram)
         same(a.x_mean, b.x_mean)
         same(a.x_var, b.x_var)
         if gram:  # blocks of whole Gram sub-blocks: always the same bits
             np.testing.assert_array_equal(a.xx, b.xx)
             np.testing.assert_array_equal(a.xy, b.xy)
     scaling = Scaling(rng.standard_normal(d), rng.uniform(0.5, 2.0, d))
-    same(fused.row_norm_bounds(X, w, scaling, True), streamed.row_norm_bounds(X, w, scaling, True))
+    same(fused.row_norm_bounds(rows, scaling, True), streamed.row_norm_bounds(rows, scaling, True))
 
 
 # --------------------------------------------------------------------------- bounded memory
@@ -387,7 +387,7 @@ def test_a_pass_holds_one_block_of_a_file_many_times_larger(files):
         {"mode": "minibatch", "max_iter": 2, "tol": None, "shuffle": False},
     ):
         s = dataclasses.replace(settings, **params, average=params.get("mode", "batch") != "batch")
-        _training.train(backend, X, Y, None, s)
+        _training.train(backend, Rows(X, Y, None), s)
     assert X.nbytes >= 8 * BLOCK
     assert 0 < backend.largest_block <= BLOCK
 

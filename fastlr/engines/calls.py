@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from fastlr.engines.protocol import EpochData
+from fastlr.kernels.records import Rows
 from fastlr.training.loop import Model
 from fastlr.training.settings import TrainSettings
 
@@ -32,7 +33,7 @@ class EpochCalls:
             model.iterate(), grad, rate, s.penalty, s.momentum_rule, s.fit_intercept
         )
 
-    def sgd(self, data: EpochData, model: Model, rate: float, lo: int, hi: int) -> float:
+    def sgd(self, data: EpochData[Rows], model: Model, rate: float, lo: int, hi: int) -> float:
         s, iterate = data.s, model.iterate(data.average)
         return float(
             self.sgd_epoch(
@@ -48,7 +49,9 @@ class EpochCalls:
             )
         )
 
-    def minibatch(self, data: EpochData, model: Model, rate: float, lo: int, hi: int) -> float:
+    def minibatch(
+        self, data: EpochData[Rows], model: Model, rate: float, lo: int, hi: int
+    ) -> float:
         s, iterate = data.s, model.iterate(data.average)
         return float(
             self.minibatch_epoch(

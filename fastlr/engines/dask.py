@@ -17,125 +17,61 @@ from typing import Any, cast
 
 import numpy as np
 
-from fastlr._validation import as_float_matrix
+from fastlr._validation import as_float_matrix, nonfinite_error
 from fastlr.engines.memory import FusedBackend, OnFused
+from fastlr.kernels.records import Linear, Rows
 from fastlr.training import run, setup
 from fastlr.training.loop import Model
 from fastlr.training.settings import Moments, Scaling, Trained, TrainSettings
 
-__all__ = [
-    "FAN_IN",
-    "DaskBackend",
-    "DaskRows",
-    "DaskTargets",
-    "DaskWeights",
-    "merge_moments",
-    "train",
-]
+__all__ = ["FAN_IN", "DaskBackend", "DaskRows", "merge_moments", "train"]
 
 #: Partial results merged per task of the reduction tree.
 FAN_IN = 8
 
 
 # --------------------------------------------------------------------------- handles
+@dataclasses.dataclass
 class DaskRows:
-    """What :func:`fastlr.training.run.train` sees of X: its shape and dtype, and the blocks.
+    """The rows of a Dask fit: handles on the row blocks kept on the workers, the data's size,
+    and the dask arrays they came from (for the error path's distributed look at the values).
 
-    ``blocks`` are futures of ``(X_block, Y_block, weight_block or None)`` on the workers.
-    The few array operations that training does on its error paths (finding a NaN, the
-    largest value, columns of tiny values) run as small distributed reductions.
+    ``blocks`` are futures of ``(X_block, Y_block, weight_block or None)``
+    (:func:`fastlr.dask.scatter_blocks`); ``array``, ``y_array`` and ``w_array`` are X, y and
+    the weights (or None) as dask arrays. ``zero`` marks the handle of the same blocks with y = 0
+    (:meth:`DaskBackend.zero_targets`); ``weight`` is the checked total weight, once known.
     """
 
-    ndim = 2
+    client: Any
+    blocks: list[Any]
+    array: Any
+    y_array: Any
+    w_array: Any = None
+    zero: bool = False
+    weight: float | None = None
 
-    def __init__(self, client: Any, blocks: list[Any], array: Any, k: int) -> None:
-        self.client = client
-        self.blocks = blocks
-        self.array = array  # the (persisted) dask array, for error-path reductions
-        self.shape: tuple[int, int] = tuple(array.shape)
-        self.dtype = np.dtype(array.dtype)
-        self.size = self.shape[0] * self.shape[1]
-        self.k = k
-        self.y_array: Any = None  # y (n,) or (n, k) as a dask array
-        self.w_array: Any = None  # the sample weights as a dask array, or None
+    @property
+    def n(self) -> int:
+        return int(self.array.shape[0])
 
-    def first_nonfinite(self) -> tuple[int, ...] | None:
-        """Index of the first NaN/inf (a distributed scan), or None."""
-        return _first_nonfinite(self.client, self.array)
+    @property
+    def d(self) -> int:
+        return int(self.array.shape[1])
 
-    def __getitem__(self, key: Any) -> Any:
-        return _item(self.client, self.array, key)
+    @property
+    def k(self) -> int:
+        return 1 if self.zero or self.y_array.ndim == 1 else int(self.y_array.shape[1])
 
-    def max(self, axis: int | None = None) -> Any:
-        return _computed(self.client, self.array.max(axis=axis))
-
-    def min(self, axis: int | None = None) -> Any:
-        return _computed(self.client, self.array.min(axis=axis))
-
-
-class _Lazy(DaskRows):
-    """A slice of a :class:`DaskRows` (error paths only): reductions computed on the workers."""
-
-    def __init__(self, client: Any, array: Any) -> None:
-        self.client = client
-        self.array = array
-        self.shape = tuple(array.shape)
-        self.dtype = np.dtype(array.dtype)
-        self.blocks = []
-
-    def reshape(self, *shape: int) -> _Lazy:
-        return _Lazy(self.client, self.array.reshape(*shape))
+    def total_weight(self) -> float:
+        """Σ w, checked once on the workers (finite, >= 0, a positive sum)."""
+        if self.weight is None:
+            self.weight = _check_weights(self)
+        return self.weight
 
 
 def _computed(client: Any, lazy: Any) -> Any:
     """A (small) dask result, computed on the workers and brought to the client."""
     return client.compute(lazy).result()
-
-
-def _item(client: Any, array: Any, key: Any) -> Any:
-    """``array[key]``: the value for an index of integers, else a :class:`_Lazy` slice."""
-    if isinstance(key, tuple) and all(isinstance(i, (int, np.integer)) for i in key):
-        return _computed(client, array[key])
-    return _Lazy(client, array[key])
-
-
-@dataclasses.dataclass
-class DaskTargets:
-    """Y as :func:`fastlr.training.run.train` sees it: (n, k), the blocks live with X's."""
-
-    rows: DaskRows
-    zero: bool = False
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.rows.shape[0], 1 if self.zero else self.rows.k)
-
-    def _array(self) -> Any:
-        y = self.rows.y_array
-        return y.reshape(y.shape[0], -1)
-
-    def __getitem__(self, key: Any) -> Any:  # error messages: a value or a column
-        return _item(self.rows.client, self._array(), key)
-
-    def first_nonfinite(self) -> tuple[int, ...] | None:
-        """Index of the first NaN/inf of y (a distributed scan), or None."""
-        return _first_nonfinite(self.rows.client, self._array())
-
-    def max(self) -> Any:
-        return _computed(self.rows.client, self._array().max())
-
-    def min(self) -> Any:
-        return _computed(self.rows.client, self._array().min())
-
-
-@dataclasses.dataclass
-class DaskWeights:
-    """The sample weights' handle: their total is all that training reads on the client."""
-
-    total: float
-
-    def sum(self) -> float:
-        return self.total
 
 
 # --------------------------------------------------------------------------- per-block work
@@ -158,7 +94,7 @@ def _block_moments(block: tuple[Any, ...], gram: bool) -> Moments:
     X, Y, w = block
     if _block_weight(block) == 0.0:
         return _empty_moments(X.shape[1], Y.shape[1], gram)
-    return FusedBackend(1).moments(X, Y, w, gram)
+    return FusedBackend(1).moments(Rows(X, Y, w), gram)
 
 
 def _block_loss_gradient(
@@ -172,15 +108,15 @@ def _block_loss_gradient(
         return 0.0, 0.0, grad
     if zero_targets:
         Y = np.zeros((X.shape[0], 1), dtype=X.dtype)
-    loss = FusedBackend(1).loss_gradient(X, Y, w, weight, coef, intercept, grad)
+    loss = FusedBackend(1).loss_gradient(Rows(X, Y, w), weight, Linear(coef, intercept), grad)
     return weight, weight * loss, weight * grad
 
 
 def _block_row_norms(
     block: tuple[Any, ...], scaling: Scaling, intercept: bool
 ) -> tuple[float, float]:
-    X, _, w = block
-    return FusedBackend(1).row_norm_bounds(X, w, scaling, intercept)
+    X, Y, w = block
+    return FusedBackend(1).row_norm_bounds(Rows(X, Y, w), scaling, intercept)
 
 
 def _block_epoch(
@@ -194,7 +130,8 @@ def _block_epoch(
     if weight == 0.0:
         return 0.0, 0.0, model
     local = dataclasses.replace(s, random_state=seed, batch_size=min(s.batch_size, X.shape[0]))
-    epoch = run.make_epoch(FusedBackend(1), X, Y, w, weight, local, scaling, None)
+    fit = setup.Fit(FusedBackend(1), Rows(X, Y, w), weight, local, scaling)
+    epoch = run.make_epoch(fit, None)
     loss = epoch(model, rate)
     return weight, weight * loss, model
 
@@ -251,11 +188,13 @@ def merge_moments(a: Moments, b: Moments) -> Moments:
     >>> from fastlr.dask import merge_moments
     >>> rng = np.random.default_rng(0)
     >>> X, Y = rng.normal(size=(100, 3)) + 5, rng.normal(size=(100, 1))
-    >>> whole = FusedBackend(1).moments(X, Y, None, True)
-    >>> parts = [FusedBackend(1).moments(X[r], Y[r], None, True) for r in (slice(0, 30), slice(30, 100))]
+    >>> from fastlr.kernels.records import Rows
+    >>> whole = FusedBackend(1).moments(Rows(X, Y, None), True)
+    >>> halves = (slice(0, 30), slice(30, 100))
+    >>> parts = [FusedBackend(1).moments(Rows(X[r], Y[r], None), True) for r in halves]
     >>> bool(np.allclose(merge_moments(*parts).xx, whole.xx))
     True
-    """  # noqa: E501
+    """
     if a.total_weight == 0.0:
         return b
     if b.total_weight == 0.0:
@@ -343,42 +282,55 @@ class DaskBackend(OnFused):
         self.block_tasks += len(parts)
         return reduce_tree(rows.client, parts, reduce)
 
-    def moments(self, X: Any, Y: Any, sample_weight: Any, gram: bool) -> Moments:
-        return cast(Moments, self.map_reduce(X, _block_moments, _merge_all, gram))
+    def moments(self, rows: DaskRows, gram: bool) -> Moments:
+        return cast(Moments, self.map_reduce(rows, _block_moments, _merge_all, gram))
 
     def row_norm_bounds(
-        self, X: Any, sample_weight: Any, scaling: Scaling, intercept: bool
+        self, rows: DaskRows, scaling: Scaling, intercept: bool
     ) -> tuple[float, float]:
-        top, total = self.map_reduce(X, _block_row_norms, _max_sum, scaling, intercept)
+        top, total = self.map_reduce(rows, _block_row_norms, _max_sum, scaling, intercept)
         return float(top), float(total)
 
     def loss_gradient(
-        self,
-        X: Any,
-        Y: Any,
-        sample_weight: Any,
-        total_weight: float,
-        coef: np.ndarray,
-        intercept: np.ndarray,
-        grad: np.ndarray,
+        self, rows: DaskRows, total_weight: float, model: Linear, grad: np.ndarray
     ) -> float:
-        zero = isinstance(Y, DaskTargets) and Y.zero
+        coef, intercept = np.ascontiguousarray(model.coef), model.intercept.copy()
         weight, loss, total = self.map_reduce(
-            X, _block_loss_gradient, _add, np.ascontiguousarray(coef), intercept.copy(), zero
+            rows, _block_loss_gradient, _add, coef, intercept, rows.zero
         )
         grad[...] = total / weight
         return float(loss / weight)
 
-    def zero_targets(self, X: DaskRows) -> DaskTargets:
+    def zero_targets(self, rows: DaskRows) -> DaskRows:
         """Y = 0 for the power iteration of the automatic step (no n-sized array)."""
-        return DaskTargets(X, zero=True)
+        return dataclasses.replace(rows, zero=True)
+
+    # ---------------------------------------------------------------- the error path
+    def raise_if_not_finite(self, rows: DaskRows) -> None:
+        for name, array in (("X", rows.array), ("y", rows.y_array)):
+            where = _first_nonfinite(rows.client, array)
+            if where is not None:
+                raise nonfinite_error(name, where, _computed(rows.client, array[where]))
+
+    def max_abs(self, rows: DaskRows) -> tuple[float, float]:
+        import dask.array as da
+
+        tops = [da.max(abs(a)) for a in (rows.array, rows.y_array)]
+        big_x, big_y = rows.client.gather(rows.client.compute(tops))
+        return float(big_x), float(big_y)
+
+    def column_range(self, rows: DaskRows, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        picked = rows.array[:, columns]
+        low, high = rows.client.gather(
+            rows.client.compute([picked.min(axis=0), picked.max(axis=0)])
+        )
+        return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
 
     # ---------------------------------------------------------------- local (d-sized) work
-    # (gram_loss_gradient, update, gram_epochs: OnFused)
-    def sgd(self, *args: Any) -> float:
-        raise NotImplementedError("stochastic modes on Dask run through fastlr.dask.fit")
-
-    minibatch = sgd
+    # (gram_loss_gradient, update, gram_epochs: OnFused). sgd and mini-batch are parallelized
+    # SGD (_train_averaged), not epochs of this backend:
+    sgd = None
+    minibatch = None
 
 
 def _max_sum(*parts: tuple[float, float]) -> tuple[float, float]:
@@ -391,20 +343,12 @@ def _check_weights(rows: DaskRows) -> float:
 
     weights = rows.w_array
     if weights is None:
-        return float(rows.shape[0])
+        return float(rows.n)
     low, total = rows.client.compute([da.min(weights), da.sum(weights)])
     low, total = float(low.result()), float(total.result())
     if not (math.isfinite(total) and low >= 0 and total > 0):
         raise ValueError("sample_weight must be finite, >= 0, with a positive sum")
     return total
-
-
-def _handles(rows: DaskRows, total: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """X, Y and the weights for the shared training code: the handles, typed as the arrays it
-    is annotated with. A cast, not a conversion: training reads only what they provide (shape,
-    dtype, the weights' ``sum``, error-path reductions; the passes go through the backend)."""
-    weights = None if rows.w_array is None else DaskWeights(total)
-    return cast(np.ndarray, rows), cast(np.ndarray, DaskTargets(rows)), cast(Any, weights)
 
 
 def train(
@@ -428,22 +372,19 @@ def train(
     if s.early_stopping:
         raise ValueError("early_stopping=True is not supported on Dask arrays")
     backend = backend or DaskBackend()
-    total = _check_weights(rows)
     if s.mode == "batch":
-        return run.train(backend, *_handles(rows, total), s, init=init)
-    return _train_averaged(backend, rows, total, s, init)
+        return run.train(backend, rows, s, init=init)
+    return _train_averaged(backend, rows, s, init)
 
 
 def _train_averaged(
     backend: DaskBackend,
     rows: DaskRows,
-    total: float,
     s: TrainSettings,
     init: tuple[np.ndarray, np.ndarray] | None,
 ) -> Trained:
     """Parallelized SGD: every epoch, each block runs the fused epoch from the current model;
     the new model is the weighted average of the blocks' models."""
-    X, Y, w = _handles(rows, total)
     smallest = min((c for c in rows.array.chunks[0] if c > 0), default=1)
     if s.mode == "minibatch" and s.batch_size > smallest:
         warnings.warn(
@@ -453,7 +394,8 @@ def _train_averaged(
             UserWarning,
             stacklevel=4,
         )
-    begun = setup.start(backend, X, Y, w, total, s, init=init, batch_rows=max(1, smallest))
+    total = rows.total_weight()
+    begun = setup.start(backend, rows, total, s, init=init, batch_rows=max(1, smallest))
     s, scaling, model = begun.fit.s, begun.fit.scaling, begun.model
     seeds = np.random.default_rng(s.random_state)
 

@@ -39,8 +39,8 @@ def scatter_blocks(client: Any, X: Any, y: Any, sample_weight: Any = None) -> Da
     >>> from distributed import Client  # doctest: +SKIP
     >>> client = Client(processes=False)  # doctest: +SKIP
     >>> rows = scatter_blocks(client, da.ones((100, 3), chunks=25), da.ones(100, chunks=25))  # doctest: +SKIP
-    >>> len(rows.blocks), rows.shape  # doctest: +SKIP
-    (4, (100, 3))
+    >>> len(rows.blocks), rows.n, rows.d  # doctest: +SKIP
+    (4, 100, 3)
     """  # noqa: E501
     import dask.array as da
 
@@ -60,7 +60,6 @@ def scatter_blocks(client: Any, X: Any, y: Any, sample_weight: Any = None) -> Da
     _check_real("X", X)
     _check_real("y", y)
     y = y.rechunk({0: X.chunks[0]} | ({1: -1} if y.ndim == 2 else {}))
-    k = 1 if y.ndim == 1 else y.shape[1]
     xs = X.to_delayed().ravel().tolist()
     ys = y.to_delayed().ravel().tolist()
     w = None
@@ -84,9 +83,7 @@ def scatter_blocks(client: Any, X: Any, y: Any, sample_weight: Any = None) -> Da
     x_blocks, y_blocks = client.compute(xs), client.compute(ys)
     w_blocks = client.compute(ws) if sample_weight is not None else ws
     blocks = client.map(pack_block, x_blocks, y_blocks, w_blocks, pure=False)
-    rows = DaskRows(client, blocks, X, k)
-    rows.y_array, rows.w_array = y, w
-    return rows
+    return DaskRows(client, blocks, X, y, w)
 
 
 def _check_real(name: str, array: Any) -> None:

@@ -14,8 +14,9 @@ import numpy as np
 from fastlr import kernels
 from fastlr._threading import parallel_launch, resolve_n_jobs
 from fastlr.engines.calls import EpochCalls
+from fastlr.engines.inspect_rows import ArrayRows
 from fastlr.engines.protocol import EpochData, GramEpochs
-from fastlr.kernels.records import Iterate
+from fastlr.kernels.records import Iterate, Linear, Rows
 from fastlr.training.loop import LoopRules, Model
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
@@ -84,7 +85,7 @@ def predict_into(
                 kernels.predict_parallel(X, coef[o], float(intercept[o]), column)
 
 
-class FusedBackend(EpochCalls):
+class FusedBackend(EpochCalls, ArrayRows):
     """The engine protocol (:class:`~fastlr.engines.protocol.Backend`) on the jitted kernels, with
     ``n_threads`` threads."""
 
@@ -96,11 +97,10 @@ class FusedBackend(EpochCalls):
         self.n_threads = n_threads
 
     # ------------------------------------------------------------------ passes
-    def moments(
-        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, gram: bool
-    ) -> Moments:
+    def moments(self, rows: Rows, gram: bool) -> Moments:
+        X, Y, sample_weight = rows
         if gram:
-            gram_moments = GramMoments(X.shape[1], Y.shape[1])
+            gram_moments = GramMoments(rows.d, rows.k)
             gram_moments.add(X, Y, sample_weight)
             return gram_moments.result()
         with parallel_launch(self.n_threads):
@@ -108,25 +108,17 @@ class FusedBackend(EpochCalls):
         y_mean = np.average(Y, axis=0, weights=sample_weight).astype(np.float64)
         return moments_from_parts(parts, y_mean)
 
-    def row_norm_bounds(
-        self, X: np.ndarray, sample_weight: np.ndarray | None, scaling: Scaling, intercept: bool
-    ) -> tuple[float, float]:
+    def row_norm_bounds(self, rows: Rows, scaling: Scaling, intercept: bool) -> tuple[float, float]:
         with parallel_launch(self.n_threads):
             top, total = kernels.row_norm_bounds(
-                X, sample_weight, scaling.shift, scaling.scale, intercept
+                rows.X, rows.sample_weight, scaling.shift, scaling.scale, intercept
             )
         return float(top), float(total)
 
     def loss_gradient(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        total_weight: float,
-        coef: np.ndarray,
-        intercept: np.ndarray,
-        grad: np.ndarray,
+        self, rows: Rows, total_weight: float, model: Linear, grad: np.ndarray
     ) -> float:
+        (X, Y, sample_weight), (coef, intercept) = rows, model
         threads = self.n_threads if X.size >= PARALLEL_MIN_ELEMENTS else 1
         if Y.shape[1] == 1:
             grad_b: float
@@ -163,7 +155,7 @@ class FusedBackend(EpochCalls):
     # ------------------------------------------------------------------ epochs
     # (update, sgd and minibatch: EpochCalls, on the kernels named above)
     def hogwild(
-        self, data: EpochData, model: Model, rate: float
+        self, data: EpochData[Rows], model: Model, rate: float
     ) -> tuple[float, np.ndarray | None]:
         s, parts = data.s, data.s.n_threads
         k, d = model.coef.shape

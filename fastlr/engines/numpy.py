@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastlr.engines.calls import EpochCalls
-from fastlr.kernels.records import Iterate, Momentum, Penalty, Rows
+from fastlr.engines.inspect_rows import ArrayRows
+from fastlr.kernels.records import Iterate, Linear, Momentum, Penalty, Rows
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
 __all__ = ["NumpyBackend", "minibatch_epoch", "row_order", "sgd_epoch", "update_parameters"]
@@ -325,7 +326,7 @@ def minibatch_epoch(
     return total
 
 
-class NumpyBackend(EpochCalls):
+class NumpyBackend(EpochCalls, ArrayRows):
     """The engine protocol (:class:`~fastlr.engines.protocol.Backend`) in plain NumPy (materializes
     what the kernels avoid)."""
 
@@ -336,10 +337,9 @@ class NumpyBackend(EpochCalls):
     gram_epochs = None
     hogwild = None
 
-    def moments(
-        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, gram: bool
-    ) -> Moments:
-        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    def moments(self, rows: Rows, gram: bool) -> Moments:
+        X, Y, sample_weight = rows
+        w = np.ones(rows.n) if sample_weight is None else sample_weight
         W = float(w.sum())
         x_mean = np.average(X.astype(np.float64), axis=0, weights=w)
         y_mean = np.average(Y.astype(np.float64), axis=0, weights=w)
@@ -353,24 +353,16 @@ class NumpyBackend(EpochCalls):
         yy = (w[:, None] * Yc * Yc).sum(axis=0)
         return Moments(W, x_mean, y_mean, xx, xy, yy, x_var)
 
-    def row_norm_bounds(
-        self, X: np.ndarray, sample_weight: np.ndarray | None, scaling: Scaling, intercept: bool
-    ) -> tuple[float, float]:
-        Z = _standardized(X, scaling.shift, scaling.scale)
-        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    def row_norm_bounds(self, rows: Rows, scaling: Scaling, intercept: bool) -> tuple[float, float]:
+        Z = _standardized(rows.X, scaling.shift, scaling.scale)
+        w = np.ones(rows.n) if rows.sample_weight is None else rows.sample_weight
         norms = w * ((Z * Z).sum(axis=1) + (1.0 if intercept else 0.0))
         return float(norms.max()), float(norms.sum())
 
     def loss_gradient(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        total_weight: float,
-        coef: np.ndarray,
-        intercept: np.ndarray,
-        grad: np.ndarray,
+        self, rows: Rows, total_weight: float, model: Linear, grad: np.ndarray
     ) -> float:
+        (X, Y, sample_weight), (coef, intercept) = rows, model
         X64 = X.astype(np.float64, copy=False)
         R = X64 @ coef.T + intercept - Y.astype(np.float64, copy=False)
         weighted = R if sample_weight is None else sample_weight[:, None] * R

@@ -9,6 +9,7 @@ import numpy as np
 
 from fastlr.engines import memory, streaming
 from fastlr.engines.protocol import Backend
+from fastlr.kernels.records import Rows
 from fastlr.training.settings import TrainSettings
 
 
@@ -18,16 +19,16 @@ class KernelEngine:
 
     n_threads: int
 
-    def backend(self, X: np.ndarray, settings: TrainSettings) -> Backend:
+    def backend(self, X: np.ndarray, settings: TrainSettings) -> Backend[Rows]:
         if not streaming.streams(X):
-            return memory.FusedBackend(settings.n_threads)
+            return memory.FusedBackend(self.n_threads)
         if settings.early_stopping:
             raise ValueError(
                 "early_stopping holds a copy of validation_fraction of the rows in memory, "
                 "which an out-of-core fit avoids: keep a validation file apart and score it in "
                 "a callback, or load X into memory"
             )
-        return streaming.StreamingBackend(settings.n_threads)
+        return streaming.StreamingBackend(self.n_threads)
 
     def predict(
         self, X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, out: np.ndarray

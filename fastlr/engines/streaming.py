@@ -38,6 +38,7 @@ import numpy as np
 from fastlr import kernels
 from fastlr._pages import release
 from fastlr._threading import parallel_launch
+from fastlr.engines.inspect_rows import ArrayRows
 from fastlr.engines.memory import (
     PARALLEL_MIN_ELEMENTS,
     FusedBackend,
@@ -47,7 +48,7 @@ from fastlr.engines.memory import (
     predict_into,
 )
 from fastlr.engines.protocol import EpochData, StochasticEpoch
-from fastlr.kernels.records import Rows
+from fastlr.kernels.records import Linear, Rows
 from fastlr.training.loop import Model, RowOrder
 from fastlr.training.settings import Moments, Scaling, TrainSettings
 
@@ -145,7 +146,7 @@ class EpochPlan:
         return first, min(first + self.rows, n)
 
 
-class StreamingBackend(OnFused):
+class StreamingBackend(OnFused, ArrayRows):
     """:class:`fastlr.engines.protocol.Backend` over a file-backed X, in blocks of ``block_bytes``
     (see the module); the d-sized work runs on ``fused`` (:class:`~fastlr.engines.memory.OnFused`).
     ``largest_block`` records the most bytes of X a pass held at once."""
@@ -184,16 +185,13 @@ class StreamingBackend(OnFused):
         return self.n_threads if X.size >= PARALLEL_MIN_ELEMENTS else 1
 
     # ------------------------------------------------------------------ passes
-    def moments(
-        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, gram: bool
-    ) -> Moments:
-        n, d = X.shape
-        k = Y.shape[1]
+    def moments(self, rows: Rows, gram: bool) -> Moments:
+        (X, Y, sample_weight), (n, d, k) = rows, (rows.n, rows.d, rows.k)
         if gram:
             statistics = GramMoments(d, k)
-            rows = max(statistics.rows, self.block_rows(X) // statistics.rows * statistics.rows)
-            for start in range(0, n, rows):
-                stop = min(start + rows, n)
+            step = max(statistics.rows, self.block_rows(X) // statistics.rows * statistics.rows)
+            for start in range(0, n, step):
+                stop = min(start + step, n)
                 statistics.add(*self._views(X, Y, sample_weight, start, stop))
                 self._release(X, Y, sample_weight, start, stop)
             return statistics.result()
@@ -211,9 +209,8 @@ class StreamingBackend(OnFused):
         parts = np.concatenate(groups)
         return moments_from_parts(parts, y_sum / parts[:, 0].sum())
 
-    def row_norm_bounds(
-        self, X: np.ndarray, sample_weight: np.ndarray | None, scaling: Scaling, intercept: bool
-    ) -> tuple[float, float]:
+    def row_norm_bounds(self, rows: Rows, scaling: Scaling, intercept: bool) -> tuple[float, float]:
+        X, sample_weight = rows.X, rows.sample_weight
         nc = int(kernels.n_chunks(X.shape[0]))
         maxima, sums = np.zeros(nc), np.zeros(nc)
         for block in self._chunk_blocks(X):
@@ -235,17 +232,10 @@ class StreamingBackend(OnFused):
         return float(top_norm), float(sum_norm)
 
     def loss_gradient(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        total_weight: float,
-        coef: np.ndarray,
-        intercept: np.ndarray,
-        grad: np.ndarray,
+        self, rows: Rows, total_weight: float, model: Linear, grad: np.ndarray
     ) -> float:
-        n, d = X.shape
-        k = Y.shape[1]
+        (X, Y, sample_weight), (coef, intercept) = rows, model
+        n, d, k = rows.n, rows.d, rows.k
         threads = self._threads(X)
         nc = int(kernels.n_chunks(n))
         single = k == 1
@@ -274,18 +264,18 @@ class StreamingBackend(OnFused):
 
     # ------------------------------------------------------------------ epochs
     @property
-    def sgd(self) -> StochasticEpoch:
+    def sgd(self) -> StochasticEpoch[Rows]:
         return self._blockwise(self.fused.sgd)
 
     @property
-    def minibatch(self) -> StochasticEpoch:
+    def minibatch(self) -> StochasticEpoch[Rows]:
         return self._blockwise(self.fused.minibatch)
 
-    def _blockwise(self, run: StochasticEpoch) -> StochasticEpoch:
+    def _blockwise(self, run: StochasticEpoch[Rows]) -> StochasticEpoch[Rows]:
         """``run`` on epoch positions [lo, hi): rows in order on the mapped X itself, or the
         blocks of the epoch's plan, each with its own row order (see the module)."""
 
-        def epoch(data: EpochData, model: Model, rate: float, lo: int, hi: int) -> float:
+        def epoch(data: EpochData[Rows], model: Model, rate: float, lo: int, hi: int) -> float:
             (X, Y, w), order = data.rows, data.order
             rows = self._batch_rows(X, data.s)
             total = 0.0
@@ -310,7 +300,7 @@ class StreamingBackend(OnFused):
         return epoch
 
     def hogwild(
-        self, data: EpochData, model: Model, rate: float
+        self, data: EpochData[Rows], model: Model, rate: float
     ) -> tuple[float, np.ndarray | None]:
         """Hogwild! block by block: the threads share each block's rows."""
         (X, Y, sample_weight), order = data.rows, data.order

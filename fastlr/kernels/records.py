@@ -5,7 +5,7 @@ numba passes it to a kernel as one typed value (a tuple of its fields; a field l
 typed ``none``, and the helper that receives it prunes its branch at compile time). The NumPy
 twins in :mod:`fastlr.engines.numpy` take the same records.
 
-- :class:`Rows`: the training rows and their weights.
+- :class:`Rows`: the training rows and their weights; :class:`Linear`, a model in their units.
 - :class:`Iterate`: the model being trained and the buffers its updates write.
 - :class:`Scaling`: the standardization, training coordinates ``z = (x - shift) * scale``.
 - :class:`Penalty`, :class:`Momentum`: the update rule's options.
@@ -25,6 +25,33 @@ class Rows(NamedTuple):
     X: np.ndarray
     Y: np.ndarray
     sample_weight: np.ndarray | None
+
+    @property
+    def n(self) -> int:
+        """Rows."""
+        return int(self.X.shape[0])
+
+    @property
+    def d(self) -> int:
+        """Features."""
+        return int(self.X.shape[1])
+
+    @property
+    def k(self) -> int:
+        """Outputs."""
+        return int(self.Y.shape[1])
+
+    def total_weight(self) -> float:
+        """Σ w (n without weights)."""
+        w = self.sample_weight
+        return float(self.X.shape[0] if w is None else w.sum())
+
+
+class Linear(NamedTuple):
+    """A linear model in the units of X: ``coef`` (k, d) and ``intercept`` (k,)."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
 
 
 class Iterate(NamedTuple):
@@ -101,12 +128,12 @@ class Scaling(NamedTuple):
     shift: np.ndarray | None
     scale: np.ndarray | None
 
-    def to_user(self, coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def to_user(self, coef: np.ndarray, intercept: np.ndarray) -> Linear:
         """The same model in the units of X: ``coef * scale`` and ``b - (coef * scale)·shift``."""
         if self.shift is None or self.scale is None:
-            return coef.copy(), intercept.copy()
+            return Linear(coef.copy(), intercept.copy())
         raw = coef * self.scale
-        return raw, intercept - raw @ self.shift
+        return Linear(raw, intercept - raw @ self.shift)
 
     def to_training(self, coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Inverse of :meth:`to_user`."""

@@ -16,7 +16,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -113,8 +113,16 @@ class EpochInfo:
     intercept: np.ndarray | float
 
 
-#: ``progress(epoch, loss, learning_rate)``, called after every epoch (epoch counts from 1).
-Progress = Callable[[int, float, float], None]
+class Progress(Protocol):
+    """``progress(epoch, loss, learning_rate)``, called after every epoch (epoch counts from 1),
+    or after a block of epochs of the compiled Gram loop unless ``per_epoch``."""
+
+    #: Whether every epoch must be reported (the Gram loop then runs epoch by epoch).
+    per_epoch: bool
+
+    def __call__(self, epoch: int, loss: float, learning_rate: float) -> None: ...
+
+
 Epoch = Callable[[Model, float], float]
 
 

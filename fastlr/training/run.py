@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fastlr.engines.protocol import Backend, EpochData
-from fastlr.kernels.records import Rows
+from fastlr.engines.protocol import Backend, EpochData, R
 from fastlr.training import rules as _rules
 from fastlr.training.accuracy import Accuracy, hessian, refine
 from fastlr.training.loop import (
@@ -33,7 +32,6 @@ from fastlr.training.setup import (
     GRAM_MAX_FEATURES,
     Fit,
     gram_problem,
-    split_validation,
     start,
     use_gram,
 )
@@ -47,34 +45,33 @@ GRAM_CALL_FLOPS = 1 << 26
 
 # --------------------------------------------------------------------------- training
 def train(
-    backend: Backend,
-    X: np.ndarray,
-    Y: np.ndarray,
-    sample_weight: np.ndarray | None,
+    backend: Backend[R],
+    rows: R,
     s: TrainSettings,
     *,
+    validation: R | None = None,
     init: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Progress | None = None,
     callback: Callable[[EpochInfo], Any] | None = None,
 ) -> Trained:
-    """Fit from zero coefficients (or ``init`` = (coef, intercept) in the units of X)."""
-    gram = use_gram(X, s)
-    weights, X_val, Y_val, w_val = split_validation(X, Y, sample_weight, s)
-    validating = X_val is not None
-    total_weight = float(X.shape[0] if weights is None else weights.sum())
-    begun = start(backend, X, Y, weights, total_weight, s, gram=gram, init=init)
+    """Fit from zero coefficients (or ``init`` = (coef, intercept) in the units of X), with the
+    ``validation`` rows held out by :func:`~fastlr.training.setup.split_validation` (early
+    stopping), or None."""
+    gram = use_gram(rows, s)
+    validating = validation is not None
+    begun = start(backend, rows, rows.total_weight(), s, gram=gram, init=init)
     fit, model, rate, problem = begun.fit, begun.model, begun.rate, begun.problem
     s, spectrum = fit.s, begun.spectrum
     if spectrum is not None and s.tol is not None and not validating:
         _rules.certify(model.state, *spectrum, tuned=begun.tuned)
 
     rules = begun.rules(validating=validating)
-    run = begun.epochs(make_epoch(*fit, problem), callback)
+    run = begun.epochs(make_epoch(fit, problem), callback)
     if problem is not None and _gram_loop_applies(backend, validating, progress, callback):
         loop = _run_gram(backend, problem, model, rules, s, progress)
     else:
-        validation = _validation_loss(backend, fit.scaling, X_val, Y_val, w_val)
-        loop = run(rules, s.epochs, validation=validation, progress=progress)
+        held_out = _validation_loss(backend, fit.scaling, validation)
+        loop = run(rules, s.epochs, validation=held_out, progress=progress)
     shortfall: float | None = None
     if s.mode != "batch" and s.tol is not None and not validating and not loop.stopped_by_user:
         check = shortfall_check(fit, loop.n_iter)
@@ -106,7 +103,7 @@ def train(
 
 
 def _gram_loop_applies(
-    backend: Backend,
+    backend: Backend[R],
     validating: bool,
     progress: Progress | None,
     callback: Callable[[EpochInfo], Any] | None,
@@ -117,34 +114,28 @@ def _gram_loop_applies(
         backend.gram_epochs is not None
         and not validating
         and callback is None
-        and not getattr(progress, "per_epoch", False)
+        and not (progress is not None and progress.per_epoch)
     )
 
 
 def _validation_loss(
-    backend: Backend,
-    scaling: Scaling,
-    X_val: np.ndarray | None,
-    Y_val: np.ndarray | None,
-    w_val: np.ndarray | None,
+    backend: Backend[R], scaling: Scaling, rows: R | None
 ) -> Callable[[Model], float] | None:
-    """The held-out loss of a model (one fused pass over the validation set), or None when no
+    """The held-out loss of a model (one fused pass over the validation rows), or None when no
     validation set was split off."""
-    if X_val is None:
+    if rows is None:
         return None
+    held_out = rows
+    total = held_out.total_weight()
 
     def validation(m: Model) -> float:
-        assert X_val is not None
-        assert Y_val is not None
-        coef, intercept = scaling.to_user(m.coef, m.intercept)
-        grad = np.empty((Y_val.shape[1], X_val.shape[1] + 1))
-        w_total = float(X_val.shape[0] if w_val is None else w_val.sum())
-        return backend.loss_gradient(X_val, Y_val, w_val, w_total, coef, intercept, grad)
+        grad = np.empty((held_out.k, held_out.d + 1))
+        return backend.loss_gradient(held_out, total, scaling.to_user(m.coef, m.intercept), grad)
 
     return validation
 
 
-def _raise_if_rose(fit: Fit, model: Model, loop: LoopResult, rate: float) -> None:
+def _raise_if_rose(fit: Fit[R], model: Model, loop: LoopResult, rate: float) -> None:
     """Raise :class:`~fastlr.exceptions.DivergenceError` when a fit from zero ends with a loss
     above its first epoch's.
 
@@ -192,20 +183,19 @@ def _joined(first: LoopResult, then: LoopResult) -> LoopResult:
     )
 
 
-def shortfall_check(fit: Fit, epochs_run: int) -> Callable[[Model], float] | None:
+def shortfall_check(fit: Fit[R], epochs_run: int) -> Callable[[Model], float] | None:
     """A measure of how far below the least-squares optimum an sgd or mini-batch model is:
     ``(L - L*) / (var(y) / 2)``, about the R² it lacks. The optimum comes from one moments pass,
     each measure from one fused pass. None where the optimum is not a linear solve (L1) or
     where checking would cost more than about a quarter of the fit: the moments pass costs some
     d/2 multiply-adds per element against about 2 per element and epoch, so it is done when
     d <= the epochs run."""
-    backend, X, Y, weights, _, s, scaling = fit
-    n, d = X.shape
-    k = Y.shape[1]
+    backend, rows, s, scaling = fit.backend, fit.rows, fit.s, fit.scaling
+    n, d, k = rows.n, rows.d, rows.k
     if s.l1 > 0.0 or d > GRAM_MAX_FEATURES or n < 2 * d or d > epochs_run:
         return None
     with np.errstate(all="ignore"):
-        problem = gram_problem(backend.moments(X, Y, weights, True), scaling)
+        problem = gram_problem(backend.moments(rows, True), scaling)
         A = hessian(problem.H, problem.mean_z, s.l2, s.fit_intercept)
         zero = Model.zeros(k, d)
         grad = np.empty((k, d + 1))
@@ -231,39 +221,38 @@ def shortfall_check(fit: Fit, epochs_run: int) -> Callable[[Model], float] | Non
 
 
 def _refine(
-    fit: Fit, problem: GramProblem, spectrum: tuple[float, float], model: Model
+    fit: Fit[R], problem: GramProblem, spectrum: tuple[float, float], model: Model
 ) -> Accuracy:
     """Refine the sufficient-statistics solution against the data
     (:mod:`fastlr.training.accuracy`)."""
-    backend, X, Y, weights, total_weight, s, scaling = fit
+    backend, rows, s, scaling = fit.backend, fit.rows, fit.s, fit.scaling
     top, bottom = spectrum
     condition = top / bottom if bottom > 0.0 else math.inf
     k, d = model.coef.shape
     grad = np.empty((k, d + 1))
 
     def data_gradient(coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-        user_coef, user_intercept = scaling.to_user(coef, intercept)
+        user = scaling.to_user(coef, intercept)
         with np.errstate(all="ignore"):
-            backend.loss_gradient(X, Y, weights, total_weight, user_coef, user_intercept, grad)
+            backend.loss_gradient(rows, fit.total_weight, user, grad)
         return scaling.gradient_to_training(grad)
 
     A = hessian(problem.H, problem.mean_z, s.l2, s.fit_intercept)
     return refine(data_gradient, A, condition, model.coef, model.intercept, s.l2, scaling.to_user)
 
 
-def data_objective(fit: Fit, model: Model) -> float:
+def data_objective(fit: Fit[R], model: Model) -> float:
     """The training objective of ``model`` computed from the data: one fused pass at its
     raw-unit twin, plus the penalty (NaN or inf where it overflows)."""
-    backend, X, Y, weights, total_weight, s, scaling = fit
-    coef, intercept = scaling.to_user(model.coef, model.intercept)
-    grad = np.empty((Y.shape[1], X.shape[1] + 1))
+    user = fit.scaling.to_user(model.coef, model.intercept)
+    grad = np.empty((fit.rows.k, fit.rows.d + 1))
     with np.errstate(all="ignore"):
-        loss = backend.loss_gradient(X, Y, weights, total_weight, coef, intercept, grad)
-        return loss + _rules.penalty_value(model.coef, s.l2, s.l1)
+        loss = fit.backend.loss_gradient(fit.rows, fit.total_weight, user, grad)
+        return loss + _rules.penalty_value(model.coef, fit.s.l2, fit.s.l1)
 
 
 def _run_gram(
-    backend: Backend,
+    backend: Backend[R],
     problem: GramProblem,
     model: Model,
     rules: LoopRules,
@@ -318,19 +307,16 @@ def _run_gram(
     )
 
 
-def make_epoch(
-    backend: Backend,
-    X: np.ndarray,
-    Y: np.ndarray,
-    weights: np.ndarray | None,
-    total_weight: float,
-    s: TrainSettings,
-    scaling: Scaling,
-    problem: GramProblem | None,
-) -> Callable[[Model, float], float]:
+def make_epoch(fit: Fit[R], problem: GramProblem | None) -> Callable[[Model, float], float]:
     """The epoch function of ``s.mode``: ``epoch(model, rate) -> the epoch's objective``."""
-    n, d = X.shape
-    k = Y.shape[1]
+    backend, rows, total_weight, s, scaling = (
+        fit.backend,
+        fit.rows,
+        fit.total_weight,
+        fit.s,
+        fit.scaling,
+    )
+    n, d, k = rows.n, rows.d, rows.k
     grad = np.empty((k, d + 1))
 
     def penalty(m: Model) -> float:
@@ -351,27 +337,26 @@ def make_epoch(
     if s.mode == "batch":
 
         def batch_epoch(m: Model, rate: float) -> float:
-            coef, intercept = scaling.to_user(m.coef, m.intercept)
-            loss = backend.loss_gradient(X, Y, weights, total_weight, coef, intercept, grad)
-            loss += penalty(m)
+            user = scaling.to_user(m.coef, m.intercept)
+            loss = backend.loss_gradient(rows, total_weight, user, grad) + penalty(m)
             backend.update(m, scaling.gradient_to_training(grad), rate, s)
             return loss
 
         return batch_epoch
 
-    rows = RowOrder(n, s.shuffle, s.random_state)
+    orders = RowOrder(n, s.shuffle, s.random_state)
     step = s.batch_size if s.mode == "minibatch" else 1
     per_call = max(step, (SLICE_ELEMENTS // max(1, d * k)) // step * step)
     run = backend.sgd if s.mode == "sgd" else backend.minibatch
-    hogwild = s.mode == "sgd" and s.hogwild and s.n_threads > 1 and backend.hogwild is not None
+    if run is None:
+        raise ValueError(f"mode={s.mode!r} does not run epoch by epoch on this engine")
+    hogwild = backend.hogwild if s.mode == "sgd" and s.hogwild and s.n_threads > 1 else None
 
     def stochastic_epoch(m: Model, rate: float) -> float:
-        order = rows.next()
         average = np.zeros((k, d + 2)) if s.average else None
-        data = EpochData(Rows(X, Y, weights), s, scaling, order, average)
-        if hogwild:
-            assert backend.hogwild is not None
-            total, average = backend.hogwild(data, m, rate)
+        data = EpochData(rows, s, scaling, orders.next(), average)
+        if hogwild is not None:
+            total, average = hogwild(data, m, rate)
         else:
             total = 0.0
             for lo in range(0, n, per_call):
@@ -386,19 +371,16 @@ def make_epoch(
 
 
 def partial(
-    backend: Backend,
-    X: np.ndarray,
-    Y: np.ndarray,
-    sample_weight: np.ndarray | None,
+    backend: Backend[R],
+    rows: R,
     s: TrainSettings,
     previous: Trained | None,
     progress: Progress | None = None,
 ) -> Trained:
     """One epoch over a chunk, continuing ``previous`` (or starting: the chunk fixes the
     standardization and the automatic step). Always the data path: a chunk is seen once."""
-    total_weight = float(X.shape[0] if sample_weight is None else sample_weight.sum())
-    begun = start(backend, X, Y, sample_weight, total_weight, s, previous=previous)
-    run = begun.epochs(make_epoch(*begun.fit, None))
+    begun = start(backend, rows, rows.total_weight(), s, previous=previous)
+    run = begun.epochs(make_epoch(begun.fit, None))
     loop = run(begun.rules(chunk=True), 1, progress=progress)
     s, scaling = begun.fit.s, begun.fit.scaling
     return Trained(begun.model, scaling, begun.rate, s.heavy_ball, loop, "fused")

@@ -13,13 +13,13 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Generic
 
 import numpy as np
 
-from fastlr._validation import max_abs, raise_if_not_finite
-from fastlr.engines.protocol import Backend
+from fastlr.engines.protocol import Backend, R, Shaped
 from fastlr.exceptions import DivergenceError
+from fastlr.kernels.records import Rows
 from fastlr.training import rules as _rules
 from fastlr.training.accuracy import hessian
 from fastlr.training.loop import Epoch, EpochInfo, LoopResult, LoopRules, Model, run_epochs
@@ -78,24 +78,24 @@ def gram_problem(moments: Moments, scaling: Scaling) -> GramProblem:
     )
 
 
-def use_gram(X: np.ndarray, s: TrainSettings) -> bool:
+def use_gram(rows: Shaped, s: TrainSettings) -> bool:
     if s.mode != "batch" or s.solver == "fused":
         return False
     if s.solver == "gram":
         return True
-    n, d = X.shape
+    n, d = rows.n, rows.d
     enough = s.max_iter is None or s.max_iter >= GRAM_EPOCHS_PER_FEATURE * d
     return bool(d <= GRAM_MAX_FEATURES and n >= 2 * d and enough)
 
 
-def epoch_budget(X: np.ndarray, s: TrainSettings, gram: bool) -> int:
+def epoch_budget(rows: Shaped, s: TrainSettings, gram: bool) -> int:
     """``max_iter``, or for None: DEFAULT_MAX_ITER epochs over the data, or on the sufficient-
     statistics path as many iterations as those epochs would cost."""
     if s.max_iter is not None:
         return s.max_iter
     if not gram:
         return DEFAULT_MAX_ITER
-    n, d = X.shape
+    n, d = rows.n, rows.d
     return int(min(GRAM_MAX_ITER, max(DEFAULT_MAX_ITER, DEFAULT_MAX_ITER * n // max(d, 1))))
 
 
@@ -134,28 +134,19 @@ def resolve_momentum(
 
 
 def power_step_size(
-    backend: Backend,
-    X: np.ndarray,
-    sample_weight: np.ndarray | None,
-    total_weight: float,
-    scaling: Scaling,
-    s: TrainSettings,
+    backend: Backend[R], rows: R, total_weight: float, scaling: Scaling, s: TrainSettings
 ) -> float:
     """1 / the largest eigenvalue of the Hessian by power iteration on the fused pass.
 
     The gradient is affine in the parameters, so ``H v = g(v) - g(0)``: one pass per iteration.
     """
-    d = X.shape[1]
-    zero_targets = getattr(backend, "zero_targets", None)  # (a distributed backend's handle)
-    if zero_targets is not None:
-        zero_y = zero_targets(X)
-    else:
-        zero_y = np.zeros((X.shape[0], 1), dtype=X.dtype)  # n values; the pass reads no copy of X
+    d = rows.d
+    zero_y = backend.zero_targets(rows)
 
     def hessian_times(v: np.ndarray) -> np.ndarray:
-        coef, intercept = scaling.to_user(v[None, :d], np.array([v[d]]))
         grad = np.empty((1, d + 1))
-        backend.loss_gradient(X, zero_y, sample_weight, total_weight, coef, intercept, grad)
+        user = scaling.to_user(v[None, :d], np.array([v[d]]))
+        backend.loss_gradient(zero_y, total_weight, user, grad)
         g: np.ndarray = scaling.gradient_to_training(grad)[0]
         if not s.fit_intercept:
             g[d] = 0.0
@@ -190,24 +181,17 @@ def stochastic_step_size(max_norm: float, mean_norm: float, s: TrainSettings) ->
 
 
 def starting_point(
-    backend: Backend,
-    X: np.ndarray,
-    Y: np.ndarray,
-    weights: np.ndarray | None,
-    total_weight: float,
-    s: TrainSettings,
-    *,
-    gram: bool,
+    backend: Backend[R], rows: R, total_weight: float, s: TrainSettings, *, gram: bool
 ) -> tuple[Scaling, GramProblem | None, tuple[float, float] | None, Model, float]:
     """What a first run needs from the data: the scaling, the sufficient statistics (``gram``)
     and their spectrum, a zero model in training coordinates and the step (automatic unless
     given)."""
-    k, d = Y.shape[1], X.shape[1]
+    k, d = rows.k, rows.d
     with np.errstate(all="ignore"):  # NaN/inf input is named below
-        moments = backend.moments(X, Y, weights, gram) if gram or s.standardize else None
+        moments = backend.moments(rows, gram) if gram or s.standardize else None
     if moments is not None:
-        _check_moments(moments, X, Y)
-        _check_underflow(moments, X)
+        _check_moments(moments, backend, rows)
+        _check_underflow(moments, backend, rows)
     scaling = scaling_from(moments, s) if moments is not None else Scaling(None, None)
     problem = gram_problem(moments, scaling) if gram and moments is not None else None
     with np.errstate(all="ignore"):
@@ -218,39 +202,33 @@ def starting_point(
     rate = s.learning_rate
     if rate is None:
         with np.errstate(all="ignore"):
-            rate = _auto_step(backend, X, weights, total_weight, scaling, spectrum, s)
+            rate = _auto_step(backend, rows, total_weight, scaling, spectrum, s)
         if not math.isfinite(rate):
-            raise_if_not_finite(X=X, y=_user_y(Y))
+            backend.raise_if_not_finite(rows)
     return scaling, problem, spectrum, model, rate
 
 
-#: The old private name of :func:`starting_point`, kept until ``fastlr/engines/dask.py`` calls
-#: :func:`start` (or :func:`starting_point`).
-
-
 # --------------------------------------------------------------------------- the start-up
-class Fit(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class Fit(Generic[R]):
     """A run's data and what its start-up fixed, as the epochs and the checks of the answer
-    read them: the engine's passes, X and Y, the training weights (held-out rows at 0) and their
-    total, the final settings and the scaling. The fields are the first arguments of
-    :func:`fastlr.training.run.make_epoch`, in order: ``make_epoch(*fit, problem)``."""
+    read them: the engine's passes, the rows (training weights: held-out rows at 0) and their
+    total weight, the final settings and the scaling."""
 
-    backend: Backend
-    X: np.ndarray
-    Y: np.ndarray
-    weights: np.ndarray | None
+    backend: Backend[R]
+    rows: R
     total_weight: float
     s: TrainSettings
     scaling: Scaling
 
 
 @dataclasses.dataclass
-class Start:
+class Start(Generic[R]):
     """A run after :func:`start`: its :class:`Fit`, the model in training coordinates, the step,
     and on the sufficient-statistics path the Gram problem, its spectrum and whether the
     momentum was tuned to it."""
 
-    fit: Fit
+    fit: Fit[R]
     model: Model
     rate: float
     problem: GramProblem | None = None
@@ -280,22 +258,20 @@ class Start:
         callbacks (``callback`` sees the model in the units of X; a non-finite loss names bad
         input): call it with the rules, the epochs and the options. A partial, which adds no
         Python frame: the loop's Ctrl-C warning keeps its stacklevel."""
-        X, Y, scaling = self.fit.X, self.fit.Y, self.fit.scaling
+        backend, rows, scaling = self.fit.backend, self.fit.rows, self.fit.scaling
         return functools.partial(
             run_epochs,
             epoch,
             self.model,
             callback=callback,
             to_user_units=lambda m: scaling.to_user(m.coef, m.intercept),
-            on_nonfinite=lambda: name_bad_input(X, Y),
+            on_nonfinite=lambda: name_bad_input(backend, rows),
         )
 
 
 def start(
-    backend: Backend,
-    X: np.ndarray,
-    Y: np.ndarray,
-    weights: np.ndarray | None,
+    backend: Backend[R],
+    rows: R,
     total_weight: float,
     s: TrainSettings,
     *,
@@ -303,20 +279,20 @@ def start(
     init: tuple[np.ndarray, np.ndarray] | None = None,
     previous: Trained | None = None,
     batch_rows: int | None = None,
-) -> Start:
+) -> Start[R]:
     """The start-up every run shares (``train``, ``partial``; the Dask engine's averaged
     training fits it too). The settings are resolved: ``batch_size`` at most ``batch_rows``
     (default: X's rows; 2**63 must not overflow), the epoch budget (:func:`epoch_budget`), the
     momentum (:func:`resolve_momentum`). The model is :func:`starting_point`'s, set to ``init``
     (coef, intercept in the units of X) when given, or ``previous``'s, continued with its
     scaling and step (the later chunks of ``partial_fit``)."""
-    rows = X.shape[0] if batch_rows is None else batch_rows
+    most = rows.n if batch_rows is None else batch_rows
     s = dataclasses.replace(
-        s, batch_size=min(s.batch_size, rows), max_iter=epoch_budget(X, s, gram)
+        s, batch_size=min(s.batch_size, most), max_iter=epoch_budget(rows, s, gram)
     )
     if previous is None:
         scaling, problem, spectrum, model, rate = starting_point(
-            backend, X, Y, weights, total_weight, s, gram=gram
+            backend, rows, total_weight, s, gram=gram
         )
         if init is not None:
             model.coef[...], model.intercept[...] = scaling.to_training(*init)
@@ -324,25 +300,19 @@ def start(
         model, scaling, problem, spectrum = previous.model.copy(), previous.scaling, None, None
         rate = s.learning_rate if s.learning_rate is not None else previous.learning_rate
         if s.mode == "sgd" and s.l1 > 0 and model.l1_state is None:
-            model.l1_state = np.zeros(Y.shape[1] * X.shape[1] + 1)
+            model.l1_state = np.zeros(rows.k * rows.d + 1)
     s, rate, tuned = resolve_momentum(s, spectrum, rate)
-    return Start(
-        Fit(backend, X, Y, weights, total_weight, s, scaling), model, rate, problem, spectrum, tuned
-    )
+    fit = Fit(backend, rows, total_weight, s, scaling)
+    return Start(fit, model, rate, problem, spectrum, tuned)
 
 
-def _user_y(Y: np.ndarray) -> np.ndarray:
-    """y as the user passed it, for error messages that give an index."""
-    return Y[:, 0] if Y.shape[1] == 1 else Y
-
-
-def name_bad_input(X: np.ndarray, Y: np.ndarray) -> None:
+def name_bad_input(backend: Backend[R], rows: R) -> None:
     """On a non-finite loss: name a NaN/inf in the input, or say that its values are too large
     to square in float64 (rather than blaming the step). Returns when the input looks sound."""
-    raise_if_not_finite(X=X, y=_user_y(Y))
-    big_x, big_y = max_abs(X), max_abs(Y)
+    backend.raise_if_not_finite(rows)
+    big_x, big_y = backend.max_abs(rows)
     big = max(big_x, big_y)
-    if not math.isfinite(big * big * X.shape[0]):  # (float products overflow to inf)
+    if not math.isfinite(big * big * rows.n):  # (float products overflow to inf)
         raise DivergenceError(
             f"the loss overflowed: max |X| = {big_x:g}, max |y| = {big_y:g}; values this large "
             "cannot be squared and summed in float64, rescale them"
@@ -353,7 +323,7 @@ def name_bad_input(X: np.ndarray, Y: np.ndarray) -> None:
 _TINY = math.sqrt(np.finfo(np.float64).tiny)
 
 
-def _check_underflow(moments: Moments, X: np.ndarray) -> None:
+def _check_underflow(moments: Moments, backend: Backend[R], rows: R) -> None:
     """Refuse a non-constant column so small that its squares underflow: its variance reads as
     about 0, so standardization would leave it unscaled and training would silently ignore it.
 
@@ -365,12 +335,7 @@ def _check_underflow(moments: Moments, X: np.ndarray) -> None:
     columns = np.flatnonzero(rms < _TINY)
     if columns.size == 0:
         return
-    low, high = np.full(columns.size, np.inf), np.full(columns.size, -np.inf)
-    rows = max(1, (1 << 20) // columns.size)
-    for start in range(0, X.shape[0], rows):
-        block = X[start : start + rows][:, columns]
-        np.minimum(low, block.min(axis=0), out=low)
-        np.maximum(high, block.max(axis=0), out=high)
+    low, high = backend.column_range(rows, columns)
     for j, lo, hi in zip(columns, low, high, strict=True):
         if lo != hi and max(-lo, hi) < _TINY:
             raise ValueError(
@@ -380,23 +345,23 @@ def _check_underflow(moments: Moments, X: np.ndarray) -> None:
             )
 
 
-def _check_moments(moments: Moments, X: np.ndarray, Y: np.ndarray) -> None:
+def _check_moments(moments: Moments, backend: Backend[R], rows: R) -> None:
     """Name a NaN/inf in the input, or say the values are too large to square."""
     parts = [moments.x_mean, moments.y_mean, moments.x_var]
     parts += [p for p in (moments.xx, moments.xy, moments.yy) if p is not None]
     if all(bool(np.isfinite(p).all()) for p in parts):
         return
-    raise_if_not_finite(X=X, y=_user_y(Y))
+    backend.raise_if_not_finite(rows)
+    big_x, big_y = backend.max_abs(rows)
     raise DivergenceError(
-        f"the column statistics overflowed: max |X| = {max_abs(X):g}, max |y| = "
-        f"{max_abs(Y):g}; values this large cannot be squared in float64, rescale them"
+        f"the column statistics overflowed: max |X| = {big_x:g}, max |y| = {big_y:g}; values "
+        "this large cannot be squared in float64, rescale them"
     )
 
 
 def _auto_step(
-    backend: Backend,
-    X: np.ndarray,
-    weights: np.ndarray | None,
+    backend: Backend[R],
+    rows: R,
     total_weight: float,
     scaling: Scaling,
     spectrum: tuple[float, float] | None,
@@ -405,21 +370,20 @@ def _auto_step(
     if spectrum is not None:  # 1 / the largest eigenvalue
         return 1.0 / spectrum[0] if spectrum[0] > 0 or math.isnan(spectrum[0]) else 1.0
     if s.mode == "batch":
-        return power_step_size(backend, X, weights, total_weight, scaling, s)
-    max_norm, sum_norm = backend.row_norm_bounds(X, weights, scaling, s.fit_intercept)
+        return power_step_size(backend, rows, total_weight, scaling, s)
+    max_norm, sum_norm = backend.row_norm_bounds(rows, scaling, s.fit_intercept)
     if not math.isfinite(max_norm):
         return math.nan
     return stochastic_step_size(max_norm, sum_norm / total_weight, s)
 
 
-def split_validation(
-    X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, s: TrainSettings
-) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+def split_validation(rows: Rows, s: TrainSettings) -> tuple[Rows, Rows | None]:
     """Early stopping holds out ``validation_fraction`` of the rows at random: they get weight
-    0 in training (X is not copied) and a copy of them is the validation set."""
+    0 in training (X is not copied) and a copy of them is the validation set (None without
+    early stopping)."""
     if not s.early_stopping:
-        return sample_weight, None, None, None
-    n = X.shape[0]
+        return rows, None
+    (X, Y, sample_weight), n = rows, rows.n
     n_val = math.ceil(s.validation_fraction * n)
     if n_val < 1 or n - n_val < 1:
         raise ValueError(
@@ -436,4 +400,5 @@ def split_validation(
     w_val = None if sample_weight is None else sample_weight[held_out]
     if w_val is not None and not w_val.sum() > 0:
         raise ValueError("early_stopping: the validation samples all have weight 0")
-    return weights, np.ascontiguousarray(X[held_out]), np.ascontiguousarray(Y[held_out]), w_val
+    validation = Rows(np.ascontiguousarray(X[held_out]), np.ascontiguousarray(Y[held_out]), w_val)
+    return Rows(X, Y, weights), validation
