@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from fastlr.engines.protocol import EpochData
-from fastlr.kernels.records import Rows
+from fastlr.kernels.records import Iterate, Rows
 from fastlr.training.loop import Model
 from fastlr.training.settings import TrainSettings
 
@@ -34,37 +34,21 @@ class EpochCalls:
         )
 
     def sgd(self, data: EpochData[Rows], model: Model, rate: float, lo: int, hi: int) -> float:
-        s, iterate = data.s, model.iterate(data.average)
-        return float(
-            self.sgd_epoch(
-                data.rows,
-                iterate,
-                rate,
-                data.order,
-                lo,
-                hi,
-                s.fit_intercept,
-                data.scaling,
-                s.penalty,
-            )
-        )
+        s = data.s
+        options = (s.fit_intercept, data.scaling, s.penalty)
+        return float(self.sgd_epoch(*_visit(data, model, rate, lo, hi), *options))
 
     def minibatch(
         self, data: EpochData[Rows], model: Model, rate: float, lo: int, hi: int
     ) -> float:
-        s, iterate = data.s, model.iterate(data.average)
-        return float(
-            self.minibatch_epoch(
-                data.rows,
-                iterate,
-                rate,
-                data.order,
-                lo,
-                hi,
-                s.batch_size,
-                s.fit_intercept,
-                data.scaling,
-                s.penalty,
-                s.momentum_rule,
-            )
-        )
+        s = data.s
+        options = (s.batch_size, s.fit_intercept, data.scaling, s.penalty, s.momentum_rule)
+        return float(self.minibatch_epoch(*_visit(data, model, rate, lo, hi), *options))
+
+
+def _visit(
+    data: EpochData[Rows], model: Model, rate: float, lo: int, hi: int
+) -> tuple[Rows, Iterate, float, np.ndarray, int, int]:
+    """The arguments both epoch functions start with: the rows, the model's arrays, the step
+    and the epoch positions [lo, hi) of the row order."""
+    return data.rows, model.iterate(data.average), rate, data.order, lo, hi

@@ -38,29 +38,21 @@ class DaskRows:
 
     ``blocks`` are futures of ``(X_block, Y_block, weight_block or None)``
     (:func:`fastlr.dask.scatter_blocks`); ``array``, ``y_array`` and ``w_array`` are X, y and
-    the weights (or None) as dask arrays. ``zero`` marks the handle of the same blocks with y = 0
-    (:meth:`DaskBackend.zero_targets`); ``weight`` is the checked total weight, once known.
+    the weights (or None) as dask arrays; ``n``, ``d``, ``k`` the rows, features and outputs.
+    ``zero`` marks the handle of the same blocks with y = 0 (:meth:`DaskBackend.zero_targets`);
+    ``weight`` is the checked total weight, once known.
     """
 
     client: Any
     blocks: list[Any]
     array: Any
     y_array: Any
-    w_array: Any = None
+    w_array: Any
+    n: int
+    d: int
+    k: int
     zero: bool = False
     weight: float | None = None
-
-    @property
-    def n(self) -> int:
-        return int(self.array.shape[0])
-
-    @property
-    def d(self) -> int:
-        return int(self.array.shape[1])
-
-    @property
-    def k(self) -> int:
-        return 1 if self.zero or self.y_array.ndim == 1 else int(self.y_array.shape[1])
 
     def total_weight(self) -> float:
         """Σ w, checked once on the workers (finite, >= 0, a positive sum)."""
@@ -303,7 +295,7 @@ class DaskBackend(OnFused):
 
     def zero_targets(self, rows: DaskRows) -> DaskRows:
         """Y = 0 for the power iteration of the automatic step (no n-sized array)."""
-        return dataclasses.replace(rows, zero=True)
+        return dataclasses.replace(rows, zero=True, k=1)
 
     # ---------------------------------------------------------------- the error path
     def raise_if_not_finite(self, rows: DaskRows) -> None:

@@ -83,7 +83,8 @@ def scatter_blocks(client: Any, X: Any, y: Any, sample_weight: Any = None) -> Da
     x_blocks, y_blocks = client.compute(xs), client.compute(ys)
     w_blocks = client.compute(ws) if sample_weight is not None else ws
     blocks = client.map(pack_block, x_blocks, y_blocks, w_blocks, pure=False)
-    return DaskRows(client, blocks, X, y, w)
+    k = 1 if y.ndim == 1 else int(y.shape[1])
+    return DaskRows(client, blocks, X, y, w, int(X.shape[0]), int(X.shape[1]), k)
 
 
 def _check_real(name: str, array: Any) -> None:

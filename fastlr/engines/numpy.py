@@ -217,12 +217,7 @@ def sgd_epoch(
     (16.96, array([[0.92]]))
     """
     X, Y, sample_weight = rows
-    coef, intercept, l1_state, average = (
-        iterate.coef,
-        iterate.intercept,
-        iterate.l1_state,
-        iterate.average,
-    )
+    coef, intercept, _, l1_state, average = iterate
     shift, scale = scaling
     decay, l1_step = 1.0 - learning_rate * penalty.l2, learning_rate * penalty.l1
     k, d = coef.shape

@@ -69,12 +69,7 @@ def sgd_epoch(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scal
     or None sums the iterates. Returns Σ w·r² over the positions.
     """
     X, Y, sample_weight = rows
-    coef, intercept, l1_state, average = (
-        iterate.coef,
-        iterate.intercept,
-        iterate.l1_state,
-        iterate.average,
-    )
+    coef, intercept, _, l1_state, average = iterate
     shift, scale = scaling
     decay, l1_step = _sgd_penalty(learning_rate, penalty)
     k = _u(coef.shape[0])

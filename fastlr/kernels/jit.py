@@ -6,6 +6,10 @@ fast-math flags, ``nogil`` and numpy's error model. ``nnan``/``ninf`` are left o
 
 from __future__ import annotations
 
+import types as pytypes
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -25,6 +29,33 @@ jit_parallel = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="nump
 #: No fast math, for the data generator's rare paths, whose values must be the NumPy twin's bit for
 #: bit (explicitly: a function that leaves ``fastmath`` unset inherits its caller's flags).
 jit_exact = njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+
+def serial_and_parallel(
+    py_func: Callable[..., Any],
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """One source, two kernels: ``py_func``, whose loop over chunks (or rows) is a ``prange``,
+    compiled serially (``prange`` is then ``range``) and with threads (``jit_parallel``).
+
+    Each kernel is compiled from its own copy of the function, named ``<name>_serial`` and
+    ``<name>_parallel``: numba's cache index is keyed by the function's qualified name and line,
+    not by the ``parallel`` flag, so one function compiled both ways would share (and overwrite)
+    one cache entry.
+    """
+
+    def copy(suffix: str) -> Callable[..., Any]:
+        f = pytypes.FunctionType(
+            py_func.__code__,
+            py_func.__globals__,
+            py_func.__name__ + suffix,
+            py_func.__defaults__,
+            py_func.__closure__,
+        )
+        f.__qualname__ = py_func.__qualname__ + suffix
+        f.__doc__, f.__module__ = py_func.__doc__, py_func.__module__
+        return f
+
+    return jit_serial(copy("_serial")), jit_parallel(copy("_parallel"))
 
 
 @jit_serial

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from fastlr.kernels.jit import _prefetch, _u, jit_inline, jit_parallel, jit_serial
+from fastlr.kernels.jit import _prefetch, _u, jit_inline, jit_serial, serial_and_parallel
 from fastlr.kernels.layout import n_chunks
 from fastlr.kernels.options import _weight
 
@@ -130,21 +130,10 @@ def fused_pass_parallel(X, y, coef, intercept, grad):
     return fused_pass_weighted_parallel(X, y, None, coef, intercept, X.shape[0], grad)
 
 
-@jit_serial
-def fused_pass_weighted_serial(X, y, sample_weight, coef, intercept, total_weight, grad):
+def _fused_pass_weighted(X, y, sample_weight, coef, intercept, total_weight, grad):
     """:func:`fused_pass_serial` with each row's terms weighted by ``sample_weight`` (n,) (or
-    None), divided by ``total_weight`` instead of n: the one-output weighted pass."""
-    n = X.shape[0]
-    nc = n_chunks(n)
-    parts = np.zeros((nc, grad.shape[0] + 2))
-    for c in range(nc):
-        _fused_rows(X, y, sample_weight, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c])
-    return _reduce_chunks(parts, total_weight, grad)
-
-
-@jit_parallel
-def fused_pass_weighted_parallel(X, y, sample_weight, coef, intercept, total_weight, grad):
-    """:func:`fused_pass_weighted_serial` with the chunks spread over the threads; same bits."""
+    None), divided by ``total_weight`` instead of n: the one-output weighted pass. Serial, or
+    the chunks spread over the threads: the same bits."""
     n = X.shape[0]
     nc = n_chunks(n)
     parts = np.zeros((nc, grad.shape[0] + 2))
@@ -153,24 +142,23 @@ def fused_pass_weighted_parallel(X, y, sample_weight, coef, intercept, total_wei
     return _reduce_chunks(parts, total_weight, grad)
 
 
+fused_pass_weighted_serial, fused_pass_weighted_parallel = serial_and_parallel(_fused_pass_weighted)
+
+
 # Out of core (fastlr.engines.streaming), a pass visits a file in blocks of rows. Its chunks are the
 # in-memory pass's chunks (``chunk_starts`` of the whole file), so the pieces of a block are
 # summed by the same row loop into the same per-chunk partials, and reduced in the same order:
 # the same bits as the pass over the whole array in memory.
-@jit_serial
-def fused_parts_serial(X, y, sample_weight, coef, intercept, starts, parts):
+def _fused_parts(X, y, sample_weight, coef, intercept, starts, parts):
     """The fused pass's partial sums over pieces of a block of rows: ``parts[p]`` (zeroed by the
-    caller) gets Σ w·r·x, Σ w·r, Σ w·r² over rows [starts[p], starts[p + 1]) of ``X``.
-    :func:`reduce_fused_parts` turns the partials of every chunk into loss and gradient."""
-    for p in range(parts.shape[0]):
-        _fused_rows(X, y, sample_weight, coef, intercept, starts[p], starts[p + 1], parts[p])
-
-
-@jit_parallel
-def fused_parts_parallel(X, y, sample_weight, coef, intercept, starts, parts):
-    """:func:`fused_parts_serial` with the pieces spread over the threads; same bits."""
+    caller) gets Σ w·r·x, Σ w·r, Σ w·r² over rows [starts[p], starts[p + 1]) of ``X``, serially
+    or with the pieces spread over the threads (the same bits). :func:`reduce_fused_parts`
+    turns the partials of every chunk into loss and gradient."""
     for p in prange(parts.shape[0]):
         _fused_rows(X, y, sample_weight, coef, intercept, starts[p], starts[p + 1], parts[p])
+
+
+fused_parts_serial, fused_parts_parallel = serial_and_parallel(_fused_parts)
 
 
 @jit_serial
@@ -231,26 +219,13 @@ def _reduce_multi(parts, total_weight, grad):
     return 0.5 * sum_r2 / total_weight
 
 
-@jit_serial
-def fused_pass_multi_serial(X, Y, sample_weight, coef, intercept, total_weight, grad):
+def _fused_pass_multi(X, Y, sample_weight, coef, intercept, total_weight, grad):
     """The fused pass for weighted rows and/or several outputs: ``Y`` (n, k), ``coef`` (k, d),
-    ``intercept`` (k,), ``sample_weight`` (n,) or None summing to ``total_weight``.
+    ``intercept`` (k,), ``sample_weight`` (n,) or None summing to ``total_weight``; serial, or
+    the chunks spread over the threads (the same bits).
 
     Writes ``Xᵀ(w·r) / W`` and ``Σ w·r / W`` into ``grad`` (k, d + 1); returns Σ w·r² / (2W).
     """
-    n = X.shape[0]
-    nc = n_chunks(n)
-    parts = np.zeros((nc, coef.shape[0], coef.shape[1] + 2))
-    for c in range(nc):
-        _fused_rows_multi(
-            X, Y, sample_weight, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c]
-        )
-    return _reduce_multi(parts, total_weight, grad)
-
-
-@jit_parallel
-def fused_pass_multi_parallel(X, Y, sample_weight, coef, intercept, total_weight, grad):
-    """:func:`fused_pass_multi_serial` with the chunks spread over the threads; same bits."""
     n = X.shape[0]
     nc = n_chunks(n)
     parts = np.zeros((nc, coef.shape[0], coef.shape[1] + 2))
@@ -261,19 +236,17 @@ def fused_pass_multi_parallel(X, Y, sample_weight, coef, intercept, total_weight
     return _reduce_multi(parts, total_weight, grad)
 
 
-@jit_serial
-def fused_parts_multi_serial(X, Y, sample_weight, coef, intercept, starts, parts):
+fused_pass_multi_serial, fused_pass_multi_parallel = serial_and_parallel(_fused_pass_multi)
+
+
+def _fused_parts_multi(X, Y, sample_weight, coef, intercept, starts, parts):
     """The multi-output pass's partials over pieces of a block: ``parts[p]`` (k, d + 2), zeroed
     by the caller, as :func:`fused_parts_serial`; :func:`reduce_fused_parts_multi` reduces."""
-    for p in range(parts.shape[0]):
-        _fused_rows_multi(X, Y, sample_weight, coef, intercept, starts[p], starts[p + 1], parts[p])
-
-
-@jit_parallel
-def fused_parts_multi_parallel(X, Y, sample_weight, coef, intercept, starts, parts):
-    """:func:`fused_parts_multi_serial` with the pieces spread over the threads; same bits."""
     for p in prange(parts.shape[0]):
         _fused_rows_multi(X, Y, sample_weight, coef, intercept, starts[p], starts[p + 1], parts[p])
+
+
+fused_parts_multi_serial, fused_parts_multi_parallel = serial_and_parallel(_fused_parts_multi)
 
 
 @jit_serial
@@ -283,15 +256,11 @@ def reduce_fused_parts_multi(parts, total_weight, grad):
 
 
 # --------------------------------------------------------------------------- prediction
-@jit_serial
-def predict_serial(X, coef, intercept, out):
-    """``out[i] = X[i] · coef + intercept``, summed in float64, stored in ``out``'s dtype."""
-    for i in range(_u(X.shape[0])):
-        out[i] = _row_prediction(X, i, coef, intercept)
-
-
-@jit_parallel
-def predict_parallel(X, coef, intercept, out):
-    """:func:`predict_serial` with the rows spread over the threads (rows are independent)."""
+def _predict(X, coef, intercept, out):
+    """``out[i] = X[i] · coef + intercept``, summed in float64, stored in ``out``'s dtype;
+    serial, or the rows spread over the threads (rows are independent)."""
     for i in prange(X.shape[0]):
         out[i] = _row_prediction(X, _u(i), coef, intercept)
+
+
+predict_serial, predict_parallel = serial_and_parallel(_predict)
