@@ -19,7 +19,7 @@ from fastlr._validation import as_coef, as_sample_weight, max_abs, raise_if_not_
 from fastlr.exceptions import ConvergenceWarning, not_fitted
 from fastlr.training.loop import EpochInfo
 from fastlr.training.run import SHORTFALL_WARN
-from fastlr.training.settings import Trained, TrainSettings
+from fastlr.training.settings import Trained, TrainSettings, refuse_unsupported
 
 if TYPE_CHECKING:
     from fastlr.engines.protocol import EngineChoice
@@ -412,12 +412,8 @@ def train_on_dask(
     from fastlr.engines.dask import DaskBackend, train
     from fastlr.engines.dask_blocks import get_client, scatter_blocks
 
-    refused = {"early_stopping": estimator.early_stopping, "hogwild": estimator.hogwild}
-    for name, asked in refused.items():
-        if asked:
-            raise ValueError(f"{name}=True is not supported on Dask arrays")
-    if estimator.callback is not None:
-        raise ValueError("callback is not supported on Dask arrays")
+    asked = {"early_stopping": estimator.early_stopping, "hogwild": estimator.hogwild}
+    refuse_unsupported("dask", asked | {"callback": estimator.callback is not None})
     check_verbose(estimator)
     settings = resolve_settings(estimator, 1)
     client = get_client(client)

@@ -1,5 +1,6 @@
 """Parameters resolved once into the final :class:`~fastlr.training.settings.TrainSettings`: the
-one place that checks every value and refuses a combination, with one message each.
+one place that checks every value, and where a mode's refusals are asked (the one table of what a
+mode or an engine cannot take is :data:`fastlr.training.settings.UNSUPPORTED`).
 
 Nothing below the estimator sees a parameter as a string: modes, schedules and penalties leave
 here as the numbers and flags the training code and the kernels use.
@@ -11,31 +12,11 @@ from fastlr._params import Parameters
 from fastlr._random import check_random_state
 from fastlr._validation import check_bool, check_choice, check_number
 from fastlr.training import rules as _rules
-from fastlr.training.settings import TrainSettings
+from fastlr.training.settings import TrainSettings, refuse_unsupported
 
 MODES = ("batch", "minibatch", "sgd")
 PENALTIES = (None, "l2", "l1", "elasticnet")
 SOLVERS = ("auto", "gram", "fused")
-
-#: The options that apply to some modes only: the modes each applies to, and what to say when it
-#: is asked for in another. (Engines refuse what their data cannot do: early stopping out of core.)
-MODE_ONLY_OPTIONS = {
-    "momentum": (
-        ("batch", "minibatch"),
-        "momentum applies to mode='batch' and mode='minibatch'; with mode='sgd' leave "
-        "momentum='auto' or 0 (or use mode='minibatch' with a small batch_size)",
-    ),
-    "average": (("sgd", "minibatch"), "average=True applies to mode='sgd' and mode='minibatch'"),
-    "hogwild": (("sgd",), "hogwild=True applies to mode='sgd' only"),
-}
-
-
-def refuse_options_of_other_modes(mode: str, asked: dict[str, bool]) -> None:
-    """Raise ValueError for the first option in ``asked`` (name -> asked for) that ``mode`` does
-    not support (:data:`MODE_ONLY_OPTIONS`)."""
-    for option, (modes, message) in MODE_ONLY_OPTIONS.items():
-        if asked[option] and mode not in modes:
-            raise ValueError(message)
 
 
 def resolve_settings(p: Parameters, n_threads: int = 1) -> TrainSettings:
@@ -83,7 +64,7 @@ def resolve_settings(p: Parameters, n_threads: int = 1) -> TrainSettings:
     check_bool(p.warm_start, "warm_start")
     momentum_asked = momentum is not None and momentum > 0
     asked = {"momentum": momentum_asked, "average": average, "hogwild": hogwild}
-    refuse_options_of_other_modes(mode, asked)
+    refuse_unsupported(mode, asked)
     return TrainSettings(
         mode=mode,
         learning_rate=learning_rate,

@@ -395,3 +395,32 @@ def test_a_ctrl_c_that_other_code_swallows_still_stops_the_fit_after_its_epoch()
     assert model.n_iter_ == 3
     assert len(model.loss_history_) == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_a_swallowed_ctrl_c_stops_the_compiled_gram_loop_after_its_call(monkeypatch):
+    # The Gram loop runs many epochs per compiled call; a Ctrl-C whose KeyboardInterrupt was
+    # lost between two calls stops it after the call that completed, as the epoch loop does.
+    from fastlr.engines.memory import FusedBackend
+    from fastlr.training import run
+
+    X, y, _ = fastlr.make_regression(2_000, 5, random_state=0)
+    monkeypatch.setattr(run, "GRAM_CALL_FLOPS", 10 * 5 * 5)  # 10 epochs per call
+    calls = []
+    compiled = FusedBackend.gram_epochs
+
+    def gram_epochs(self, *args):
+        calls.append(1)
+        out = compiled(self, *args)
+        if len(calls) == 2:  # the SIGINT handler runs where its exception is lost
+            with contextlib.suppress(KeyboardInterrupt):
+                signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        return out
+
+    monkeypatch.setattr(FusedBackend, "gram_epochs", gram_epochs)
+    params = {"solver": "gram", "max_iter": 100, "tol": None}
+    with pytest.warns(FitInterruptedWarning, match="after 20 epochs: kept the model"):
+        model = fastlr.LinearRegression(**params).fit(X, y)
+    assert len(calls) == 2
+    assert model.n_iter_ == 20
+    assert len(model.loss_history_) == 20
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

@@ -8,14 +8,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fastlr.engines.protocol import EpochData
 from fastlr.kernels.records import Iterate, Rows
+from fastlr.training.backend import EpochData
 from fastlr.training.loop import Model
 from fastlr.training.settings import TrainSettings
 
 
 class EpochCalls:
-    """The update and the epochs of a :class:`~fastlr.engines.protocol.Backend`: ``model``,
+    """The update and the epochs of a :class:`~fastlr.training.backend.Backend`: ``model``,
     settings and scaling turned into the records that ``update_parameters``, ``sgd_epoch`` and
     ``minibatch_epoch`` take.
 

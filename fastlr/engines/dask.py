@@ -22,7 +22,7 @@ from fastlr.engines.memory import FusedBackend, OnFused
 from fastlr.kernels.records import Linear, Rows
 from fastlr.training import run, setup
 from fastlr.training.loop import Model
-from fastlr.training.settings import Moments, Scaling, Trained, TrainSettings
+from fastlr.training.settings import Moments, Scaling, Trained, TrainSettings, refuse_unsupported
 
 __all__ = ["FAN_IN", "DaskBackend", "DaskRows", "merge_moments", "train"]
 
@@ -245,7 +245,7 @@ def reduce_tree(client: Any, parts: list[Any], reduce: Any) -> Any:
 
 # --------------------------------------------------------------------------- the backend
 class DaskBackend(OnFused):
-    """:class:`fastlr.engines.protocol.Backend` whose passes over the data run on a Dask cluster.
+    """:class:`fastlr.training.backend.Backend` whose passes over the data run on a Dask cluster.
 
     ``moments``, ``row_norm_bounds`` and ``loss_gradient`` map the fused kernels over the
     row blocks of a :class:`DaskRows` and reduce the results on the workers; everything that
@@ -361,8 +361,7 @@ def train(
     >>> callable(train)
     True
     """
-    if s.early_stopping:
-        raise ValueError("early_stopping=True is not supported on Dask arrays")
+    refuse_unsupported("dask", {"early_stopping": s.early_stopping, "hogwild": s.hogwild})
     backend = backend or DaskBackend()
     if s.mode == "batch":
         return run.train(backend, rows, s, init=init)

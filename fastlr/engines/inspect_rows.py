@@ -1,4 +1,4 @@
-"""The members of a :class:`~fastlr.engines.protocol.Backend` that look at rows held as arrays
+"""The members of a :class:`~fastlr.training.backend.Backend` that look at rows held as arrays
 (in memory or file-backed): y = 0 for the power iteration, and the error path's look at the
 values (a NaN to name, magnitudes for an overflow message, the range of tiny columns). Shared
 by the fused, streaming and NumPy backends; no kernel is called."""

@@ -15,8 +15,8 @@ from fastlr import kernels
 from fastlr._threading import parallel_launch, resolve_n_jobs
 from fastlr.engines.calls import EpochCalls
 from fastlr.engines.inspect_rows import ArrayRows
-from fastlr.engines.protocol import EpochData, GramEpochs
 from fastlr.kernels.records import Iterate, Linear, Rows
+from fastlr.training.backend import EpochData, GramEpochs
 from fastlr.training.loop import LoopRules, Model
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
@@ -86,7 +86,7 @@ def predict_into(
 
 
 class FusedBackend(EpochCalls, ArrayRows):
-    """The engine protocol (:class:`~fastlr.engines.protocol.Backend`) on the jitted kernels, with
+    """The engine protocol (:class:`~fastlr.training.backend.Backend`) on the jitted kernels, with
     ``n_threads`` threads."""
 
     update_parameters = staticmethod(kernels.update_parameters)
@@ -205,7 +205,7 @@ class FusedBackend(EpochCalls, ArrayRows):
 
 
 class OnFused:
-    """The members of a :class:`~fastlr.engines.protocol.Backend` that do d-sized work (no pass
+    """The members of a :class:`~fastlr.training.backend.Backend` that do d-sized work (no pass
     over X), for a backend that runs them on the fused backend ``fused``."""
 
     fused: FusedBackend

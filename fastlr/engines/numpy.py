@@ -1,4 +1,4 @@
-"""The NumPy engine: :class:`NumpyBackend`, the :class:`~fastlr.engines.protocol.Backend` of
+"""The NumPy engine: :class:`NumpyBackend`, the :class:`~fastlr.training.backend.Backend` of
 :class:`fastlr.reference.LinearRegression`, and the twins of the epoch kernels it runs.
 
 These are the reference's twins of the keyed row order, the parameter update and the sgd and
@@ -322,7 +322,7 @@ def minibatch_epoch(
 
 
 class NumpyBackend(EpochCalls, ArrayRows):
-    """The engine protocol (:class:`~fastlr.engines.protocol.Backend`) in plain NumPy (materializes
+    """The engine protocol (:class:`~fastlr.training.backend.Backend`) in plain NumPy (materializes
     what the kernels avoid)."""
 
     update_parameters = staticmethod(update_parameters)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastlr.engines import memory, streaming
-from fastlr.engines.protocol import Backend
 from fastlr.kernels.records import Rows
-from fastlr.training.settings import TrainSettings
+from fastlr.training.backend import Backend
+from fastlr.training.settings import TrainSettings, refuse_unsupported
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,7 @@ class KernelEngine:
     def backend(self, X: np.ndarray, settings: TrainSettings) -> Backend[Rows]:
         if not streaming.streams(X):
             return memory.FusedBackend(self.n_threads)
-        if settings.early_stopping:
-            raise ValueError(
-                "early_stopping holds a copy of validation_fraction of the rows in memory, "
-                "which an out-of-core fit avoids: keep a validation file apart and score it in "
-                "a callback, or load X into memory"
-            )
+        refuse_unsupported("file", {"early_stopping": settings.early_stopping})
         return streaming.StreamingBackend(self.n_threads)
 
     def predict(

@@ -1,6 +1,6 @@
 """Data bigger than memory: the passes of training over a file-backed X, a block of rows at a time.
 
-:class:`StreamingBackend` is the :class:`fastlr.engines.protocol.Backend` of an ``X`` mapped from a
+:class:`StreamingBackend` is the :class:`fastlr.training.backend.Backend` of an ``X`` mapped from a
 file (``np.memmap``, ``np.load(path, mmap_mode="r")``, or a ``.npy`` path given to ``fit``).
 It runs the fused kernels on blocks of rows that are views of the mapping (no copy) and gives
 back each block's pages once they are read (:mod:`fastlr._pages`), so the process holds about
@@ -47,8 +47,8 @@ from fastlr.engines.memory import (
     moments_from_parts,
     predict_into,
 )
-from fastlr.engines.protocol import EpochData, StochasticEpoch
 from fastlr.kernels.records import Linear, Rows
+from fastlr.training.backend import EpochData, StochasticEpoch
 from fastlr.training.loop import Model, RowOrder
 from fastlr.training.settings import Moments, Scaling, TrainSettings
 
@@ -147,7 +147,7 @@ class EpochPlan:
 
 
 class StreamingBackend(OnFused, ArrayRows):
-    """:class:`fastlr.engines.protocol.Backend` over a file-backed X, in blocks of ``block_bytes``
+    """:class:`fastlr.training.backend.Backend` over a file-backed X, in blocks of ``block_bytes``
     (see the module); the d-sized work runs on ``fused`` (:class:`~fastlr.engines.memory.OnFused`).
     ``largest_block`` records the most bytes of X a pass held at once."""
 

@@ -1,6 +1,8 @@
-"""Jitted kernels (``@njit`` only; nothing here knows parameters as strings or imports training).
+"""Jitted kernels (``@njit``, and the records they take; nothing here knows parameters as
+strings).
 
-Rooms: :mod:`~fastlr.kernels.jit` (jit settings), :mod:`~fastlr.kernels.layout` (row chunks,
+Rooms: :mod:`~fastlr.kernels.jit` (jit settings), :mod:`~fastlr.kernels.records` (the typed
+records the kernels take), :mod:`~fastlr.kernels.layout` (row chunks,
 the shuffle), :mod:`~fastlr.kernels.options` (optional inputs), :mod:`~fastlr.kernels.passes`
 (fused passes, prediction), :mod:`~fastlr.kernels.statistics` (moments, row norms),
 :mod:`~fastlr.kernels.epochs` (sgd, mini-batch), :mod:`~fastlr.kernels.gram` (sufficient

@@ -3,7 +3,7 @@
 mode or the Gram loop, then the checks of the answer (refinement, the certificate, the shortfall
 of stochastic fits).
 
-Shared by every engine: each supplies a :class:`~fastlr.engines.protocol.Backend` (the passes
+Shared by every engine: each supplies a :class:`~fastlr.training.backend.Backend` (the passes
 over the data); everything decided from their results lives here once, so engines cannot drift
 apart."""
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from fastlr.engines.protocol import Backend, EpochData, R
 from fastlr.training import rules as _rules
 from fastlr.training.accuracy import Accuracy, hessian, refine
+from fastlr.training.backend import Backend, EpochData, R
 from fastlr.training.loop import (
     EpochInfo,
     LoopResult,
@@ -264,7 +264,7 @@ def _run_gram(
     import warnings
 
     from fastlr.exceptions import FitInterruptedWarning
-    from fastlr.training.loop import raise_divergence
+    from fastlr.training.loop import ctrl_c_watch, raise_divergence
 
     assert backend.gram_epochs is not None
     k, d = model.coef.shape
@@ -273,33 +273,42 @@ def _run_gram(
     done = 0
     verdict = _rules.CONTINUE
     stopped = False
-    while done < s.epochs and verdict == _rules.CONTINUE:
-        before = model.copy()
-        count = min(per_call, s.epochs - done)
-        try:
-            ran, verdict = backend.gram_epochs(
-                problem, model, rules, s, count, history[done : done + count]
-            )
-        except KeyboardInterrupt:
-            model.load(before)
-            warnings.warn(
-                f"fit interrupted (Ctrl-C) after {done} epochs: kept the model of the last "
-                "completed epoch",
-                FitInterruptedWarning,
-                stacklevel=4,
-            )
-            stopped = True
-            break
-        if verdict >= _rules.NONFINITE:
-            loss = float(history[done + ran])
-            raise_divergence(verdict, done + ran + 1, loss, model.state, rules.learning_rate)
-        done += ran
-        model.t += ran
-        if progress is not None and ran > 0:
-            rate = _rules.epoch_learning_rate(
-                rules.learning_rate, rules.schedule, model.t, rules.power_t, model.state
-            )
-            progress(done, float(history[done - 1]), rate)
+
+    def interrupted() -> None:
+        warnings.warn(
+            f"fit interrupted (Ctrl-C) after {done} epochs: kept the model of the last "
+            "completed epoch",
+            FitInterruptedWarning,
+            stacklevel=5,
+        )
+
+    with ctrl_c_watch() as ctrl_c:
+        while done < s.epochs and verdict == _rules.CONTINUE:
+            before = model.copy()
+            count = min(per_call, s.epochs - done)
+            try:
+                ran, verdict = backend.gram_epochs(
+                    problem, model, rules, s, count, history[done : done + count]
+                )
+            except KeyboardInterrupt:
+                model.load(before)
+                interrupted()
+                stopped = True
+                break
+            if verdict >= _rules.NONFINITE:
+                loss = float(history[done + ran])
+                raise_divergence(verdict, done + ran + 1, loss, model.state, rules.learning_rate)
+            done += ran
+            model.t += ran
+            if progress is not None and ran > 0:
+                rate = _rules.epoch_learning_rate(
+                    rules.learning_rate, rules.schedule, model.t, rules.power_t, model.state
+                )
+                progress(done, float(history[done - 1]), rate)
+            if ctrl_c[0] and verdict == _rules.CONTINUE and done < s.epochs:
+                interrupted()  # a Ctrl-C whose KeyboardInterrupt Python swallowed: stop here
+                stopped = True
+                break
     if not model.finite():
         raise_divergence(_rules.NONFINITE, done, math.inf, model.state, rules.learning_rate)
     return LoopResult(

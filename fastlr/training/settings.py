@@ -16,11 +16,13 @@ from fastlr.training.loop import LoopResult, Model
 __all__ = [
     "DEFAULT_MAX_ITER",
     "GRAM_MAX_ITER",
+    "UNSUPPORTED",
     "GramProblem",
     "Moments",
     "Scaling",
     "TrainSettings",
     "Trained",
+    "refuse_unsupported",
 ]
 
 #: Epochs over the data when ``max_iter`` is None (the default)...
@@ -29,6 +31,49 @@ DEFAULT_MAX_ITER = 1000
 #: ...and, on the sufficient-statistics path, as many O(d²) iterations as those epochs would cost
 #: (``DEFAULT_MAX_ITER * n / d``), at least DEFAULT_MAX_ITER and at most this.
 GRAM_MAX_ITER = 1_000_000
+
+
+_HOGWILD = "hogwild=True applies to mode='sgd' only"
+_ON_DASK = "{} is not supported on Dask arrays"
+
+#: The one table of what a mode or an engine cannot take: (option, where) -> what to say, where
+#: ``where`` is a mode, ``"file"`` (an X streamed from a file) or ``"dask"`` (a cluster's blocks).
+#: :func:`refuse_unsupported` is the one place that refuses them.
+UNSUPPORTED = {
+    ("momentum", "sgd"): (
+        "momentum applies to mode='batch' and mode='minibatch'; with mode='sgd' leave "
+        "momentum='auto' or 0 (or use mode='minibatch' with a small batch_size)"
+    ),
+    ("average", "batch"): "average=True applies to mode='sgd' and mode='minibatch'",
+    ("hogwild", "batch"): _HOGWILD,
+    ("hogwild", "minibatch"): _HOGWILD,
+    ("early_stopping", "file"): (
+        "early_stopping holds a copy of validation_fraction of the rows in memory, which an "
+        "out-of-core fit avoids: keep a validation file apart and score it in a callback, or "
+        "load X into memory"
+    ),
+    ("early_stopping", "dask"): _ON_DASK.format("early_stopping=True"),
+    ("hogwild", "dask"): _ON_DASK.format("hogwild=True"),
+    ("callback", "dask"): _ON_DASK.format("callback"),
+}
+
+
+def refuse_unsupported(where: str, asked: dict[str, bool]) -> None:
+    """Raise ValueError for the first option in ``asked`` (name -> asked for) that the mode or
+    engine ``where`` cannot take (:data:`UNSUPPORTED`).
+
+    Examples
+    --------
+    >>> refuse_unsupported("sgd", {"momentum": False, "average": True})
+    >>> refuse_unsupported("batch", {"average": True})
+    Traceback (most recent call last):
+    ...
+    ValueError: average=True applies to mode='sgd' and mode='minibatch'
+    """
+    for option, wanted in asked.items():
+        message = UNSUPPORTED.get((option, where))
+        if wanted and message is not None:
+            raise ValueError(message)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from typing import Any, Generic
 
 import numpy as np
 
-from fastlr.engines.protocol import Backend, R, Shaped
 from fastlr.exceptions import DivergenceError
 from fastlr.kernels.records import Rows
 from fastlr.training import rules as _rules
 from fastlr.training.accuracy import hessian
+from fastlr.training.backend import Backend, R, Shaped
 from fastlr.training.loop import Epoch, EpochInfo, LoopResult, LoopRules, Model, run_epochs
 from fastlr.training.settings import (
     DEFAULT_MAX_ITER,
