@@ -4,6 +4,7 @@ records, :mod:`fastlr.kernels.records`, re-exported here)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,12 +116,13 @@ class TrainSettings:
         assert self.momentum is not None, "resolved by resolve_momentum()"
         return self.momentum
 
-    @property
+    # (built once per settings: a run's every epoch call passes them)
+    @functools.cached_property
     def penalty(self) -> Penalty:
         """The kernels' record of ``l2`` and ``l1``."""
         return Penalty(self.l2, self.l1)
 
-    @property
+    @functools.cached_property
     def momentum_rule(self) -> Momentum:
         """The kernels' record of the resolved momentum and ``nesterov``."""
         return Momentum(self.heavy_ball, self.nesterov)
