@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from fastlr.kernels.jit import _u, jit_exact, jit_parallel, jit_serial
+from fastlr.kernels.jit import _u, jit_exact, jit_inline, jit_parallel, jit_serial
 from fastlr.kernels.layout import PREFETCH_ROWS, ROW_BLOCK, _prefetch_row, _visit_block
 from fastlr.kernels.options import _prefetch_weight, _slot, _standardized, _weight
-from fastlr.kernels.passes import _add_row_gradient
+from fastlr.kernels.passes import ROWS_PER_STEP, _add_row_gradient
 from fastlr.kernels.records import Iterate
 from fastlr.kernels.rules import update_parameters
 
@@ -188,6 +188,32 @@ def _to_training_gradient(grad, total_weight, shift, scale):
         grad[o, d] /= total_weight
 
 
+# Mini-batch with one output takes the rows of a batch four at a time (the fused pass's
+# ROWS_PER_STEP): each coefficient load serves four rows and each gradient element is loaded and
+# stored once for them, instead of once per row.
+@jit_inline
+def _add_four_rows_gradient(X, Y, visit, t, sample_weight, coef, intercept, out):
+    """For the rows visit[t : t + 4] and one output: add Σ w·r·x to out[0, :d] and Σ w·r to
+    out[0, d]; return (Σ w·r², Σ w) over the four rows."""
+    d = _u(coef.shape[1])
+    i0, i1, i2, i3 = visit[t], visit[t + 1], visit[t + 2], visit[t + 3]
+    p0 = p1 = p2 = p3 = intercept[0]
+    for j in range(d):
+        c = coef[0, j]
+        p0 += X[i0, j] * c
+        p1 += X[i1, j] * c
+        p2 += X[i2, j] * c
+        p3 += X[i3, j] * c
+    r0, r1, r2, r3 = p0 - Y[i0, 0], p1 - Y[i1, 0], p2 - Y[i2, 0], p3 - Y[i3, 0]
+    w0, w1 = _weight(sample_weight, i0), _weight(sample_weight, i1)
+    w2, w3 = _weight(sample_weight, i2), _weight(sample_weight, i3)
+    wr0, wr1, wr2, wr3 = w0 * r0, w1 * r1, w2 * r2, w3 * r3
+    for j in range(d):
+        out[0, j] += (wr0 * X[i0, j] + wr1 * X[i1, j]) + (wr2 * X[i2, j] + wr3 * X[i3, j])
+    out[0, d] += (wr0 + wr1) + (wr2 + wr3)
+    return (wr0 * r0 + wr1 * r1) + (wr2 * r2 + wr3 * r3), (w0 + w1) + (w2 + w3)
+
+
 @jit_serial
 def minibatch_epoch(
     rows,
@@ -210,7 +236,8 @@ def minibatch_epoch(
     coef, intercept, average = iterate.coef, iterate.intercept, iterate.average
     shift, scale = scaling
     shuffled = shuffle.shape[0] > 0
-    rows = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)
+    one_output = coef.shape[0] == 1
+    visit = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)
     grad = np.empty((coef.shape[0], coef.shape[1] + 1))
     eff = np.empty(coef.shape)
     eff_b = np.empty(coef.shape[0])
@@ -222,15 +249,26 @@ def minibatch_epoch(
         grad[:, :] = 0.0
         total_weight = 0.0
         for start in range(batch_start, batch_stop, ROW_BLOCK):
-            count = min(_visit_block(X, Y, shuffle, rows, start), batch_stop - start)
-            for t in range(count):
+            count = min(_visit_block(X, Y, shuffle, visit, start), batch_stop - start)
+            t = 0
+            while one_output and t + ROWS_PER_STEP <= count:
                 if shuffled:
-                    _prefetch_row(X, Y, rows[t + PREFETCH_ROWS])
-                    _prefetch_weight(sample_weight, rows[t + PREFETCH_ROWS])
-                i = rows[t]
+                    for q in range(ROWS_PER_STEP):
+                        _prefetch_row(X, Y, visit[t + q + PREFETCH_ROWS])
+                        _prefetch_weight(sample_weight, visit[t + q + PREFETCH_ROWS])
+                r2, w = _add_four_rows_gradient(X, Y, visit, t, sample_weight, eff, eff_b, grad)
+                sum_r2 += r2
+                total_weight += w
+                t += ROWS_PER_STEP
+            while t < count:
+                if shuffled:
+                    _prefetch_row(X, Y, visit[t + PREFETCH_ROWS])
+                    _prefetch_weight(sample_weight, visit[t + PREFETCH_ROWS])
+                i = visit[t]
                 w = _weight(sample_weight, i)
                 total_weight += w
                 sum_r2 += _add_row_gradient(X, Y, i, w, eff, eff_b, weighted, grad)
+                t += 1
         if total_weight > 0.0:
             _to_training_gradient(grad, total_weight, shift, scale)
             update_parameters(iterate, grad, learning_rate, penalty, momentum, fit_intercept)
