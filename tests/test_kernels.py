@@ -465,3 +465,29 @@ def test_shuffles_differ_between_epochs_and_look_random():
     assert np.sum(first == np.arange(10_000)) < 10
     assert abs(np.corrcoef(first, np.arange(10_000))[0, 1]) < 0.05
     assert abs(np.corrcoef(first[:-1], first[1:])[0, 1]) < 0.05
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 300),
+    d=st.integers(1, 9),
+    k=st.integers(1, 3),
+    dtype=st.sampled_from(DTYPES),
+    weighted=st.booleans(),
+    split=st.floats(0, 1),
+)
+def test_centered_block_matches_reference(seed, n, d, k, dtype, weighted, split):
+    from fastlr.engines import numpy as numpy_engine
+
+    X, Y, weights, _, _, _, _ = options(seed, n, d, k, dtype, weighted, False)
+    X = X + 1e3  # a large mean: the centering is what keeps the products accurate
+    start = int(split * (n - 1))
+    results = []
+    for centered in (numpy_engine.centered_block, kernels.centered_block):
+        out = np.full((n, d + k), np.nan)
+        mean, total = centered(X, Y, weights, start, n, out)
+        results.append((np.asarray(mean), float(total), out[: n - start]))
+    (mean_r, total_r, out_r), (mean_k, total_k, out_k) = results
+    assert_close(total_k, total_r, rtol=1e-12)
+    assert_close(mean_k, mean_r, rtol=1e-12)
+    assert_close(out_k, out_r, rtol=1e-9)

@@ -266,18 +266,19 @@ class GramMoments:
         for start in range(0, X.shape[0], rows):
             stop = min(start + rows, X.shape[0])
             block = self._buffer[: stop - start]
-            block[:, :d] = X[start:stop]
-            block[:, d:] = Y[start:stop]
-            self._merge(block, None if sample_weight is None else sample_weight[start:stop])
+            mean_b, Wb = kernels.centered_block(X, Y, sample_weight, start, stop, block)
+            self._merge(block, mean_b, float(Wb), sample_weight, start)
 
-    def _merge(self, block: np.ndarray, wb: np.ndarray | None) -> None:
-        """Chan's merge of one block's centered cross products into the running ones."""
-        Wb = float(block.shape[0] if wb is None else wb.sum())
+    def _merge(
+        self, block: np.ndarray, mean_b: np.ndarray, Wb: float, w: np.ndarray | None, start: int
+    ) -> None:
+        """Chan's merge of one block's centered cross products (``block``: rows of [X, Y]
+        from ``start``, less their means ``mean_b``, total weight ``Wb``) into the running
+        ones."""
         if Wb == 0.0:
             return
         W, d = self.W, self.d
-        mean_b = block.mean(axis=0) if wb is None else np.average(block, axis=0, weights=wb)
-        block -= mean_b
+        wb = None if w is None else w[start : start + block.shape[0]]
         xb, yb = block[:, :d], block[:, d:]
         xw = xb if wb is None else xb * wb[:, None]
         yw = yb if wb is None else yb * wb[:, None]

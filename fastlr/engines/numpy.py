@@ -19,7 +19,14 @@ from fastlr.engines.inspect_rows import ArrayRows
 from fastlr.kernels.records import Iterate, Linear, Momentum, Penalty, Rows
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
-__all__ = ["NumpyBackend", "minibatch_epoch", "row_order", "sgd_epoch", "update_parameters"]
+__all__ = [
+    "NumpyBackend",
+    "centered_block",
+    "minibatch_epoch",
+    "row_order",
+    "sgd_epoch",
+    "update_parameters",
+]
 
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -319,6 +326,35 @@ def minibatch_epoch(
         update_parameters(iterate, grad / w.sum(), learning_rate, penalty, momentum, fit_intercept)
         _accumulate(average, coef, intercept)
     return total
+
+
+def centered_block(
+    X: np.ndarray,
+    Y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    start: int,
+    stop: int,
+    out: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Twin of the Gram pass's block kernel: rows [start, stop) of [X, Y] in float64, less their
+    (weighted) column means, into ``out[: stop - start]``; returns (the means, Σ w).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlr.engines.numpy import centered_block
+    >>> out = np.empty((2, 2))
+    >>> mean, total = centered_block(np.array([[1.0], [3.0]]), np.array([[0.0], [4.0]]), None, 0, 2, out)
+    >>> mean, total, out
+    (array([2., 2.]), 2.0, array([[-1., -2.],
+           [ 1.,  2.]]))
+    """  # noqa: E501
+    block = np.hstack([X[start:stop], Y[start:stop]]).astype(np.float64)
+    w = None if sample_weight is None else sample_weight[start:stop]
+    total = float(block.shape[0] if w is None else w.sum())
+    mean = np.average(block, axis=0, weights=w) if total > 0 else np.zeros(block.shape[1])
+    out[: stop - start] = block - mean
+    return mean, total
 
 
 class NumpyBackend(EpochCalls, ArrayRows):

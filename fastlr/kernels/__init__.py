@@ -58,6 +58,7 @@ from fastlr.kernels.passes import (
 )
 from fastlr.kernels.rules import update_parameters
 from fastlr.kernels.statistics import (
+    centered_block,
     column_moment_parts,
     column_moments,
     reduce_row_norms,
@@ -71,6 +72,7 @@ __all__ = [
     "PREFETCH_ROWS",
     "ROWS_PER_STEP",
     "ROW_BLOCK",
+    "centered_block",
     "chunk_starts",
     "column_moment_parts",
     "column_moments",
