@@ -36,7 +36,7 @@ class DaskRows:
     """The rows of a Dask fit: handles on the row blocks kept on the workers, the data's size,
     and the dask arrays they came from (for the error path's distributed look at the values).
 
-    ``blocks`` are futures of ``(X_block, Y_block, weight_block or None)``
+    ``blocks`` are futures of the blocks' :class:`~fastlr.kernels.records.Rows`
     (:func:`fastlr.dask.scatter_blocks`); ``array``, ``y_array`` and ``w_array`` are X, y and
     the weights (or None) as dask arrays; ``n``, ``d``, ``k`` the rows, features and outputs.
     ``zero`` marks the handle of the same blocks with y = 0 (:meth:`DaskBackend.zero_targets`);
@@ -67,63 +67,50 @@ def _computed(client: Any, lazy: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- per-block work
-def _block_weight(block: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> float:
-    X, _, w = block
-    return float(X.shape[0] if w is None else w.sum())
-
-
-def pack_block(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> tuple[Any, ...]:
+def pack_block(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Rows:
     """One block as the kernels take it (on its worker): float X, (n, k) float Y, f8 weights."""
     X = as_float_matrix(X)
     Y = np.ascontiguousarray(y.reshape(y.shape[0], -1))
     if Y.dtype not in (np.float32, np.float64):
         Y = Y.astype(np.float64)
     weights = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    return X, Y, weights
+    return Rows(X, Y, weights)
 
 
-def _block_moments(block: tuple[Any, ...], gram: bool) -> Moments:
-    X, Y, w = block
-    if _block_weight(block) == 0.0:
-        return _empty_moments(X.shape[1], Y.shape[1], gram)
-    return FusedBackend(1).moments(Rows(X, Y, w), gram)
+def _block_moments(block: Rows, gram: bool) -> Moments:
+    if block.total_weight() == 0.0:
+        return _empty_moments(block.d, block.k, gram)
+    return FusedBackend(1).moments(block, gram)
 
 
 def _block_loss_gradient(
-    block: tuple[Any, ...], coef: np.ndarray, intercept: np.ndarray, zero_targets: bool
+    block: Rows, coef: np.ndarray, intercept: np.ndarray, zero_targets: bool
 ) -> tuple[float, float, np.ndarray]:
     """(W_b, W_b · loss_b, W_b · gradient_b): sums of these over blocks give the totals."""
-    X, Y, w = block
-    weight = _block_weight(block)
-    grad = np.zeros((coef.shape[0], X.shape[1] + 1))
+    weight, fused = block.total_weight(), FusedBackend(1)
+    grad = np.zeros((coef.shape[0], block.d + 1))
     if weight == 0.0:
         return 0.0, 0.0, grad
-    if zero_targets:
-        Y = np.zeros((X.shape[0], 1), dtype=X.dtype)
-    loss = FusedBackend(1).loss_gradient(Rows(X, Y, w), weight, Linear(coef, intercept), grad)
+    rows = fused.zero_targets(block) if zero_targets else block
+    loss = fused.loss_gradient(rows, weight, Linear(coef, intercept), grad)
     return weight, weight * loss, weight * grad
 
 
-def _block_row_norms(
-    block: tuple[Any, ...], scaling: Scaling, intercept: bool
-) -> tuple[float, float]:
-    X, Y, w = block
-    return FusedBackend(1).row_norm_bounds(Rows(X, Y, w), scaling, intercept)
+def _block_row_norms(block: Rows, scaling: Scaling, intercept: bool) -> tuple[float, float]:
+    return FusedBackend(1).row_norm_bounds(block, scaling, intercept)
 
 
 def _block_epoch(
-    block: tuple[Any, ...], model: Model, rate: float, s: TrainSettings, scaling: Scaling, seed: int
+    block: Rows, model: Model, rate: float, s: TrainSettings, scaling: Scaling, seed: int
 ) -> tuple[float, float, Model]:
     """One local epoch of the fused sgd/minibatch kernel on this block, from ``model``.
     Returns (W_b, W_b · the epoch's loss, the block's model)."""
-    X, Y, w = block
-    weight = _block_weight(block)
+    weight = block.total_weight()
     model = model.copy()
     if weight == 0.0:
         return 0.0, 0.0, model
-    local = dataclasses.replace(s, random_state=seed, batch_size=min(s.batch_size, X.shape[0]))
-    fit = setup.Fit(FusedBackend(1), Rows(X, Y, w), weight, local, scaling)
-    epoch = run.make_epoch(fit, None)
+    local = dataclasses.replace(s, random_state=seed, batch_size=min(s.batch_size, block.n))
+    epoch = run.make_epoch(setup.Fit(FusedBackend(1), block, weight, local, scaling), None)
     loss = epoch(model, rate)
     return weight, weight * loss, model
 
