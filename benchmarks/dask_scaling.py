@@ -24,7 +24,7 @@ import time
 import warnings
 from typing import Any
 
-# Per-core figures: BLAS (the Gram pass) on one thread, here and on the workers.
+# Per-core figures: one thread (the Gram pass is fastlr's kernel, BLAS only solves), here and on the workers.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
@@ -113,7 +113,7 @@ def in_memory_figures() -> dict[str, float]:
         out[f"fused_pass_GBps_per_core_{name}"] = X.nbytes / (ms / 1e3) / 1e9
         gram_ms = median_ms(3, one.moments, rows, True)
         out[f"gram_pass_GBps_{name}"] = X.nbytes / (gram_ms / 1e3) / 1e9
-    # d = 1000: the Gram pass is compute-bound (n d² multiply-adds), BLAS on one thread
+    # d = 1000: the Gram pass is compute-bound (n d² multiply-adds), one thread
     n, d = 20_000, 1000
     X, y, _ = fastlr.make_regression(n, d, random_state=0, dtype=np.float32)
     rows = Rows(X, y.reshape(-1, 1), None)

@@ -467,6 +467,12 @@ def test_shuffles_differ_between_epochs_and_look_random():
     assert abs(np.corrcoef(first[:-1], first[1:])[0, 1]) < 0.05
 
 
+def _gram_states(n, d, k, per_group, block_rows):
+    groups = math.ceil(math.ceil(n / block_rows) / per_group)
+    width = math.ceil((d + k) / kernels.GRAM_STEP) * kernels.GRAM_STEP
+    return np.zeros(groups), np.zeros((groups, d + k)), np.zeros((groups, width, width))
+
+
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(1, 300),
@@ -474,20 +480,42 @@ def test_shuffles_differ_between_epochs_and_look_random():
     k=st.integers(1, 3),
     dtype=st.sampled_from(DTYPES),
     weighted=st.booleans(),
+    block_rows=st.integers(1, 40),
+    per_group=st.integers(1, 4),
     split=st.floats(0, 1),
 )
-def test_centered_block_matches_reference(seed, n, d, k, dtype, weighted, split):
+def test_gram_fold_matches_reference(seed, n, d, k, dtype, weighted, block_rows, per_group, split):
     from fastlr.engines import numpy as numpy_engine
 
     X, Y, weights, _, _, _, _ = options(seed, n, d, k, dtype, weighted, False)
     X = X + 1e3  # a large mean: the centering is what keeps the products accurate
-    start = int(split * (n - 1))
-    results = []
-    for centered in (numpy_engine.centered_block, kernels.centered_block):
-        out = np.full((n, d + k), np.nan)
-        mean, total = centered(X, Y, weights, start, n, out)
-        results.append((np.asarray(mean), float(total), out[: n - start]))
-    (mean_r, total_r, out_r), (mean_k, total_k, out_k) = results
-    assert_close(total_k, total_r, rtol=1e-12)
-    assert_close(mean_k, mean_r, rtol=1e-12)
-    assert_close(out_k, out_r, rtol=1e-9)
+    m = d + k
+    states = {}
+    for name, fold in (
+        ("twin", numpy_engine.fold_blocks),
+        ("serial", kernels.fold_blocks_serial),
+        ("parallel", kernels.fold_blocks_parallel),
+    ):
+        states[name] = _gram_states(n, d, k, per_group, block_rows)
+        fold(X, Y, weights, 0, block_rows, per_group, *states[name])
+    # In two pieces, the first a whole number of blocks (as out of core): the same bits.
+    cut = min(n, int(split * n) // block_rows * block_rows)
+    states["pieces"] = _gram_states(n, d, k, per_group, block_rows)
+    for start, stop in ((0, cut), (cut, n)):
+        if stop > start:
+            w = None if weights is None else weights[start:stop]
+            kernels.fold_blocks_serial(
+                X[start:stop], Y[start:stop], w, start, block_rows, per_group, *states["pieces"]
+            )
+    W_t, mean_t, G_t = kernels.reduce_groups(*states["twin"])
+    W_s, mean_s, G_s = kernels.reduce_groups(*states["serial"])
+    upper = np.triu_indices(m)
+    scale = float(np.abs(G_t[upper]).max())
+    assert_close(W_s, W_t, rtol=1e-12)
+    assert_close(mean_s, mean_t, rtol=1e-12)
+    np.testing.assert_allclose(
+        G_s[:m, :m][upper], G_t[:m, :m][upper], rtol=1e-9, atol=1e-12 * scale
+    )
+    for name in ("parallel", "pieces"):
+        for ours, serial in zip(states[name], states["serial"], strict=True):
+            np.testing.assert_array_equal(ours, serial)

@@ -166,7 +166,7 @@ BLOCK = 100_000
 @pytest.fixture
 def small_blocks(monkeypatch):
     monkeypatch.setattr(streaming, "BLOCK_BYTES", BLOCK)
-    monkeypatch.setattr(memory, "GRAM_BLOCK_ELEMENTS", 6_000)  # Gram sub-blocks: 1,000 rows
+    monkeypatch.setattr(memory, "GRAM_BLOCK_ELEMENTS", 6_000)  # Gram blocks: 744 rows at d=5
 
 
 @pytest.fixture(scope="module")

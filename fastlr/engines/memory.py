@@ -22,13 +22,19 @@ from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSetting
 
 #: Below this many elements of X a parallel launch costs more than it saves.
 PARALLEL_MIN_ELEMENTS = 1 << 17
-#: Elements per block of the Gram pass: each block of [X, Y] is copied into one reused float64
-#: buffer, centered there and multiplied (a BLAS syrk for X, a gemm for X and Y). 2^17 elements
-#: (1 MiB) stay in the core's L2 cache between the copy, the centering and the products
-#: (measured here, Intel Xeon, the default fit of 2M x 50 float64: 443 ms against 617 ms with the
-#: earlier 8 MiB blocks, each a fresh astype copy). One syrk of [X, Y] was as fast but moved the
-#: NIST results by enough that the accuracy certificate overstated Longley's digits by 0.5.
-GRAM_BLOCK_ELEMENTS = 1 << 17
+#: Elements of [X, Y] per block of the Gram pass: each block is copied, transposed, into a float64
+#: buffer of its own thread, centered there and multiplied by itself (``kernels.cross_products``).
+#: Measured here (Intel Xeon, 2 threads), the moments of 2M x 50 float64: 110 / 102 / 101 / 104 ms
+#: at 2^14 / 2^15 / 2^16 / 2^17 elements, 138 / 124 / 124 / 118 ms at 200k x 200; the earlier
+#: BLAS products of 2^17-element blocks took 304 and 214 ms (numpy's one ``X.T @ X`` 195, 114).
+GRAM_BLOCK_ELEMENTS = 1 << 16
+#: Fewer rows per block than this and the per-block costs (the 4 x 4 tiles' sums, the merge)
+#: show on wide rows.
+GRAM_MIN_BLOCK_ROWS = 256
+#: The most groups of blocks a Gram pass folds in parallel, and the most bytes their states
+#: (a (d + k)^2 matrix each) may take.
+GRAM_MAX_GROUPS = 64
+GRAM_GROUP_BYTES = 1 << 26
 
 
 def thread_count(X: np.ndarray, n_jobs: int | None) -> int:
@@ -100,7 +106,7 @@ class FusedBackend(EpochCalls, ArrayRows):
     def moments(self, rows: Rows, gram: bool) -> Moments:
         X, Y, sample_weight = rows
         if gram:
-            gram_moments = GramMoments(rows.d, rows.k)
+            gram_moments = GramMoments(rows.n, rows.d, rows.k, self.n_threads)
             gram_moments.add(X, Y, sample_weight)
             return gram_moments.result()
         with parallel_launch(self.n_threads):
@@ -244,55 +250,55 @@ def moments_from_parts(parts: np.ndarray, y_mean: np.ndarray) -> Moments:
 
 
 class GramMoments:
-    """Centered cross products of [X, Y] over float64 blocks of :attr:`rows` rows (BLAS),
-    merged with Chan's formula so large column means cost no accuracy.
+    """Centered cross products of [X, Y], folded block by block with Chan's formula (so large
+    column means cost no accuracy) by :mod:`fastlr.kernels.cross_products`, in parallel over
+    groups of blocks.
 
-    :meth:`add` takes the rows in order, all at once or in pieces whose lengths are multiples
-    of :attr:`rows` (the last excepted): the blocks, and so the result, are the same.
+    The layout (blocks of :attr:`rows` rows, groups of blocks) depends on the shape only.
+    :meth:`add` takes the ``n`` rows in order, all at once or in pieces whose lengths are
+    multiples of :attr:`rows` (the last excepted): the same blocks in the same order, so the
+    same bits, on any number of threads.
     """
 
-    def __init__(self, d: int, k: int) -> None:
-        self.rows = max(64, GRAM_BLOCK_ELEMENTS // max(1, d + k))
-        self.d = d
-        self.W = 0.0
-        self.mean = np.zeros(d + k)
-        self.xx, self.xy, self.yy = np.zeros((d, d)), np.zeros((d, k)), np.zeros(k)
-        self._buffer = np.empty((0, d + k))
+    def __init__(self, n: int, d: int, k: int, n_threads: int) -> None:
+        m = d + k
+        width = -(-m // kernels.GRAM_STEP) * kernels.GRAM_STEP
+        # An odd number of cache lines per column of a block: columns a power of two bytes apart
+        # would share the L1 cache's sets (measured: 2.5x slower copies at 256 and 512 rows).
+        self.rows = max(GRAM_MIN_BLOCK_ROWS, GRAM_BLOCK_ELEMENTS // width) // 16 * 16 + 8
+        blocks = max(1, -(-n // self.rows))
+        most = max(1, min(GRAM_MAX_GROUPS, GRAM_GROUP_BYTES // (8 * width * width)))
+        self.per_group = -(-blocks // most)
+        groups = -(-blocks // self.per_group)
+        self.d, self.n_threads, self.next_row = d, n_threads, 0
+        self.W = np.zeros(groups)
+        self.mean = np.zeros((groups, m))
+        self.G = np.zeros((groups, width, width))
 
     def add(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> None:
-        rows, d = self.rows, self.d
-        if self._buffer.shape[0] < min(rows, X.shape[0]):
-            self._buffer = np.empty((min(rows, X.shape[0]), d + Y.shape[1]))
-        for start in range(0, X.shape[0], rows):
-            stop = min(start + rows, X.shape[0])
-            block = self._buffer[: stop - start]
-            mean_b, Wb = kernels.centered_block(X, Y, sample_weight, start, stop, block)
-            self._merge(block, mean_b, float(Wb), sample_weight, start)
-
-    def _merge(
-        self, block: np.ndarray, mean_b: np.ndarray, Wb: float, w: np.ndarray | None, start: int
-    ) -> None:
-        """Chan's merge of one block's centered cross products (``block``: rows of [X, Y]
-        from ``start``, less their means ``mean_b``, total weight ``Wb``) into the running
-        ones."""
-        if Wb == 0.0:
+        if X.shape[0] == 0:
             return
-        W, d = self.W, self.d
-        wb = None if w is None else w[start : start + block.shape[0]]
-        xb, yb = block[:, :d], block[:, d:]
-        xw = xb if wb is None else xb * wb[:, None]
-        yw = yb if wb is None else yb * wb[:, None]
-        delta = mean_b - self.mean
-        factor = W * Wb / (W + Wb)
-        dx, dy = delta[:d], delta[d:]
-        # xb.T @ xb: NumPy calls syrk for a product with its own transpose (half the flops)
-        self.xx += xw.T @ xb + factor * np.outer(dx, dx)
-        self.xy += xw.T @ yb + factor * np.outer(dx, dy)
-        self.yy += (yw * yb).sum(axis=0) + factor * dy * dy
-        self.mean += delta * (Wb / (W + Wb))
-        self.W += Wb
+        assert self.next_row % self.rows == 0, "pieces must be whole blocks"
+        args = (X, Y, sample_weight, self.next_row, self.rows, self.per_group)
+        if self.n_threads == 1:
+            kernels.fold_blocks_serial(*args, self.W, self.mean, self.G)
+        else:
+            with parallel_launch(self.n_threads):
+                kernels.fold_blocks_parallel(*args, self.W, self.mean, self.G)
+        self.next_row += X.shape[0]
 
     def result(self) -> Moments:
-        W, d = self.W, self.d
-        mx, my = self.mean[:d].copy(), self.mean[d:].copy()
-        return Moments(W, mx, my, self.xx, self.xy, self.yy, np.maximum(np.diag(self.xx), 0) / W)
+        W, mean, upper = kernels.reduce_groups(self.W, self.mean, self.G)
+        d, m = self.d, mean.shape[0]
+        upper = np.triu(upper[:m, :m])
+        G = upper + np.triu(upper, 1).T
+        xx = np.ascontiguousarray(G[:d, :d])
+        return Moments(
+            W,
+            mean[:d],
+            mean[d:],
+            xx,
+            G[:d, d:].copy(),
+            np.diag(G)[d:].copy(),
+            np.maximum(np.diag(xx), 0) / W,
+        )

@@ -21,7 +21,7 @@ from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSetting
 
 __all__ = [
     "NumpyBackend",
-    "centered_block",
+    "fold_blocks",
     "minibatch_epoch",
     "row_order",
     "sgd_epoch",
@@ -328,33 +328,51 @@ def minibatch_epoch(
     return total
 
 
-def centered_block(
+def fold_blocks(
     X: np.ndarray,
     Y: np.ndarray,
     sample_weight: np.ndarray | None,
-    start: int,
-    stop: int,
-    out: np.ndarray,
-) -> tuple[np.ndarray, float]:
-    """Twin of the Gram pass's block kernel: rows [start, stop) of [X, Y] in float64, less their
-    (weighted) column means, into ``out[: stop - start]``; returns (the means, Σ w).
+    first_row: int,
+    block_rows: int,
+    per_group: int,
+    W: np.ndarray,
+    mean: np.ndarray,
+    G: np.ndarray,
+) -> None:
+    """Twin of the Gram pass's kernel (``kernels.fold_blocks_serial``): each block of
+    ``block_rows`` rows of [X, Y] (rows ``first_row`` on of the data), centered on its own
+    weighted means, and its cross products merged by Chan's formula into the state of its group
+    (``W[g]``, ``mean[g]``, ``G[g]``: Σ w, the means, the cross products; the kernel writes only
+    the upper triangle of ``G[g]``, padded to a multiple of 4).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from fastlr.engines.numpy import centered_block
-    >>> out = np.empty((2, 2))
-    >>> mean, total = centered_block(np.array([[1.0], [3.0]]), np.array([[0.0], [4.0]]), None, 0, 2, out)
-    >>> mean, total, out
-    (array([2., 2.]), 2.0, array([[-1., -2.],
-           [ 1.,  2.]]))
-    """  # noqa: E501
-    block = np.hstack([X[start:stop], Y[start:stop]]).astype(np.float64)
-    w = None if sample_weight is None else sample_weight[start:stop]
-    total = float(block.shape[0] if w is None else w.sum())
-    mean = np.average(block, axis=0, weights=w) if total > 0 else np.zeros(block.shape[1])
-    out[: stop - start] = block - mean
-    return mean, total
+    >>> from fastlr.engines.numpy import fold_blocks
+    >>> W, mean, G = np.zeros(1), np.zeros((1, 2)), np.zeros((1, 4, 4))
+    >>> fold_blocks(np.array([[1.0], [3.0]]), np.array([[0.0], [4.0]]), None, 0, 2, 1, W, mean, G)
+    >>> W, mean, G[0, :2, :2]
+    (array([2.]), array([[2., 2.]]), array([[2., 4.],
+           [4., 8.]]))
+    """
+    m = X.shape[1] + Y.shape[1]
+    for start in range(0, X.shape[0], block_rows):
+        stop = min(start + block_rows, X.shape[0])
+        block = np.hstack([X[start:stop], Y[start:stop]]).astype(np.float64)
+        w = np.ones(stop - start) if sample_weight is None else sample_weight[start:stop]
+        Wb = float(w.sum())
+        if Wb == 0.0:
+            continue
+        g = (first_row + start) // block_rows // per_group
+        mean_b = (w @ block) / Wb
+        centered = block - mean_b
+        delta = mean_b - mean[g]
+        total = W[g] + Wb
+        G[g, :m, :m] += (w[:, None] * centered).T @ centered + (W[g] * Wb / total) * np.outer(
+            delta, delta
+        )
+        mean[g] += delta * (Wb / total)
+        W[g] = total
 
 
 class NumpyBackend(EpochCalls, ArrayRows):

@@ -188,7 +188,7 @@ class StreamingBackend(OnFused, ArrayRows):
     def moments(self, rows: Rows, gram: bool) -> Moments:
         (X, Y, sample_weight), (n, d, k) = rows, (rows.n, rows.d, rows.k)
         if gram:
-            statistics = GramMoments(d, k)
+            statistics = GramMoments(n, d, k, self._threads(X))
             step = max(statistics.rows, self.block_rows(X) // statistics.rows * statistics.rows)
             for start in range(0, n, step):
                 stop = min(start + step, n)

@@ -5,6 +5,7 @@ Rooms: :mod:`~fastlr.kernels.jit` (jit settings), :mod:`~fastlr.kernels.records`
 records the kernels take), :mod:`~fastlr.kernels.layout` (row chunks,
 the shuffle), :mod:`~fastlr.kernels.options` (optional inputs), :mod:`~fastlr.kernels.passes`
 (fused passes, prediction), :mod:`~fastlr.kernels.statistics` (moments, row norms),
+:mod:`~fastlr.kernels.cross_products` (the Gram pass),
 :mod:`~fastlr.kernels.epochs` (sgd, mini-batch), :mod:`~fastlr.kernels.gram` (sufficient
 statistics), :mod:`~fastlr.kernels.rules` (the epoch rules compiled),
 :mod:`~fastlr.kernels.functional` (the kernels of ``fastlr.loss_and_gradient`` and friends),
@@ -28,6 +29,8 @@ Conventions
   and parallel kernels return bit-identical results on any number of threads.
 """
 
+from fastlr.kernels.cross_products import STEP as GRAM_STEP
+from fastlr.kernels.cross_products import fold_blocks_parallel, fold_blocks_serial, reduce_groups
 from fastlr.kernels.epochs import minibatch_epoch, sgd_epoch, sgd_epoch_hogwild
 from fastlr.kernels.gram import gram_epochs, gram_loss_and_gradient
 from fastlr.kernels.layout import (
@@ -58,7 +61,6 @@ from fastlr.kernels.passes import (
 )
 from fastlr.kernels.rules import update_parameters
 from fastlr.kernels.statistics import (
-    centered_block,
     column_moment_parts,
     column_moments,
     reduce_row_norms,
@@ -67,16 +69,18 @@ from fastlr.kernels.statistics import (
 )
 
 __all__ = [
+    "GRAM_STEP",
     "MAX_CHUNKS",
     "MIN_CHUNK_ROWS",
     "PREFETCH_ROWS",
     "ROWS_PER_STEP",
     "ROW_BLOCK",
-    "centered_block",
     "chunk_starts",
     "column_moment_parts",
     "column_moments",
     "epoch_row_order",
+    "fold_blocks_parallel",
+    "fold_blocks_serial",
     "fused_parts_multi_parallel",
     "fused_parts_multi_serial",
     "fused_parts_parallel",
@@ -95,6 +99,7 @@ __all__ = [
     "predict_serial",
     "reduce_fused_parts",
     "reduce_fused_parts_multi",
+    "reduce_groups",
     "reduce_row_norms",
     "row_norm_bounds",
     "row_norm_parts",

@@ -104,34 +104,3 @@ def _divide(values, by):
     """``values /= by``, correctly rounded (no fast math: no multiplication by 1 / by)."""
     for j in range(values.shape[0]):
         values[j] = values[j] / by
-
-
-@jit_serial
-def centered_block(X, Y, sample_weight, start, stop, out):
-    """Rows [start, stop) of [X, Y] in float64, less their (weighted) column means, written to
-    ``out[: stop - start]`` (d + k columns): the block the Gram pass multiplies. One read of the
-    rows (copy and sums together), then the centering of ``out`` while it is in cache.
-    Returns (the means (d + k,), Σ w)."""
-    d = _u(X.shape[1])
-    k = _u(Y.shape[1])
-    rows = _u(stop - start)
-    mean = np.zeros(X.shape[1] + Y.shape[1])
-    total = 0.0
-    for t in range(rows):
-        i = _u(start) + t
-        w = _weight(sample_weight, i)
-        total += w
-        for j in range(d):
-            value = np.float64(X[i, j])
-            out[t, j] = value
-            mean[j] += w * value
-        for o in range(k):
-            value = np.float64(Y[i, o])
-            out[t, d + o] = value
-            mean[d + o] += w * value
-    if total > 0.0:
-        _divide(mean, total)
-    for t in range(rows):
-        for j in range(d + k):
-            out[t, j] -= mean[j]
-    return mean, total
