@@ -24,7 +24,7 @@ import time
 import warnings
 from typing import Any
 
-# Per-core figures: one thread (the Gram pass is fastlr's kernel, BLAS only solves), here and on the workers.
+# Per-core figures on one thread (the Gram pass is fastlr's kernel), here and on the workers.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
