@@ -334,7 +334,7 @@ def test_predict_and_score_read_files_in_blocks(small_blocks, files):
     seed=st.integers(0, 2**32 - 1),
     n=st.one_of(st.integers(1, 40), st.integers(1021, 12_007)),
     d=st.sampled_from([1, 3, 9]),  # rows unrolled for their width, and the generic loop
-    k=st.sampled_from([1, 2]),
+    k=st.sampled_from([1, 2, 5]),  # one output, the one-output rest, a group of four
     dtype=st.sampled_from([np.float32, np.float64]),
     weighted=st.booleans(),
     block_rows=st.integers(1, 6_000),
