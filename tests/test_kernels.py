@@ -438,6 +438,32 @@ def test_every_row_of_a_span_is_summed_whatever_its_length_mod_the_row_step(d, e
     )
 
 
+@pytest.mark.parametrize("d", range(1, kernels.NARROW_MAX + 2))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_narrow_rows_keep_their_bits_in_every_compilation(d, dtype, weighted):
+    # the narrow pass (kernels.narrow) vectorizes across rows; its sums must not depend on how
+    # LLVM vectorized one compilation: a read-only X is typed (and compiled) apart
+    n = kernels.MIN_CHUNK_ROWS * 3 + kernels.LANES * 2 + 5
+    X, y, coef, intercept = problem(d + 100, n, d, dtype)
+    w = np.random.default_rng(d).uniform(0.5, 2.0, n) if weighted else None
+    frozen_X, frozen_y = X.copy(), y.copy()
+    frozen_X.flags.writeable = frozen_y.flags.writeable = False
+    results = []
+    for kernel in (kernels.fused_pass_weighted_serial, kernels.fused_pass_weighted_parallel):
+        for rows, targets in ((X, y), (frozen_X, frozen_y)):
+            grad = np.empty(d)
+            results.append((*kernel(rows, targets, w, coef, intercept, 1.0, grad), grad))
+    for loss, grad_b, grad in results[1:]:
+        assert (loss, grad_b) == results[0][:2]
+        np.testing.assert_array_equal(grad, results[0][2])
+    weights = np.ones(n) if w is None else w
+    r = X.astype(np.float64) @ coef + intercept - y
+    assert_close(results[0][0], 0.5 * np.sum(weights * r * r))
+    assert_close(results[0][1], np.sum(weights * r))
+    assert_close(results[0][2], X.T.astype(np.float64) @ (weights * r))
+
+
 @given(
     n=st.one_of(
         st.integers(1, 3000), st.sampled_from([2**k + e for k in range(1, 14) for e in (-1, 0, 1)])

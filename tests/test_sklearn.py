@@ -49,6 +49,14 @@ def test_sklearn_estimator_checks(estimator, check):
             # 11 rows, 10 features and an intercept: an exactly determined, ill-conditioned
             # system that 1000 epochs of the data path do not settle; saying so is correct.
             warnings.simplefilter("ignore", fastlr.ConvergenceWarning)
+        if getattr(check, "func", check).__name__ == "check_sample_weights_shape":
+            # A check of shapes on 16 rows whose least-squares coefficient 0 comes out as 5e-17:
+            # on the AMD EPYC (Zen 5) the last refinement step is an ulp of noise, 1.2e-10 of
+            # the 1e-6 floor a zero coefficient is measured against, so the fit is certified to
+            # 9.9 digits and says so (since before this CPU's kernels changed; open in issue 11).
+            warnings.filterwarnings(
+                "ignore", message=".*certified to 9", category=fastlr.ConvergenceWarning
+            )
         if estimator.mode != "batch":
             # Tiny sets of pure noise (30-50 rows, y random ints): an sgd fit ends an R² of
             # 1e-3..1e-2 short of least squares even after its step cuts; saying so is correct.

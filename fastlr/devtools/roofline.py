@@ -85,14 +85,25 @@ def read_rows(X, y, shuffle):
     return total
 
 
+#: Seconds each block of :func:`time_blocks` waits before it starts. After a call returns,
+#: OpenBLAS's threads spin for up to 2**28 cycles (its ``THREAD_TIMEOUT``, ~0.1 s here) before
+#: they sleep, taking a core from whatever runs next: one untimed warm-up call of 10-30 ms does
+#: not cover that.
+SETTLE_SECONDS = 0.25
+
+
 def time_blocks(
-    contenders: Mapping[str, Callable[[], object]], repeats: int = 5, rounds: int = 3
+    contenders: Mapping[str, Callable[[], object]],
+    repeats: int = 5,
+    rounds: int = 3,
+    settle: float = SETTLE_SECONDS,
 ) -> dict[str, float]:
     """Median wall time of each contender, each timed in a block of its own.
 
-    Every round runs, for each contender in turn, one untimed call (page faults, JIT, and the
-    previous contender's BLAS threads winding down) then ``repeats`` timed calls; the median is
-    taken over all ``rounds * repeats`` samples, so drift in machine speed is spread over all.
+    Every round runs, for each contender in turn, a pause of ``settle`` seconds (the previous
+    contender's BLAS threads go to sleep), one untimed call (page faults, JIT) then ``repeats``
+    timed calls; the median is taken over all ``rounds * repeats`` samples, so drift in machine
+    speed is spread over all.
 
     Examples
     --------
@@ -103,6 +114,7 @@ def time_blocks(
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, function in contenders.items():
+            time.sleep(settle)
             function()
             for _ in range(repeats):
                 start = time.perf_counter()

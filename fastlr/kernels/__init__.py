@@ -4,7 +4,8 @@ strings).
 Rooms: :mod:`~fastlr.kernels.jit` (jit settings), :mod:`~fastlr.kernels.records` (the typed
 records the kernels take), :mod:`~fastlr.kernels.layout` (row chunks,
 the shuffle), :mod:`~fastlr.kernels.options` (optional inputs), :mod:`~fastlr.kernels.passes`
-(fused passes, prediction), :mod:`~fastlr.kernels.statistics` (moments, row norms),
+(fused passes, prediction), :mod:`~fastlr.kernels.narrow` (the fused pass over narrow rows),
+:mod:`~fastlr.kernels.statistics` (moments, row norms),
 :mod:`~fastlr.kernels.cross_products` (the Gram pass),
 :mod:`~fastlr.kernels.epochs` (sgd, mini-batch), :mod:`~fastlr.kernels.gram` (sufficient
 statistics), :mod:`~fastlr.kernels.rules` (the epoch rules compiled),
@@ -42,6 +43,7 @@ from fastlr.kernels.layout import (
     epoch_row_order,
     n_chunks,
 )
+from fastlr.kernels.narrow import LANES, NARROW_MAX
 from fastlr.kernels.passes import (
     ROWS_PER_STEP,
     fused_parts_multi_parallel,
@@ -70,8 +72,10 @@ from fastlr.kernels.statistics import (
 
 __all__ = [
     "GRAM_STEP",
+    "LANES",
     "MAX_CHUNKS",
     "MIN_CHUNK_ROWS",
+    "NARROW_MAX",
     "PREFETCH_ROWS",
     "ROWS_PER_STEP",
     "ROW_BLOCK",

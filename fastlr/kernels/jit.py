@@ -26,36 +26,54 @@ jit_serial = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy"
 #: For small row helpers LLVM does not inline by itself (measured: 2x on the multi-output pass).
 jit_inline = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 jit_parallel = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+#: Fast math without reassociation, for a kernel whose sums across rows LLVM would otherwise
+#: vectorize in an order of its own choosing, which may differ between two compilations of the
+#: same source (another caller, a read-only array): its bits are then those its source spells.
+jit_in_order = njit(cache=True, nogil=True, fastmath=FASTMATH - {"reassoc"}, error_model="numpy")
 #: No fast math, for the data generator's rare paths, whose values must be the NumPy twin's bit for
 #: bit (explicitly: a function that leaves ``fastmath`` unset inherits its caller's flags).
 jit_exact = njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+
+def _renamed_copy(
+    py_func: Callable[..., Any], suffix: str, constants: dict[str, Any] | None = None
+) -> Callable[..., Any]:
+    """A copy of ``py_func`` named ``<name><suffix>``, its globals extended by ``constants``.
+
+    numba's cache index is keyed by the function's qualified name and line, not by the flags it
+    was compiled with nor by the values of its globals, so every compiled variant of one source
+    needs a name of its own.
+    """
+    namespace = py_func.__globals__ if constants is None else {**py_func.__globals__, **constants}
+    f = pytypes.FunctionType(
+        py_func.__code__,
+        namespace,
+        py_func.__name__ + suffix,
+        py_func.__defaults__,
+        py_func.__closure__,
+    )
+    f.__qualname__ = py_func.__qualname__ + suffix
+    f.__doc__, f.__module__ = py_func.__doc__, py_func.__module__
+    return f
 
 
 def serial_and_parallel(
     py_func: Callable[..., Any],
 ) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """One source, two kernels: ``py_func``, whose loop over chunks (or rows) is a ``prange``,
-    compiled serially (``prange`` is then ``range``) and with threads (``jit_parallel``).
-
-    Each kernel is compiled from its own copy of the function, named ``<name>_serial`` and
-    ``<name>_parallel``: numba's cache index is keyed by the function's qualified name and line,
-    not by the ``parallel`` flag, so one function compiled both ways would share (and overwrite)
-    one cache entry.
+    compiled serially (``prange`` is then ``range``) and with threads (``jit_parallel``),
+    named ``<name>_serial`` and ``<name>_parallel`` (see :func:`_renamed_copy`).
     """
+    return jit_serial(_renamed_copy(py_func, "_serial")), jit_parallel(
+        _renamed_copy(py_func, "_parallel")
+    )
 
-    def copy(suffix: str) -> Callable[..., Any]:
-        f = pytypes.FunctionType(
-            py_func.__code__,
-            py_func.__globals__,
-            py_func.__name__ + suffix,
-            py_func.__defaults__,
-            py_func.__closure__,
-        )
-        f.__qualname__ = py_func.__qualname__ + suffix
-        f.__doc__, f.__module__ = py_func.__doc__, py_func.__module__
-        return f
 
-    return jit_serial(copy("_serial")), jit_parallel(copy("_parallel"))
+def for_widths(py_func: Callable[..., Any], widths: range) -> tuple[Callable[..., Any], ...]:
+    """One source, one kernel per row width: ``py_func`` compiled (``jit_in_order``) with its
+    global ``WIDTH`` set to each of ``widths`` (a constant to LLVM, which then unrolls the loops
+    over a row and can vectorize across rows), named ``<name>_<width>``."""
+    return tuple(jit_in_order(_renamed_copy(py_func, f"_{w}", {"WIDTH": w})) for w in widths)
 
 
 @jit_serial

@@ -25,6 +25,14 @@ def _weight(sample_weight, i):
 
 
 @jit_serial
+def _weighted(sample_weight, i, r):
+    """``sample_weight[i] * r``, or ``r`` itself when there are no weights."""
+    if sample_weight is None:
+        return r
+    return np.float64(sample_weight[i]) * r
+
+
+@jit_serial
 def _standardized(X, i, j, shift, scale):
     """``X[i, j]`` in training coordinates: ``(x - shift) * scale``, or x itself."""
     if shift is None:

@@ -8,7 +8,8 @@ from numba import prange
 
 from fastlr.kernels.jit import _prefetch, _u, jit_inline, jit_serial, serial_and_parallel
 from fastlr.kernels.layout import n_chunks
-from fastlr.kernels.options import _weight
+from fastlr.kernels.narrow import is_narrow, narrow_rows
+from fastlr.kernels.options import _weight, _weighted
 
 
 @jit_serial
@@ -23,19 +24,12 @@ def _row_prediction(X, i, coef, intercept):
 # --------------------------------------------------------------------------- fused pass
 # Unsigned indices matter: with a signed loop index numba wraps negative indices around, which
 # keeps LLVM from vectorizing the row loops (2-3x slower on narrow float32 rows).
-@jit_serial
-def _weighted(sample_weight, i, r):
-    """``sample_weight[i] * r``, or ``r`` itself when there are no weights."""
-    if sample_weight is None:
-        return r
-    return np.float64(sample_weight[i]) * r
-
-
 #: Rows the fused pass takes at a time: each coefficient load serves, and each gradient element is
 #: loaded and stored once for, this many rows. Measured here (Intel Xeon, 2 threads), against one
 #: row at a time: 1.1x to 2x faster on every width from 5 to 500 features; it also beat the
 #: earlier loop unrolled for the exact width of rows of up to 8 features (d = 5: 43 vs 98 ms
-#: float32, 39 vs 52 ms float64, 20M rows), which it replaces.
+#: float32, 39 vs 52 ms float64, 20M rows), which it replaces. Float32 rows of at most 7 features
+#: now go to :mod:`fastlr.kernels.narrow`, which vectorizes across rows.
 ROWS_PER_STEP = 4
 #: On float32 rows the pass asks for the rows this many steps ahead (whole rows, every cache
 #: line). Measured here (Intel Xeon, 2 threads): float32 1.2x to 1.4x faster at 5, 50 and 500
@@ -58,6 +52,9 @@ def _fused_rows(X, y, sample_weight, coef, intercept, start, stop, out):
     """Add Σ w·r·x (out[:d]), Σ w·r (out[d]) and Σ w·r² (out[d + 1]) over rows [start, stop)
     (``sample_weight`` None: w = 1, no multiplication compiled in), ROWS_PER_STEP rows at a time.
     """
+    if is_narrow(X):
+        narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out)
+        return
     d = _u(X.shape[1])
     stop = _u(stop)
     # One accumulator per row of a step: each sum is then a chain of single additions, which
@@ -169,9 +166,9 @@ def reduce_fused_parts(parts, total_weight, grad):
 
 
 # ----------------------------------------------------------------- weighted, multi-output pass
-# The multi-output pass takes ROWS_PER_STEP rows and up to four outputs at a time: each element of
-# the rows, loaded (and converted from float32) once, serves the 4 x 4 predictions and then the
-# 4 x 4 gradient terms; each gradient element is loaded and stored once per 4 rows. Measured here
+# The multi-output pass takes ROWS_PER_STEP rows and up to four outputs at a time: each load (and
+# float32 conversion) of an element of the rows serves four outputs, in the predictions and again
+# in the gradient terms; each gradient element is loaded and stored once per 4 rows. Measured here
 # (AMD EPYC Zen 5, 2 threads, benchmarks/roofline.py variants: k = 4, time per byte read against
 # the one-output pass; two runs): 2M x 50 float32 4.08x before -> 2.24x / 1.77x, float64 1.66x ->
 # 1.20x / 0.98x, 200k x 500 float32 2.98x -> 1.82x / 1.65x, float64 2.25x -> 1.32x / 1.44x. Two
