@@ -86,9 +86,9 @@ def read_rows(X, y, shuffle):
 
 
 #: Seconds each block of :func:`time_blocks` waits before it starts. After a call returns,
-#: OpenBLAS's threads spin for up to 2**28 cycles (its ``THREAD_TIMEOUT``, ~0.1 s here) before
-#: they sleep, taking a core from whatever runs next: one untimed warm-up call of 10-30 ms does
-#: not cover that.
+#: OpenBLAS's threads may keep spinning (up to 2**28 cycles, its default ``THREAD_TIMEOUT``:
+#: about 0.1 s at 2.6 GHz) before they sleep, taking a core from whatever runs next; one untimed
+#: warm-up call of 10-30 ms need not cover that. (Not measured here: a guard, costing 0.25 s.)
 SETTLE_SECONDS = 0.25
 
 
