@@ -16,7 +16,7 @@ import numpy as np
 from numba import prange
 
 from fastlr.kernels.jit import _u, jit_exact, jit_serial, serial_and_parallel
-from fastlr.kernels.passes import _weighted
+from fastlr.kernels.options import _weighted
 from fastlr.kernels.statistics import _divide
 
 #: The cross products take the columns of [X, Y] four at a time: sixteen dot products of a block's
