@@ -44,28 +44,17 @@ def is_narrow(X):
     return X.itemsize == 4 and X.shape[1] <= NARROW_MAX
 
 
-@jit_serial
-def _column(flat, first, j, width):
-    """``flat[first + j]`` in float64; 0.0 past the row's width (then folded away)."""
-    if j < width:
-        return np.float64(flat[first + _u(j)])
-    return 0.0
-
-
-@jit_serial
-def _entry(coef, j, width):
-    """``coef[j]``; 0.0 past the row's width."""
-    if j < width:
-        return coef[j]
-    return 0.0
-
-
 def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
     """:func:`fastlr.kernels.passes._fused_rows` for rows of exactly ``WIDTH`` features."""
     flat = X.reshape(-1)
-    c0, c1, c2 = _entry(coef, 0, WIDTH), _entry(coef, 1, WIDTH), _entry(coef, 2, WIDTH)
-    c3, c4, c5 = _entry(coef, 3, WIDTH), _entry(coef, 4, WIDTH), _entry(coef, 5, WIDTH)
-    c6 = _entry(coef, 6, WIDTH)
+    # columns past the row's width are 0.0: numba prunes their branches, LLVM their terms
+    c0 = coef[0]
+    c1 = coef[1] if WIDTH > 1 else 0.0
+    c2 = coef[2] if WIDTH > 2 else 0.0
+    c3 = coef[3] if WIDTH > 3 else 0.0
+    c4 = coef[4] if WIDTH > 4 else 0.0
+    c5 = coef[5] if WIDTH > 5 else 0.0
+    c6 = coef[6] if WIDTH > 6 else 0.0
     acc = np.zeros((WIDTH + 2, LANES))  # Σ w·r·x per column, then Σ w·r and Σ w·r², per lane
     i = _u(start)
     while i < _u(stop):
@@ -73,10 +62,13 @@ def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
         for t in range(count):  # each lane's sums: elementwise, vectorized across the rows
             row = i + t
             first = row * _u(WIDTH)
-            x0, x1 = _column(flat, first, 0, WIDTH), _column(flat, first, 1, WIDTH)
-            x2, x3 = _column(flat, first, 2, WIDTH), _column(flat, first, 3, WIDTH)
-            x4, x5 = _column(flat, first, 4, WIDTH), _column(flat, first, 5, WIDTH)
-            x6 = _column(flat, first, 6, WIDTH)
+            x0 = np.float64(flat[first])
+            x1 = np.float64(flat[first + _u(1)]) if WIDTH > 1 else 0.0
+            x2 = np.float64(flat[first + _u(2)]) if WIDTH > 2 else 0.0
+            x3 = np.float64(flat[first + _u(3)]) if WIDTH > 3 else 0.0
+            x4 = np.float64(flat[first + _u(4)]) if WIDTH > 4 else 0.0
+            x5 = np.float64(flat[first + _u(5)]) if WIDTH > 5 else 0.0
+            x6 = np.float64(flat[first + _u(6)]) if WIDTH > 6 else 0.0
             p = intercept  # the 4-row loop's order of operations (one chain of fused steps)
             p += x0 * c0
             p += x1 * c1
