@@ -68,6 +68,66 @@ def sgd_epoch(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scal
     the cumulative penalty (``iterate.l1_state`` None when off); ``iterate.average`` (k, d + 2)
     or None sums the iterates. Returns Σ w·r² over the positions.
     """
+    if iterate.coef.shape[0] == 1 and iterate.l1_state is None:
+        return _sgd_one_output(
+            rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty
+        )
+    return _sgd_any_outputs(
+        rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty
+    )
+
+
+# One output without the L1 penalty (the common case) has a loop of its own: through the loops
+# over outputs, whose count LLVM does not know, an epoch takes 1.3x-1.5x as long (measured, 1M
+# x 20 float64, shuffled, averaged: 31-38 ms per epoch, 25 ms here, against 18 ms for a read
+# of the same rows in the same order; AMD EPYC Zen 5). The same operations in the same order as
+# _sgd_any_outputs. Neither calls a helper that LLVM leaves out of line once per row: each such
+# call costs the reference counts of its array arguments (the intercepts' average, summed by a
+# call of its own before, cost another third).
+@jit_serial
+def _sgd_one_output(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty):
+    """:func:`sgd_epoch` for one output and no L1 penalty."""
+    X, Y, sample_weight = rows
+    coef, intercept, average = iterate.coef, iterate.intercept, iterate.average
+    shift, scale = scaling
+    decay = _sgd_penalty(learning_rate, penalty)[0]
+    d = _u(coef.shape[1])
+    shuffled = shuffle.shape[0] > 0
+    visit = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)  # always valid rows
+    z = np.empty(coef.shape[1])
+    sum_r2 = 0.0
+    for start in range(lo, hi, ROW_BLOCK):
+        count = min(_visit_block(X, Y, shuffle, visit, start), hi - start)
+        for t in range(count):
+            if shuffled:
+                _prefetch_row(X, Y, visit[t + PREFETCH_ROWS])  # at the end: a stale, valid row
+                _prefetch_weight(sample_weight, visit[t + PREFETCH_ROWS])
+            i = visit[t]
+            w = _weight(sample_weight, i)
+            for j in range(d):
+                z[j] = _standardized(X, i, j, shift, scale)
+            p = intercept[0]
+            for j in range(d):
+                p += z[j] * coef[0, j]
+            r = p - Y[i, 0]
+            sum_r2 += w * r * r
+            step = learning_rate * w * r
+            for j in range(d):
+                updated = decay * coef[0, j] - step * z[j]
+                coef[0, j] = updated
+                _add_to_average(average, None, 0, j, updated)
+            if fit_intercept:
+                intercept[0] -= step
+            _add_to_average(average, None, 0, d, intercept[0])
+            _add_to_average(average, None, 0, d + 1, 1.0)
+    return sum_r2
+
+
+@jit_serial
+def _sgd_any_outputs(
+    rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty
+):
+    """:func:`sgd_epoch` for any number of outputs, with or without the L1 penalty."""
     X, Y, sample_weight = rows
     coef, intercept, _, l1_state, average = iterate
     shift, scale = scaling
@@ -75,17 +135,17 @@ def sgd_epoch(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scal
     k = _u(coef.shape[0])
     d = _u(coef.shape[1])
     shuffled = shuffle.shape[0] > 0
-    rows = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)  # always valid rows
+    visit = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)  # always valid rows
     z = np.empty(coef.shape[1])
     steps = np.empty(coef.shape[0])
     sum_r2 = 0.0
     for start in range(lo, hi, ROW_BLOCK):
-        count = min(_visit_block(X, Y, shuffle, rows, start), hi - start)
+        count = min(_visit_block(X, Y, shuffle, visit, start), hi - start)
         for t in range(count):
             if shuffled:
-                _prefetch_row(X, Y, rows[t + PREFETCH_ROWS])  # at the end: a stale, valid row
-                _prefetch_weight(sample_weight, rows[t + PREFETCH_ROWS])
-            i = rows[t]
+                _prefetch_row(X, Y, visit[t + PREFETCH_ROWS])  # at the end: a stale, valid row
+                _prefetch_weight(sample_weight, visit[t + PREFETCH_ROWS])
+            i = visit[t]
             w = _weight(sample_weight, i)
             for j in range(d):
                 z[j] = _standardized(X, i, j, shift, scale)
@@ -105,7 +165,9 @@ def sgd_epoch(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scal
                 if fit_intercept:
                     intercept[o] -= step
             if l1_state is None:
-                _accumulate_intercepts(average, intercept, d)
+                for o in range(k):
+                    _add_to_average(average, None, o, d, intercept[o])
+                _add_to_average(average, None, 0, d + 1, 1.0)
             else:
                 _cumulative_l1(coef, l1_state, l1_step)
                 _accumulate(average, coef, intercept)
@@ -122,16 +184,6 @@ def _add_to_average(average, l1_state, o, j, value):
     if average is None or l1_state is not None:
         return
     average[o, j] += value
-
-
-@jit_serial
-def _accumulate_intercepts(average, intercept, d):
-    """The rest of :func:`_accumulate` after :func:`_add_to_average`: intercepts and count."""
-    if average is None:
-        return
-    for o in range(intercept.shape[0]):
-        average[o, d] += intercept[o]
-    average[0, d + 1] += 1.0
 
 
 @jit_parallel
