@@ -22,7 +22,12 @@ import numpy as np
 
 import fastlr
 from fastlr import reference
-from fastlr.devtools.roofline import measure_limits, time_blocks
+from fastlr.devtools.roofline import (
+    SETTLE_SECONDS,
+    measure_limits,
+    settle_seconds,
+    time_blocks,
+)
 from fastlr.training.loop import RowOrder
 
 
@@ -345,10 +350,11 @@ def run(quick: bool = False, repeats: int = 7) -> list[Row]:
     print(f"medians; each contender timed in blocks of its own ({repeats} runs in all)\n")
     print(HEADER, flush=True)
     rows = []
-    for section in SECTIONS:
-        for row in section(scale, repeats):
-            if quick:  # the targets hold for the full sizes only
-                row = dataclasses.replace(row, target="(quick: not judged)", met=None)
-            print(row.line(), flush=True)
-            rows.append(row)
+    with settle_seconds(0.0 if quick else SETTLE_SECONDS):
+        for section in SECTIONS:
+            for row in section(scale, repeats):
+                if quick:  # the targets hold for the full sizes only
+                    row = dataclasses.replace(row, target="(quick: not judged)", met=None)
+                print(row.line(), flush=True)
+                rows.append(row)
     return rows

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,20 +93,41 @@ def read_rows(X, y, shuffle):
 #: the fused pass took 21.3 ms right after ``X.T @ X`` and a gemv, 18.5 ms 0.1 s after, 13.8 and
 #: 12.4 ms 0.2 and 0.3 s after, 13.1 ms with no BLAS call before it (medians of 6).
 SETTLE_SECONDS = 0.25
+_settle = SETTLE_SECONDS  # what time_blocks pauses when not told (see settle_seconds)
+
+
+@contextmanager
+def settle_seconds(seconds: float) -> Iterator[None]:
+    """Within the block, :func:`time_blocks` (and so :func:`measure_limits`) pause ``seconds``
+    before each block unless told otherwise: ``fastlr bench --quick``, whose timings are not
+    judged, pauses 0 (the pauses were most of its 70 s).
+
+    Examples
+    --------
+    >>> with settle_seconds(0.0):
+    ...     times = time_blocks({"sum": lambda: sum(range(100))}, repeats=1, rounds=1)
+    """
+    global _settle
+    before, _settle = _settle, seconds
+    try:
+        yield
+    finally:
+        _settle = before
 
 
 def time_blocks(
     contenders: Mapping[str, Callable[[], object]],
     repeats: int = 5,
     rounds: int = 3,
-    settle: float = SETTLE_SECONDS,
+    settle: float | None = None,
 ) -> dict[str, float]:
     """Median wall time of each contender, each timed in a block of its own.
 
-    Every round runs, for each contender in turn, a pause of ``settle`` seconds (the previous
-    contender's BLAS threads go to sleep), one untimed call (page faults, JIT) then ``repeats``
-    timed calls; the median is taken over all ``rounds * repeats`` samples, so drift in machine
-    speed is spread over all.
+    Every round runs, for each contender in turn, a pause of ``settle`` seconds (by default
+    SETTLE_SECONDS, or what :func:`settle_seconds` set: the previous contender's BLAS threads
+    go to sleep), one untimed call (page faults, JIT) then ``repeats`` timed calls; the median
+    is taken over all ``rounds * repeats`` samples, so drift in machine speed is spread over
+    all.
 
     Examples
     --------
@@ -113,10 +135,11 @@ def time_blocks(
     >>> sorted(times), times["sum"] > 0
     (['sum'], True)
     """
+    pause = _settle if settle is None else settle
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, function in contenders.items():
-            time.sleep(settle)
+            time.sleep(pause)
             function()
             for _ in range(repeats):
                 start = time.perf_counter()

@@ -16,15 +16,17 @@ Measured on the AMD EPYC (Zen 5, 2 threads, 100M elements, against the 2-thread 
 same bytes; the noise here is 10-30%): float32 widths 1, 3, 5, 7 at 0.80x, 1.16x, 0.94-1.10x,
 1.17x where the 4-row loop took 4.5x, 3.6x, 2.7-3.5x, 2.8-3.4x; float64 widths 1, 2, 4 at 0.60x,
 1.01x, 1.16x (4-row loop 2.1x, 1.6x, 1.2x), but width 5 1.28x (4-row loop 1.0-1.6x) and
-width 7 1.94x (1.0-1.4x): float64 rows stay with the 4-row loop (see :func:`is_narrow`).
+width 7 1.94x (1.0-1.4x): float64 rows stay with the 4-row loop (see :func:`narrow_pass`).
 16 lanes measured faster than 8 or 32 on float32 at width 5 (0.94x, 1.90x, 1.32x).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
-from fastlr.kernels.jit import _u, for_widths, jit_serial
+from fastlr.kernels.jit import _u, for_widths
 from fastlr.kernels.options import _weighted
 
 #: The widest rows the narrow pass takes.
@@ -32,18 +34,6 @@ NARROW_MAX = 7
 #: Accumulators per column: the sums across rows, row t of a span to lane t mod LANES.
 LANES = 16
 WIDTH = NARROW_MAX  # each compiled copy of _narrow_rows sees its own width here
-
-
-@jit_serial
-def is_narrow(X):
-    """Whether the rows of ``X`` go to the narrow pass: float32 rows of at most NARROW_MAX
-    features. Float64 rows keep the 4-row loop and its rounding: the narrow pass gained less
-    there (widths 1, 2, 4: 0.60x, 1.01x, 1.16x the read against 2.1x, 1.6x, 1.2x; slower at 5
-    and 7), and an early version of it, which summed each prediction as a tree, moved the data
-    gradient of a 16-row sample-weight problem by an ulp, which a zero coefficient's
-    certificate turned into 9.9 digits (a warning); the prediction is now one chain, as in the
-    4-row loop, and that problem certifies 13 digits either way."""
-    return X.itemsize == 4 and X.shape[1] <= NARROW_MAX
 
 
 def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
@@ -112,22 +102,51 @@ _rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7 = for_widths(
 )
 
 
-@jit_serial
-def narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
-    """The fused pass's sums over rows [start, stop) of narrow rows (:func:`is_narrow`), as
-    :func:`fastlr.kernels.passes._fused_rows`: the kernel compiled for ``X``'s width."""
-    d = X.shape[1]
-    if d == 1:
-        _rows_1(X, y, sample_weight, coef, intercept, start, stop, out)
-    elif d == 2:
-        _rows_2(X, y, sample_weight, coef, intercept, start, stop, out)
-    elif d == 3:
-        _rows_3(X, y, sample_weight, coef, intercept, start, stop, out)
-    elif d == 4:
-        _rows_4(X, y, sample_weight, coef, intercept, start, stop, out)
-    elif d == 5:
-        _rows_5(X, y, sample_weight, coef, intercept, start, stop, out)
-    elif d == 6:
-        _rows_6(X, y, sample_weight, coef, intercept, start, stop, out)
-    else:
-        _rows_7(X, y, sample_weight, coef, intercept, start, stop, out)
+def narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):  # pragma: no cover
+    """In compiled code: if ``X``'s rows are narrow (float32, at most NARROW_MAX features), add
+    the fused pass's sums over rows [start, stop) to ``out`` as
+    :func:`fastlr.kernels.passes._fused_rows` does, with the kernel compiled for their width,
+    and return True; else return False.
+
+    Chosen by type when the caller compiles (:func:`_narrow_pass_by_type`): for float64 rows
+    it is ``False`` and nothing of the narrow pass is compiled. Float64 rows keep the 4-row
+    loop and its rounding: the narrow pass gained less there (widths 1, 2, 4: 0.60x, 1.01x,
+    1.16x the read against 2.1x, 1.6x, 1.2x; slower at 5 and 7), and an early version of it,
+    which summed each prediction as a tree, moved the data gradient of a 16-row sample-weight
+    problem by an ulp, which a zero coefficient's certificate turned into 9.9 digits (a
+    warning); the prediction is now one chain, as in the 4-row loop, and that problem
+    certifies 13 digits either way.
+    """
+    raise TypeError("narrow_pass is called from compiled kernels only")
+
+
+@overload(narrow_pass)
+def _narrow_pass_by_type(X, y, sample_weight, coef, intercept, start, stop, out):
+    """Compiling the seven width kernels for float64 rows, which never take them, took 2.5x
+    the compile time of a cold float64 pass (5.9 s against 2.2 s, ``loss_and_gradient`` in a
+    fresh cache). A cold float32 pass costs more this way, 7.0 s against 6.2 s (8.0 s when
+    this called a kernel that chose the width rather than the widths' kernels themselves)."""
+    if X.dtype != types.float32:
+        return lambda X, y, sample_weight, coef, intercept, start, stop, out: False
+
+    def run(X, y, sample_weight, coef, intercept, start, stop, out):  # pragma: no cover
+        d = X.shape[1]
+        if d == 1:
+            _rows_1(X, y, sample_weight, coef, intercept, start, stop, out)
+        elif d == 2:
+            _rows_2(X, y, sample_weight, coef, intercept, start, stop, out)
+        elif d == 3:
+            _rows_3(X, y, sample_weight, coef, intercept, start, stop, out)
+        elif d == 4:
+            _rows_4(X, y, sample_weight, coef, intercept, start, stop, out)
+        elif d == 5:
+            _rows_5(X, y, sample_weight, coef, intercept, start, stop, out)
+        elif d == 6:
+            _rows_6(X, y, sample_weight, coef, intercept, start, stop, out)
+        elif d == 7:
+            _rows_7(X, y, sample_weight, coef, intercept, start, stop, out)
+        else:
+            return False
+        return True
+
+    return run

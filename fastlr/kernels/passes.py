@@ -8,7 +8,7 @@ from numba import prange
 
 from fastlr.kernels.jit import _prefetch, _u, jit_inline, jit_serial, serial_and_parallel
 from fastlr.kernels.layout import n_chunks
-from fastlr.kernels.narrow import is_narrow, narrow_rows
+from fastlr.kernels.narrow import narrow_pass
 from fastlr.kernels.options import _weight, _weighted
 
 
@@ -52,8 +52,7 @@ def _fused_rows(X, y, sample_weight, coef, intercept, start, stop, out):
     """Add Σ w·r·x (out[:d]), Σ w·r (out[d]) and Σ w·r² (out[d + 1]) over rows [start, stop)
     (``sample_weight`` None: w = 1, no multiplication compiled in), ROWS_PER_STEP rows at a time.
     """
-    if is_narrow(X):
-        narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out)
+    if narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):
         return
     d = _u(X.shape[1])
     stop = _u(stop)
