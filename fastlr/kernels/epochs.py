@@ -28,25 +28,43 @@ def _accumulate(average, coef, intercept):
 
 
 @jit_serial
+def _l1_total(state, index, l1_step):
+    """The cumulative L1 penalty after one more step, stored at ``state[index]`` (0.0 when
+    the penalty is off)."""
+    if state is None:
+        return 0.0
+    total = state[index] + l1_step
+    state[index] = total
+    return total
+
+
+@jit_serial
+def _l1_clipped(state, index, w, total):
+    """Coefficient ``w`` after the cumulative L1 penalty ``total`` (what
+    :func:`_cumulative_l1` does to one coefficient; ``w`` itself when the penalty is off)."""
+    if state is None:
+        return w
+    applied = state[index]
+    if w > 0.0:
+        new = max(0.0, w - (total + applied))
+    elif w < 0.0:
+        new = min(0.0, w + (total - applied))
+    else:
+        new = w
+    state[index] = applied + (new - w)
+    return new
+
+
+@jit_serial
 def _cumulative_l1(coef, state, l1_step):
     """Tsuruoka et al.'s cumulative L1 penalty after one sgd step; ``state`` = [q..., u]."""
     if state is None:
         return
     k, d = coef.shape
-    total = state[k * d] + l1_step
-    state[k * d] = total
+    total = _l1_total(state, k * d, l1_step)
     for o in range(k):
         for j in range(d):
-            applied = state[o * d + j]
-            w = coef[o, j]
-            if w > 0.0:
-                new = max(0.0, w - (total + applied))
-            elif w < 0.0:
-                new = min(0.0, w + (total - applied))
-            else:
-                new = w
-            state[o * d + j] = applied + (new - w)
-            coef[o, j] = new
+            coef[o, j] = _l1_clipped(state, o * d + j, coef[o, j], total)
 
 
 # --------------------------------------------------------------------------- epochs
@@ -68,7 +86,7 @@ def sgd_epoch(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scal
     the cumulative penalty (``iterate.l1_state`` None when off); ``iterate.average`` (k, d + 2)
     or None sums the iterates. Returns Σ w·r² over the positions.
     """
-    if iterate.coef.shape[0] == 1 and iterate.l1_state is None:
+    if iterate.coef.shape[0] == 1:
         return _sgd_one_output(
             rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty
         )
@@ -77,20 +95,21 @@ def sgd_epoch(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scal
     )
 
 
-# One output without the L1 penalty (the common case) has a loop of its own: through the loops
-# over outputs, whose count LLVM does not know, an epoch takes 1.3x-1.5x as long (measured, 1M
-# x 20 float64, shuffled, averaged: 31-38 ms per epoch, 25 ms here, against 18 ms for a read
-# of the same rows in the same order; AMD EPYC Zen 5). The same operations in the same order as
-# _sgd_any_outputs. Neither calls a helper that LLVM leaves out of line once per row: each such
-# call costs the reference counts of its array arguments (the intercepts' average, summed by a
-# call of its own before, cost another third).
+# One output (the common case) has a loop of its own: through the loops over outputs, whose
+# count LLVM does not know, an epoch takes 1.3x-1.5x as long (measured, 1M x 20 float64,
+# shuffled, averaged: 31-38 ms per epoch, 25 ms here, against 18 ms for a read of the same rows
+# in the same order; AMD EPYC Zen 5). Its L1 penalty is applied to each coefficient as it is
+# updated, where _sgd_any_outputs makes a second pass (_cumulative_l1): the same operations on
+# each coefficient. Neither loop calls a helper that LLVM leaves out of line once per row:
+# each such call costs the reference counts of its array arguments (the L1 pass and the
+# average's sum, out of line, made an epoch with every option 47-96 ms; inline, 29-34 ms).
 @jit_serial
 def _sgd_one_output(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty):
-    """:func:`sgd_epoch` for one output and no L1 penalty."""
+    """:func:`sgd_epoch` for one output."""
     X, Y, sample_weight = rows
-    coef, intercept, average = iterate.coef, iterate.intercept, iterate.average
+    coef, intercept, _, l1_state, average = iterate
     shift, scale = scaling
-    decay = _sgd_penalty(learning_rate, penalty)[0]
+    decay, l1_step = _sgd_penalty(learning_rate, penalty)
     d = _u(coef.shape[1])
     shuffled = shuffle.shape[0] > 0
     visit = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)  # always valid rows
@@ -112,8 +131,9 @@ def _sgd_one_output(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept
             r = p - Y[i, 0]
             sum_r2 += w * r * r
             step = learning_rate * w * r
+            total = _l1_total(l1_state, d, l1_step)
             for j in range(d):
-                updated = decay * coef[0, j] - step * z[j]
+                updated = _l1_clipped(l1_state, j, decay * coef[0, j] - step * z[j], total)
                 coef[0, j] = updated
                 _add_to_average(average, None, 0, j, updated)
             if fit_intercept:
