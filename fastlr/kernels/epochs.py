@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from fastlr.kernels.jit import _u, jit_exact, jit_inline, jit_parallel, jit_serial
+from fastlr.kernels.jit import _renamed_copy, _u, jit_exact, jit_inline, jit_parallel, jit_serial
 from fastlr.kernels.layout import PREFETCH_ROWS, ROW_BLOCK, _prefetch_row, _visit_block
 from fastlr.kernels.options import _prefetch_weight, _slot, _standardized, _weight
 from fastlr.kernels.passes import ROWS_PER_STEP, _add_row_gradient
@@ -40,8 +40,8 @@ def _l1_total(state, index, l1_step):
 
 @jit_serial
 def _l1_clipped(state, index, w, total):
-    """Coefficient ``w`` after the cumulative L1 penalty ``total`` (what
-    :func:`_cumulative_l1` does to one coefficient; ``w`` itself when the penalty is off)."""
+    """Coefficient ``w`` after Tsuruoka et al.'s cumulative L1 penalty ``total``, whose share
+    already applied to it is ``state[index]`` (``w`` itself when the penalty is off)."""
     if state is None:
         return w
     applied = state[index]
@@ -53,18 +53,6 @@ def _l1_clipped(state, index, w, total):
         new = w
     state[index] = applied + (new - w)
     return new
-
-
-@jit_serial
-def _cumulative_l1(coef, state, l1_step):
-    """Tsuruoka et al.'s cumulative L1 penalty after one sgd step; ``state`` = [q..., u]."""
-    if state is None:
-        return
-    k, d = coef.shape
-    total = _l1_total(state, k * d, l1_step)
-    for o in range(k):
-        for j in range(d):
-            coef[o, j] = _l1_clipped(state, o * d + j, coef[o, j], total)
 
 
 # --------------------------------------------------------------------------- epochs
@@ -87,72 +75,41 @@ def sgd_epoch(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scal
     or None sums the iterates. Returns Σ w·r² over the positions.
     """
     if iterate.coef.shape[0] == 1:
-        return _sgd_one_output(
+        return _sgd_rows_one_output(
             rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty
         )
-    return _sgd_any_outputs(
+    return _sgd_rows_any_outputs(
         rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty
     )
 
 
-# One output (the common case) has a loop of its own: through the loops over outputs, whose
-# count LLVM does not know, an epoch takes 1.3x-1.5x as long (measured, 1M x 20 float64,
-# shuffled, averaged: 31-38 ms per epoch, 25 ms here, against 18 ms for a read of the same rows
-# in the same order; AMD EPYC Zen 5). Its L1 penalty is applied to each coefficient as it is
-# updated, where _sgd_any_outputs makes a second pass (_cumulative_l1): the same operations on
-# each coefficient. Neither loop calls a helper that LLVM leaves out of line once per row:
-# each such call costs the reference counts of its array arguments (the L1 pass and the
-# average's sum, out of line, made an epoch with every option 47-96 ms; inline, 29-34 ms).
 @jit_serial
-def _sgd_one_output(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty):
-    """:func:`sgd_epoch` for one output."""
+def _add_to_average(average, o, j, value):
+    """``average[o, j] += value`` when averaging is on."""
+    if average is None:
+        return
+    average[o, j] += value
+
+
+# One output (the common case) is compiled apart, with its count known (ONE_OUTPUT): through
+# loops over outputs whose count LLVM does not know, an epoch takes 1.3x-1.5x as long
+# (measured, 1M x 20 float64, shuffled, averaged: 31-38 ms per epoch against 25 ms, and 18 ms
+# for a read of the same rows in the same order; AMD EPYC Zen 5). The loop calls no helper
+# that LLVM leaves out of line: each such call, once per row, cost the reference counts of its
+# array arguments. So the L1 penalty and the average are applied to each coefficient as it is
+# updated, not by second passes over coef after every sample (those passes, out of line, made
+# an epoch with every option 47-96 ms; inline, 29-34 ms). Each coefficient sees the same
+# operations either way, and each sum of the average the same additions in the same order.
+ONE_OUTPUT = False  # each compiled copy of _sgd_rows sees its own value here
+
+
+def _sgd_rows(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty):
+    """:func:`sgd_epoch` for one output (ONE_OUTPUT) or any number of them."""
     X, Y, sample_weight = rows
     coef, intercept, _, l1_state, average = iterate
     shift, scale = scaling
     decay, l1_step = _sgd_penalty(learning_rate, penalty)
-    d = _u(coef.shape[1])
-    shuffled = shuffle.shape[0] > 0
-    visit = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)  # always valid rows
-    z = np.empty(coef.shape[1])
-    sum_r2 = 0.0
-    for start in range(lo, hi, ROW_BLOCK):
-        count = min(_visit_block(X, Y, shuffle, visit, start), hi - start)
-        for t in range(count):
-            if shuffled:
-                _prefetch_row(X, Y, visit[t + PREFETCH_ROWS])  # at the end: a stale, valid row
-                _prefetch_weight(sample_weight, visit[t + PREFETCH_ROWS])
-            i = visit[t]
-            w = _weight(sample_weight, i)
-            for j in range(d):
-                z[j] = _standardized(X, i, j, shift, scale)
-            p = intercept[0]
-            for j in range(d):
-                p += z[j] * coef[0, j]
-            r = p - Y[i, 0]
-            sum_r2 += w * r * r
-            step = learning_rate * w * r
-            total = _l1_total(l1_state, d, l1_step)
-            for j in range(d):
-                updated = _l1_clipped(l1_state, j, decay * coef[0, j] - step * z[j], total)
-                coef[0, j] = updated
-                _add_to_average(average, None, 0, j, updated)
-            if fit_intercept:
-                intercept[0] -= step
-            _add_to_average(average, None, 0, d, intercept[0])
-            _add_to_average(average, None, 0, d + 1, 1.0)
-    return sum_r2
-
-
-@jit_serial
-def _sgd_any_outputs(
-    rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scaling, penalty
-):
-    """:func:`sgd_epoch` for any number of outputs, with or without the L1 penalty."""
-    X, Y, sample_weight = rows
-    coef, intercept, _, l1_state, average = iterate
-    shift, scale = scaling
-    decay, l1_step = _sgd_penalty(learning_rate, penalty)
-    k = _u(coef.shape[0])
+    k = _u(1) if ONE_OUTPUT else _u(coef.shape[0])
     d = _u(coef.shape[1])
     shuffled = shuffle.shape[0] > 0
     visit = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)  # always valid rows
@@ -176,34 +133,24 @@ def _sgd_any_outputs(
                 r = p - Y[i, o]
                 sum_r2 += w * r * r
                 steps[o] = learning_rate * w * r
+            total = _l1_total(l1_state, k * d, l1_step)
             for o in range(k):
                 step = steps[o]
                 for j in range(d):
                     updated = decay * coef[o, j] - step * z[j]
+                    updated = _l1_clipped(l1_state, o * d + j, updated, total)
                     coef[o, j] = updated
-                    _add_to_average(average, l1_state, o, j, updated)
+                    _add_to_average(average, o, j, updated)
                 if fit_intercept:
                     intercept[o] -= step
-            if l1_state is None:
-                for o in range(k):
-                    _add_to_average(average, None, o, d, intercept[o])
-                _add_to_average(average, None, 0, d + 1, 1.0)
-            else:
-                _cumulative_l1(coef, l1_state, l1_step)
-                _accumulate(average, coef, intercept)
+            for o in range(k):
+                _add_to_average(average, o, d, intercept[o])
+            _add_to_average(average, 0, d + 1, 1.0)
     return sum_r2
 
 
-# Averaging in sgd: without the L1 penalty, each updated coefficient is added to the running sum
-# while it is still in a register, in the update loop itself, instead of a second pass over coef
-# after every sample (1.6x the cost of an epoch without averaging, measured before). The sums
-# are the same additions in the same order, so the bits are those of _accumulate.
-@jit_serial
-def _add_to_average(average, l1_state, o, j, value):
-    """``average[o, j] += value`` when averaging is on and no L1 step follows the update."""
-    if average is None or l1_state is not None:
-        return
-    average[o, j] += value
+_sgd_rows_one_output = jit_serial(_renamed_copy(_sgd_rows, "_one_output", {"ONE_OUTPUT": True}))
+_sgd_rows_any_outputs = jit_serial(_renamed_copy(_sgd_rows, "_any_outputs"))
 
 
 @jit_parallel
