@@ -22,11 +22,12 @@ from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSetting
 
 #: Below this many elements of X a parallel launch costs more than it saves.
 PARALLEL_MIN_ELEMENTS = 1 << 17
-#: Elements of [X, Y] per block of the Gram pass: each block is copied, transposed, into a float64
-#: buffer of its own thread, centered there and multiplied by itself (``kernels.cross_products``).
-#: Measured here (Intel Xeon, 2 threads), the moments of 2M x 50 float64: 110 / 102 / 101 / 104 ms
-#: at 2^14 / 2^15 / 2^16 / 2^17 elements, 138 / 124 / 124 / 118 ms at 200k x 200; the earlier
-#: BLAS products of 2^17-element blocks took 304 and 214 ms (numpy's one ``X.T @ X`` 195, 114).
+#: Elements of [X, Y] per block of the Gram pass: each block's cross products about its own means
+#: are merged into its group's by Chan's formula (its rows are copied and multiplied
+#: ``kernels.cross_products.SUB_ROWS`` at a time). Chosen when a block was also the copy, on the
+#: Intel Xeon (2 threads), the moments of 2M x 50 float64: 110 / 102 / 101 / 104 ms at 2^14 /
+#: 2^15 / 2^16 / 2^17 elements, 138 / 124 / 124 / 118 ms at 200k x 200; the earlier BLAS products
+#: of 2^17-element blocks took 304 and 214 ms (numpy's one ``X.T @ X`` 195, 114).
 GRAM_BLOCK_ELEMENTS = 1 << 16
 #: Fewer rows per block than this and the per-block costs (the 4 x 4 tiles' sums, the merge)
 #: show on wide rows.
@@ -263,8 +264,9 @@ class GramMoments:
     def __init__(self, n: int, d: int, k: int, n_threads: int) -> None:
         m = d + k
         width = -(-m // kernels.GRAM_STEP) * kernels.GRAM_STEP
-        # An odd number of cache lines per column of a block: columns a power of two bytes apart
-        # would share the L1 cache's sets (measured: 2.5x slower copies at 256 and 512 rows).
+        # An odd number of cache lines per block column, from when a block was copied whole
+        # (power-of-two columns shared the L1 cache's sets); not re-tuned since the copies
+        # became SUB_ROWS long.
         self.rows = max(GRAM_MIN_BLOCK_ROWS, GRAM_BLOCK_ELEMENTS // width) // 16 * 16 + 8
         blocks = max(1, -(-n // self.rows))
         most = max(1, min(GRAM_MAX_GROUPS, GRAM_GROUP_BYTES // (8 * width * width)))
