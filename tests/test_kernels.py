@@ -438,6 +438,18 @@ def test_every_row_of_a_span_is_summed_whatever_its_length_mod_the_row_step(d, e
     )
 
 
+@pytest.mark.parametrize(
+    ("cpu", "prefetches"),
+    [("znver5", True), ("znver4", True), ("emeraldrapids", False), ("generic", False)],
+)
+def test_float64_rows_are_prefetched_on_the_cpus_where_it_was_measured_to_pay(cpu, prefetches):
+    # measured faster on AMD's Zen 5 and slower on Intel's Xeon (fastlr.kernels.passes); any
+    # other name, a portable "generic" cache included, keeps the Intel choice
+    from fastlr.kernels.passes import _prefetches_float64
+
+    assert _prefetches_float64(cpu) is prefetches
+
+
 @pytest.mark.parametrize("d", range(1, kernels.NARROW_MAX + 2))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("weighted", [False, True])

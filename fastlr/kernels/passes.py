@@ -4,7 +4,9 @@ gradient (plain, weighted, multi-output; serial and parallel over fixed chunks),
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import binding as _llvm
 from numba import prange
+from numba.core import config as _numba_config
 
 from fastlr.kernels.jit import _prefetch, _u, jit_inline, jit_serial, serial_and_parallel
 from fastlr.kernels.layout import n_chunks
@@ -31,11 +33,33 @@ def _row_prediction(X, i, coef, intercept):
 #: float32, 39 vs 52 ms float64, 20M rows), which it replaces. Float32 rows of at most 7 features
 #: now go to :mod:`fastlr.kernels.narrow`, which vectorizes across rows.
 ROWS_PER_STEP = 4
-#: On float32 rows the pass asks for the rows this many steps ahead (whole rows, every cache
-#: line). Measured here (Intel Xeon, 2 threads): float32 1.2x to 1.4x faster at 5, 50 and 500
-#: features; float64 1.2x slower at 50 and 500 (the hardware prefetcher keeps up there, and the
-#: extra instructions only cost), 5% faster at 5: so float32 only.
+#: The passes ask for the rows this many steps ahead (whole rows, every cache line): always on
+#: float32 rows, and on float64 rows where :data:`PREFETCH_FLOAT64` says so. Measured on the
+#: Intel Xeon (2 threads): float32 1.2x to 1.4x faster at 5, 50 and 500 features.
 PREFETCH_STEPS = 2
+
+
+def _prefetches_float64(cpu: str) -> bool:
+    """Whether the passes prefetch float64 rows on the CPU LLVM compiles for (``cpu``, as
+    ``llvmlite.binding.get_host_cpu_name()`` names it).
+
+    The choice depends on the CPU and was measured on both (2 threads, each variant in its own
+    block): on the Intel Xeon (Emerald Rapids) prefetching float64 rows made the pass 1.2x
+    slower at 50 and 500 features (the hardware prefetcher keeps up; the extra instructions
+    only cost), 5% faster at 5. On the AMD EPYC (Zen 5, LLVM's ``znver5``) it made the pass of
+    2M x 50 float64 1.2x faster (24.1-24.8 ms -> 19.2-21.0 ms against a 2-thread read of
+    18.9-19.4 ms, two runs of 1-16 steps ahead: 1 to 8 alike), 200k x 500 1.05x faster, 20M x 5
+    alike; and the multi-output pass (k = 4) of 2M x 50 float64 29.2 -> 21.4-24.3 ms. So:
+    AMD's Zen cores only. A CPU named otherwise (``NUMBA_CPU_NAME=generic`` included, whose
+    cache may be shared between machines) keeps the Intel choice; the bits are the same either
+    way.
+    """
+    return cpu.startswith("znver")
+
+
+#: numba compiles for ``NUMBA_CPU_NAME`` where set (its config module holds it), else the host.
+_TARGET_CPU = _numba_config.CPU_NAME or _llvm.get_host_cpu_name()  # type: ignore[attr-defined]
+PREFETCH_FLOAT64 = _prefetches_float64(_TARGET_CPU)
 
 
 @jit_serial
@@ -63,7 +87,7 @@ def _fused_rows(X, y, sample_weight, coef, intercept, start, stop, out):
     sum_r2 = 0.0
     i = _u(start)
     while i + _u(ROWS_PER_STEP) <= stop:
-        if X.itemsize == 4:
+        if X.itemsize == 4 or PREFETCH_FLOAT64:
             _prefetch_rows_ahead(X, i + _u(PREFETCH_STEPS * ROWS_PER_STEP), stop)
         i1, i2, i3 = i + _u(1), i + _u(2), i + _u(3)
         p0 = p1 = p2 = p3 = intercept
@@ -172,6 +196,8 @@ def reduce_fused_parts(parts, total_weight, grad):
 # the one-output pass; two runs): 2M x 50 float32 4.08x before -> 2.24x / 1.77x, float64 1.66x ->
 # 1.20x / 0.98x, 200k x 500 float32 2.98x -> 1.82x / 1.65x, float64 2.25x -> 1.32x / 1.44x. Two
 # outputs at a time measured 2.3x / 1.9x at 2M x 50 in a scratch run where four gave 1.5x / 1.3x.
+# It prefetches its rows as the one-output pass does (PREFETCH_FLOAT64): measured here, 2M x 50
+# float32 24.3 -> 19.4-20.6 ms (three runs; 1.95x -> 1.49x-1.65x the plain pass per byte).
 @jit_serial
 def _fused_rows_multi(X, Y, sample_weight, coef, intercept, start, stop, out):
     """Over rows [start, stop): out[o, :d] += Σ w·r_o·x, out[o, d] += Σ w·r_o and
@@ -181,6 +207,8 @@ def _fused_rows_multi(X, Y, sample_weight, coef, intercept, start, stop, out):
     sum_r2 = 0.0
     i = _u(start)
     while i + _u(ROWS_PER_STEP) <= stop:
+        if X.itemsize == 4 or PREFETCH_FLOAT64:
+            _prefetch_rows_ahead(X, i + _u(PREFETCH_STEPS * ROWS_PER_STEP), stop)
         w = (
             _weight(sample_weight, i),
             _weight(sample_weight, i + _u(1)),
