@@ -514,7 +514,7 @@ def _gram_states(n, d, k, per_group, block_rows):
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(1, 300),
-    d=st.integers(1, 9),
+    d=st.integers(1, 20),  # widths under, at and past one and two 8 x 8 blocks of the copy
     k=st.integers(1, 3),
     dtype=st.sampled_from(DTYPES),
     weighted=st.booleans(),
@@ -561,3 +561,39 @@ def test_gram_fold_matches_reference(seed, n, d, k, dtype, weighted, block_rows,
     for name in ("parallel", "pieces"):
         for ours, serial in zip(states[name], states["serial"], strict=True):
             np.testing.assert_array_equal(ours, serial)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_transposed_rows_are_the_blocks_transposed_less_the_shift_and_nothing_else(dtype):
+    from fastlr.kernels.transpose import transposed_rows
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 30)).astype(dtype)
+    shift = rng.standard_normal(30)
+    Z = np.full((30, 27), 7.0)
+    # rows 5..24 (16 in whole blocks), columns 3..22 (16 in whole blocks)
+    assert transposed_rows(X, 5, 20, 3, 20, shift, Z) == 16
+    expected = np.full((30, 27), 7.0)
+    expected[3:19, :16] = (X[5:21, 3:19].astype(np.float64) - shift[3:19]).T
+    np.testing.assert_array_equal(Z, expected)
+
+
+@pytest.mark.parametrize(
+    ("start", "rows", "first_column", "columns"),
+    [(13, 8, 0, 8), (0, 8, 12, 8), (0, 24, 0, 8), (-1, 8, 0, 8), (0, 8, -1, 8)],
+    ids=["past X's last row", "past X's last column", "past Z's columns", "row -1", "column -1"],
+)
+def test_transposed_rows_refuse_a_span_outside_the_arrays(start, rows, first_column, columns):
+    from fastlr.kernels.transpose import transposed_rows
+
+    X, Z = np.zeros((20, 19)), np.zeros((19, 20))
+    with pytest.raises(IndexError, match="outside the arrays"):
+        transposed_rows(X, start, rows, first_column, columns, np.zeros(19), Z)
+
+
+def test_transposed_rows_refuse_rows_that_are_not_contiguous():
+    from fastlr.kernels.transpose import transposed_rows
+
+    X = np.zeros((20, 38))[:, ::2]  # rows of 19 elements 16 bytes apart
+    with pytest.raises(IndexError, match="not contiguous"):
+        transposed_rows(X, 0, 8, 0, 8, np.zeros(19), np.zeros((19, 30)))

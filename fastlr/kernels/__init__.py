@@ -6,7 +6,8 @@ records the kernels take), :mod:`~fastlr.kernels.layout` (row chunks,
 the shuffle), :mod:`~fastlr.kernels.options` (optional inputs), :mod:`~fastlr.kernels.passes`
 (fused passes, prediction), :mod:`~fastlr.kernels.narrow` (the fused pass over narrow rows),
 :mod:`~fastlr.kernels.statistics` (moments, row norms),
-:mod:`~fastlr.kernels.cross_products` (the Gram pass),
+:mod:`~fastlr.kernels.cross_products` (the Gram pass), :mod:`~fastlr.kernels.transpose` (its
+copy, 8 x 8 blocks in registers),
 :mod:`~fastlr.kernels.epochs` (sgd, mini-batch), :mod:`~fastlr.kernels.gram` (sufficient
 statistics), :mod:`~fastlr.kernels.rules` (the epoch rules compiled),
 :mod:`~fastlr.kernels.functional` (the kernels of ``fastlr.loss_and_gradient`` and friends),
