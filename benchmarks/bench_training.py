@@ -79,3 +79,35 @@ class Roofline:
         return times["pass"] / self.limits.batch
 
     track_batch_pass_x_limit.unit = "x limit"  # type: ignore[attr-defined]
+
+    def track_default_fit_x_gram(self, shape: str, dtype: str) -> float:
+        """The default fit (the Gram path: moments, iterations, refinement against the data)
+        as a multiple of NumPy's ``X.T @ X`` alone on the same array."""
+        import fastlr
+        from fastlr.devtools.roofline import time_blocks
+
+        X, y = self.X, self.y
+        fastlr.LinearRegression().fit(X, y)  # compiled outside the timing
+        times = time_blocks({"fit": lambda: fastlr.LinearRegression().fit(X, y)})
+        return times["fit"] / self.limits.gram
+
+    track_default_fit_x_gram.unit = "x X.T @ X"  # type: ignore[attr-defined]
+
+    def track_sgd_epoch_x_random_rows(self, shape: str, dtype: str) -> float:
+        """One sgd epoch with the defaults (standardized, averaged, shuffled) as a multiple of a
+        one-thread read of the same rows in the same shuffled order: (fit of 3 epochs - fit of
+        1) / 2, the epoch without the set-up pass."""
+        import fastlr
+        from fastlr.devtools.roofline import time_blocks
+
+        X, y = self.X, self.y
+        step = 0.1 / X.shape[1]
+        one, three = (
+            fastlr.LinearRegression(mode="sgd", learning_rate=step, max_iter=m, tol=None)
+            for m in (1, 3)
+        )
+        one.fit(X, y)  # compiled outside the timing
+        times = time_blocks({"one": lambda: one.fit(X, y), "three": lambda: three.fit(X, y)})
+        return (times["three"] - times["one"]) / 2 / self.limits.random_rows
+
+    track_sgd_epoch_x_random_rows.unit = "x random-row read"  # type: ignore[attr-defined]
