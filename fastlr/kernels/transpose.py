@@ -6,8 +6,9 @@ per load and per store, along strided addresses, and was the larger half of the 
 5, one thread, 1M x 50 float64: 44 ms for the copy against 11 ms for a read of the same bytes,
 32 ms for the products); no loop order made LLVM do better. Here eight rows are loaded eight
 elements at a time, transposed by three rounds of shuffles, and stored eight elements at a time:
-the copy took 25 ms, the whole pass 77 -> 52 ms. Each element is the same float64 subtraction as
-the loop's, so the copy's bits are the loop's.
+the copy took 17 ms, the whole pass 77-79 -> 56-57 ms. Each element is the same float64
+subtraction as the loop's, so the copy's bits are the loop's. The vectors are LLVM's generic
+ones: where a CPU's registers are narrower than 8 doubles, LLVM splits them.
 
 numba has no vector types, so the block is one LLVM intrinsic; :func:`transposed_rows`, what
 kernels call, copies a span of rows block by block and checks its bounds once (the intrinsic
@@ -25,7 +26,7 @@ from numba.extending import intrinsic
 
 from fastlr.kernels.jit import _u, jit_serial
 
-#: Rows and columns of a transposed block: one AVX-512 vector of float64.
+#: Rows and columns of a transposed block: one AVX-512 register of float64.
 LANES = 8
 
 # Three rounds of two-vector shuffles transpose the block: pairs of rows interleave their even
