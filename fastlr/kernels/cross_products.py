@@ -144,10 +144,12 @@ def _fold(W, mean, G, Wb, mean_b, Gb):
         for a in range(m):
             for c in range(a, m):
                 G[a, c] = Gb[a, c]
-        mean[:m] = mean_b
+            mean[a] = mean_b[a]
         return Wb
     total, factor, share = _shares(W, Wb)
-    delta = mean_b - mean
+    delta = np.empty(m)
+    for a in range(m):
+        delta[a] = mean_b[a] - mean[a]
     for a in range(m):
         for c in range(a, m):
             G[a, c] += Gb[a, c] + factor * delta[a] * delta[c]
@@ -177,10 +179,15 @@ def _centered(Gb, shift):
     centered sums (all but about log10(1 + |z̄|² / var) of them)."""
     m = shift.shape[0]
     total = Gb[m, m]
+    mean = np.empty(m)
     if total == 0.0:
-        return total, shift.copy()
-    sums = Gb[:m, m].copy()
-    mean = sums.copy()
+        for a in range(m):
+            mean[a] = shift[a]
+        return total, mean
+    sums = np.empty(m)
+    for a in range(m):
+        sums[a] = Gb[a, m]
+        mean[a] = Gb[a, m]
     _divide(mean, total)
     for a in range(m):
         for c in range(a, m):
