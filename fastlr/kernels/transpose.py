@@ -80,8 +80,9 @@ def _transposed_block_unchecked(typingctx, X, i, j, shift, Z, t):
         shift_array = context.make_array(shift_type)(context, builder, args[3])
         z = context.make_array(z_type)(context, builder, args[4])
         i64, byte = ir.IntType(64), ir.IntType(8).as_pointer()
+        # numba's own cast: sign- or zero-extends as each index's type says
         row, column, first = (
-            v if v.type.width == 64 else builder.sext(v, i64) for v in (args[1], args[2], args[5])
+            context.cast(builder, args[n], signature.args[n], types.int64) for n in (1, 2, 5)
         )
         double_vector = ir.VectorType(ir.DoubleType(), LANES)
         element = context.get_data_type(x_type.dtype)
