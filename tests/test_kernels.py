@@ -450,12 +450,13 @@ def test_float64_rows_are_prefetched_on_the_cpus_where_it_was_measured_to_pay(cp
     assert _prefetches_float64(cpu) is prefetches
 
 
-@pytest.mark.parametrize("d", range(1, kernels.NARROW_MAX + 2))
+@pytest.mark.parametrize("d", [*range(1, kernels.NARROW_MAX + 2), 16, 17, 50])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_narrow_rows_keep_their_bits_in_every_compilation(d, dtype, weighted):
-    # the narrow pass (kernels.narrow) vectorizes across rows; its sums must not depend on how
-    # LLVM vectorized one compilation: a read-only X is typed (and compiled) apart
+def test_narrow_and_vector_rows_keep_their_bits_in_every_compilation(d, dtype, weighted):
+    # the narrow pass (kernels.narrow) vectorizes across rows, the 4-row step of wider float32
+    # rows is explicit vectors (kernels.row_vectors); their sums must not depend on how LLVM
+    # vectorized one compilation: a read-only X is typed (and compiled) apart
     n = kernels.MIN_CHUNK_ROWS * 3 + kernels.LANES * 2 + 5
     X, y, coef, intercept = problem(d + 100, n, d, dtype)
     w = np.random.default_rng(d).uniform(0.5, 2.0, n) if weighted else None

@@ -25,9 +25,11 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from fastlr.kernels.jit import _u, jit_serial
+from fastlr.kernels.vectors import LANES as _VECTOR_LANES
+from fastlr.kernels.vectors import address
 
-#: Rows and columns of a transposed block: one AVX-512 register of float64.
-LANES = 8
+#: Rows and columns of a transposed block: one vector (an AVX-512 register of float64) a row.
+LANES = _VECTOR_LANES
 
 # Three rounds of two-vector shuffles transpose the block: pairs of rows interleave their even
 # and odd columns, then pairs of those their column pairs, then their column quadruples.
@@ -79,7 +81,7 @@ def _transposed_block_unchecked(typingctx, X, i, j, shift, Z, t):
         x = context.make_array(x_type)(context, builder, args[0])
         shift_array = context.make_array(shift_type)(context, builder, args[3])
         z = context.make_array(z_type)(context, builder, args[4])
-        i64, byte = ir.IntType(64), ir.IntType(8).as_pointer()
+        i64 = ir.IntType(64)
         # numba's own cast: sign- or zero-extends as each index's type says
         row, column, first = (
             context.cast(builder, args[n], signature.args[n], types.int64) for n in (1, 2, 5)
@@ -91,13 +93,9 @@ def _transposed_block_unchecked(typingctx, X, i, j, shift, Z, t):
         x_row_bytes = cgutils.unpack_tuple(builder, x.strides, 2)[0]
         z_row_bytes = cgutils.unpack_tuple(builder, z.strides, 2)[0]
 
-        def address(data, offset, vector_type):
-            pointer = builder.gep(builder.bitcast(data, byte), [offset])
-            return builder.bitcast(pointer, vector_type.as_pointer())
-
+        column_bytes = builder.mul(column, ir.Constant(i64, 8))
         shift_vector = builder.load(
-            address(shift_array.data, builder.mul(column, ir.Constant(i64, 8)), double_vector),
-            align=8,
+            address(builder, shift_array.data, column_bytes, double_vector), align=8
         )
         rows = []
         for r in range(LANES):
@@ -105,7 +103,7 @@ def _transposed_block_unchecked(typingctx, X, i, j, shift, Z, t):
                 builder.mul(builder.add(row, ir.Constant(i64, r)), x_row_bytes),
                 builder.mul(column, itemsize),
             )
-            value = builder.load(address(x.data, offset, element_vector), align=4)
+            value = builder.load(address(builder, x.data, offset, element_vector), align=4)
             if element != ir.DoubleType():
                 value = builder.fpext(value, double_vector)
             rows.append(builder.fsub(value, shift_vector))
@@ -114,7 +112,7 @@ def _transposed_block_unchecked(typingctx, X, i, j, shift, Z, t):
             offset = builder.add(
                 builder.mul(builder.add(column, ir.Constant(i64, c)), z_row_bytes), first_byte
             )
-            builder.store(vector, address(z.data, offset, double_vector), align=8)
+            builder.store(vector, address(builder, z.data, offset, double_vector), align=8)
         return context.get_dummy_value()
 
     return types.void(X, i, j, shift, Z, t), codegen

@@ -1,0 +1,104 @@
+"""Building blocks of the kernels written in LLVM IR, where numba has no vector types: addresses,
+8-lane vectors, masks for a row's last elements, masked loads and stores, fused multiply-adds and
+a horizontal sum in a fixed order.
+
+Every operation here is emitted without fast-math flags, so LLVM cannot regroup it wherever the
+kernel using it is inlined: a kernel's bits are those its IR spells (serial, parallel, or called
+from a user's ``@njit`` code). The vectors are LLVM's generic ones: where a CPU's registers are
+narrower than 8 doubles, LLVM splits them; where a CPU has no masked loads, LLVM spells them
+element by element.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir
+from numba.core import cgutils
+
+#: Elements of a vector: one AVX-512 register of float64.
+LANES = 8
+
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+DOUBLES = ir.VectorType(ir.DoubleType(), LANES)
+
+
+def address(builder: ir.IRBuilder, data: Any, byte_offset: Any, vector_type: ir.Type) -> Any:
+    """A pointer to a ``vector_type`` at ``data`` + ``byte_offset`` bytes."""
+    pointer = builder.gep(builder.bitcast(data, ir.IntType(8).as_pointer()), [byte_offset])
+    return builder.bitcast(pointer, vector_type.as_pointer())
+
+
+def splat(builder: ir.IRBuilder, value: Any, vector_type: ir.VectorType) -> Any:
+    """``value`` in every lane of a ``vector_type``."""
+    one = builder.insert_element(ir.Constant(vector_type, None), value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+
+
+def first_lanes(builder: ir.IRBuilder, count: Any) -> Any:
+    """The mask of lanes ``0 .. count - 1`` (``count`` an i64 below LANES)."""
+    lanes = ir.Constant(ir.VectorType(_I64, LANES), list(range(LANES)))
+    return builder.icmp_unsigned("<", lanes, splat(builder, count, ir.VectorType(_I64, LANES)))
+
+
+def _suffix(vector_type: ir.VectorType) -> str:
+    return f"v{LANES}{'f32' if vector_type.element == ir.FloatType() else 'f64'}"
+
+
+def load(builder: ir.IRBuilder, pointer: Any, vector_type: ir.VectorType, mask: Any = None) -> Any:
+    """The vector at ``pointer`` (aligned to its elements only); with ``mask``, only its lanes
+    are read (nothing past them is touched) and the others are 0."""
+    align = 4 if vector_type.element == ir.FloatType() else 8
+    if mask is None:
+        return builder.load(pointer, align=align)
+    function = cgutils.get_or_insert_function(
+        builder.module,
+        ir.FunctionType(vector_type, [pointer.type, _I32, mask.type, vector_type]),
+        f"llvm.masked.load.{_suffix(vector_type)}.p0",
+    )
+    zeros = ir.Constant(vector_type, None)
+    return builder.call(function, [pointer, ir.Constant(_I32, align), mask, zeros])
+
+
+def store(builder: ir.IRBuilder, value: Any, pointer: Any, mask: Any = None) -> None:
+    """Store the float64 vector ``value`` at ``pointer``; with ``mask``, only its lanes."""
+    if mask is None:
+        builder.store(value, pointer, align=8)
+        return
+    function = cgutils.get_or_insert_function(
+        builder.module,
+        ir.FunctionType(ir.VoidType(), [value.type, pointer.type, _I32, mask.type]),
+        f"llvm.masked.store.{_suffix(value.type)}.p0",
+    )
+    builder.call(function, [value, pointer, ir.Constant(_I32, 8), mask])
+
+
+def as_doubles(builder: ir.IRBuilder, vector: Any) -> Any:
+    """A float32 or float64 vector as float64 (exactly)."""
+    return vector if vector.type == DOUBLES else builder.fpext(vector, DOUBLES)
+
+
+def fma(builder: ir.IRBuilder, a: Any, b: Any, c: Any) -> Any:
+    """``a * b + c`` in every lane, rounded once."""
+    function = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(DOUBLES, [DOUBLES] * 3), f"llvm.fma.v{LANES}f64"
+    )
+    return builder.call(function, [a, b, c])
+
+
+def horizontal_sum(builder: ir.IRBuilder, vector: Any) -> Any:
+    """The sum of a float64 vector's lanes, as a tree: lanes ``l`` and ``l + 4``, then the
+    pairs 2 apart, then the last two."""
+    width = LANES
+    while width > 1:
+        half = width // 2
+        low = builder.shuffle_vector(
+            vector, vector, ir.Constant(ir.VectorType(_I32, half), list(range(half)))
+        )
+        high = builder.shuffle_vector(
+            vector, vector, ir.Constant(ir.VectorType(_I32, half), list(range(half, width)))
+        )
+        vector = builder.fadd(low, high)
+        width = half
+    return builder.extract_element(vector, ir.Constant(_I32, 0))

@@ -1,0 +1,107 @@
+"""The fused pass's 4-row step in explicit vectors (fastlr.kernels.row_vectors), against NumPy in
+float64: every width around the vectors' 8 and 16 elements, both dtypes, rows that end where
+memory ends."""
+
+import ctypes
+import mmap
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+from fastlr import kernels
+from fastlr.kernels.row_vectors import (
+    four_dots_unchecked,
+    four_updates_unchecked,
+    takes_vectors,
+)
+
+WIDTHS = [1, 2, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 50, 131]
+
+
+@numba.njit
+def dots(X, i, coef):
+    return four_dots_unchecked(X, i, coef)
+
+
+@numba.njit
+def updates(X, i, w, out):
+    four_updates_unchecked(X, i, w[0], w[1], w[2], w[3], out)
+
+
+@numba.njit
+def takes(X, coef, out, stop):
+    return takes_vectors(X, coef, out, stop)
+
+
+def rows(d, dtype, seed=0):
+    rng = np.random.default_rng(seed + d)
+    return rng.standard_normal((9, d)).astype(dtype), rng.standard_normal(d)
+
+
+@pytest.mark.parametrize("d", WIDTHS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("coef_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("first", [0, 5])
+def test_four_dots_are_the_rows_dot_products(d, dtype, coef_dtype, first):
+    X, coef = rows(d, dtype)
+    coef = coef.astype(coef_dtype)
+    expected = X[first : first + 4].astype(np.float64) @ coef.astype(np.float64)
+    np.testing.assert_allclose(dots(X, first, coef), expected, rtol=1e-13, atol=1e-13 * d)
+
+
+@pytest.mark.parametrize("d", WIDTHS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("first", [0, 5])
+def test_four_updates_add_the_weighted_rows_and_touch_nothing_else(d, dtype, first):
+    X, _ = rows(d, dtype)
+    w = np.array([0.5, -1.25, 2.0, 3.5])
+    out = np.arange(d + 3, dtype=np.float64)  # 3 elements past the row's width stay as they are
+    expected = out.copy()
+    expected[:d] += w @ X[first : first + 4].astype(np.float64)
+    updates(X, first, w, out)
+    np.testing.assert_allclose(out, expected, rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal(out[d:], expected[d:])
+
+
+def test_the_step_is_taken_for_contiguous_float32_rows_only():
+    X = np.ones((10, 12), np.float32)
+    coef, out = np.ones(12), np.zeros(14)
+    assert takes(X, coef, out, 10)
+    assert not takes(X.astype(np.float64), coef, out, 10)  # float64 rows keep the loop
+    # the passes take C-contiguous rows only (validation); the step checks again, being raw loads
+    assert not takes(np.ones((10, 24), np.float32)[:, ::2], coef, out, 10)  # strided rows
+    assert not takes(X, np.ones(24)[::2], out, 10)  # strided coefficients
+    assert not takes(X, coef[:11], out, 10)  # one coefficient short
+    assert not takes(X, coef, out[:11], 10)  # one gradient element short
+    assert not takes(X, coef, out, 11)  # past the last row
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect through libc")
+@pytest.mark.parametrize("d", [9, 13, 50])
+def test_the_last_elements_of_the_last_row_are_read_without_touching_memory_past_it(d):
+    # X's last row ends where readable memory ends: a full 8-element load of its last elements
+    # would fault (the process would die), the masked loads must not
+    page = mmap.PAGESIZE
+    size = 4 * page
+    region = mmap.mmap(-1, size + page)
+    base = np.frombuffer(region, dtype=np.uint8)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    assert libc.mprotect(base.ctypes.data + size, page, 0) == 0  # PROT_NONE
+    n = size // (4 * d)
+    start = size - n * d * 4
+    X = np.frombuffer(region, dtype=np.float32, count=n * d, offset=start).reshape(n, d)
+    rng = np.random.default_rng(d)
+    X[:] = rng.standard_normal((n, d))
+    y = rng.standard_normal(n).astype(np.float32)
+    coef = rng.standard_normal(d)
+    grad = np.empty(d)
+    loss, grad_b = kernels.fused_pass_serial(X, y, coef, 0.25, grad)
+    r = X.astype(np.float64) @ coef + 0.25 - y
+    np.testing.assert_allclose(loss, 0.5 * np.mean(r * r), rtol=1e-12)
+    np.testing.assert_allclose(grad_b, np.mean(r), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad, X.T.astype(np.float64) @ r / n, rtol=1e-11, atol=1e-14)
+    del X, base
+    region.close()
