@@ -12,7 +12,13 @@ from fastlr.kernels.jit import _prefetch, _u, jit_inline, jit_serial, serial_and
 from fastlr.kernels.layout import n_chunks
 from fastlr.kernels.narrow import narrow_pass
 from fastlr.kernels.options import _weight, _weighted
-from fastlr.kernels.row_vectors import four_dots_unchecked, four_updates_unchecked, takes_vectors
+from fastlr.kernels.row_vectors import (
+    four_dots_unchecked,
+    four_updates_unchecked,
+    sixteen_predictions_unchecked,
+    sixteen_updates_unchecked,
+    takes_vectors,
+)
 
 
 @jit_serial
@@ -241,6 +247,7 @@ def _fused_rows_multi(X, Y, sample_weight, coef, intercept, start, stop, out):
     """Over rows [start, stop): out[o, :d] += Σ w·r_o·x, out[o, d] += Σ w·r_o and
     out[0, d + 1] += Σ_o Σ w·r_o², for every output o of ``coef`` (k, d)."""
     k = _u(coef.shape[0])
+    vectors = takes_vectors(X, coef, out, stop)
     stop = _u(stop)
     sum_r2 = 0.0
     i = _u(start)
@@ -255,7 +262,7 @@ def _fused_rows_multi(X, Y, sample_weight, coef, intercept, start, stop, out):
         )
         o = _u(0)
         while o + _u(4) <= k:
-            sum_r2 += _four_rows_four_outputs(X, Y, i, w, coef, intercept, o, out)
+            sum_r2 += _four_rows_four_outputs(X, Y, i, w, coef, intercept, o, out, vectors)
             o += _u(4)
         while o < k:
             sum_r2 += _four_rows_one_output(X, Y, i, w, coef, intercept, o, out)
@@ -292,16 +299,37 @@ def _four_rows_one_output(X, Y, i, w, coef, intercept, o, out):
 
 
 @jit_inline
-def _four_rows_four_outputs(X, Y, i, w, coef, intercept, o, out):
+def _four_rows_four_outputs(X, Y, i, w, coef, intercept, o, out, vectors):
     """:func:`_four_rows_one_output` for outputs o..o+3 at once (one load of each element of the
-    rows serves the four outputs); returns Σ w·r² over the 16 residuals."""
+    rows serves the four outputs); returns Σ w·r² over the 16 residuals. With ``vectors``
+    (:func:`fastlr.kernels.row_vectors.takes_vectors`), both loops in explicit vectors."""
+    b = (intercept[o], intercept[o + _u(1)], intercept[o + _u(2)], intercept[o + _u(3)])
+    if vectors:
+        p = sixteen_predictions_unchecked(X, i, coef, o, b)
+    else:
+        p = _sixteen_predictions(X, i, coef, o, b)
+    a, sum_r2 = _sixteen_terms(Y, i, w, p, o)
+    if vectors:
+        sixteen_updates_unchecked(X, i, a, out, o)
+    else:
+        _add_sixteen(X, i, a, out, o)
+    d = _u(coef.shape[1])
+    for q in range(4):
+        out[o + _u(q), d] += (a[4 * q] + a[4 * q + 1]) + (a[4 * q + 2] + a[4 * q + 3])
+    return sum_r2
+
+
+@jit_inline
+def _sixteen_predictions(X, i, coef, o, b):
+    """``X[i + r] · coef[o + q] + b[q]`` for rows r and outputs q in 0..3 (order q, then r),
+    one chain of fused steps each."""
     d = _u(coef.shape[1])
     i1, i2, i3 = i + _u(1), i + _u(2), i + _u(3)
     o1, o2, o3 = o + _u(1), o + _u(2), o + _u(3)
-    p0 = p1 = p2 = p3 = intercept[o]
-    q0 = q1 = q2 = q3 = intercept[o1]
-    s0 = s1 = s2 = s3 = intercept[o2]
-    t0 = t1 = t2 = t3 = intercept[o3]
+    p0 = p1 = p2 = p3 = b[0]
+    q0 = q1 = q2 = q3 = b[1]
+    s0 = s1 = s2 = s3 = b[2]
+    t0 = t1 = t2 = t3 = b[3]
     for j in range(d):
         x0, x1, x2, x3 = X[i, j], X[i1, j], X[i2, j], X[i3, j]
         cp, cq, cs, ct = coef[o, j], coef[o1, j], coef[o2, j], coef[o3, j]
@@ -309,33 +337,47 @@ def _four_rows_four_outputs(X, Y, i, w, coef, intercept, o, out):
         q0, q1, q2, q3 = q0 + x0 * cq, q1 + x1 * cq, q2 + x2 * cq, q3 + x3 * cq
         s0, s1, s2, s3 = s0 + x0 * cs, s1 + x1 * cs, s2 + x2 * cs, s3 + x3 * cs
         t0, t1, t2, t3 = t0 + x0 * ct, t1 + x1 * ct, t2 + x2 * ct, t3 + x3 * ct
-    p0, p1, p2, p3 = p0 - Y[i, o], p1 - Y[i1, o], p2 - Y[i2, o], p3 - Y[i3, o]
-    q0, q1, q2, q3 = q0 - Y[i, o1], q1 - Y[i1, o1], q2 - Y[i2, o1], q3 - Y[i3, o1]
-    s0, s1, s2, s3 = s0 - Y[i, o2], s1 - Y[i1, o2], s2 - Y[i2, o2], s3 - Y[i3, o2]
-    t0, t1, t2, t3 = t0 - Y[i, o3], t1 - Y[i1, o3], t2 - Y[i2, o3], t3 - Y[i3, o3]
+    return (p0, p1, p2, p3, q0, q1, q2, q3, s0, s1, s2, s3, t0, t1, t2, t3)
+
+
+@jit_inline
+def _sixteen_terms(Y, i, w, p, o):
+    """From the 16 predictions ``p`` (order output, then row): the weighted residuals w·r (same
+    order) and Σ w·r²."""
+    i1, i2, i3 = i + _u(1), i + _u(2), i + _u(3)
+    o1, o2, o3 = o + _u(1), o + _u(2), o + _u(3)
+    p0, p1, p2, p3 = p[0] - Y[i, o], p[1] - Y[i1, o], p[2] - Y[i2, o], p[3] - Y[i3, o]
+    q0, q1, q2, q3 = p[4] - Y[i, o1], p[5] - Y[i1, o1], p[6] - Y[i2, o1], p[7] - Y[i3, o1]
+    s0, s1, s2, s3 = p[8] - Y[i, o2], p[9] - Y[i1, o2], p[10] - Y[i2, o2], p[11] - Y[i3, o2]
+    t0, t1, t2, t3 = p[12] - Y[i, o3], p[13] - Y[i1, o3], p[14] - Y[i2, o3], p[15] - Y[i3, o3]
     w0, w1, w2, w3 = w
     a0, a1, a2, a3 = w0 * p0, w1 * p1, w2 * p2, w3 * p3
     b0, b1, b2, b3 = w0 * q0, w1 * q1, w2 * q2, w3 * q3
     c0, c1, c2, c3 = w0 * s0, w1 * s1, w2 * s2, w3 * s3
     e0, e1, e2, e3 = w0 * t0, w1 * t1, w2 * t2, w3 * t3
-    # summed before the gradient loop, so the residuals need no registers during it
     sum_r2 = (
         ((a0 * p0 + a1 * p1) + (a2 * p2 + a3 * p3))
         + ((b0 * q0 + b1 * q1) + (b2 * q2 + b3 * q3))
         + ((c0 * s0 + c1 * s1) + (c2 * s2 + c3 * s3))
         + ((e0 * t0 + e1 * t1) + (e2 * t2 + e3 * t3))
     )
-    for j in range(d):
+    a = (a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, e0, e1, e2, e3)
+    return a, sum_r2
+
+
+@jit_inline
+def _add_sixteen(X, i, a, out, o):
+    """``out[o + q, j] += (a[4q]·X[i, j] + a[4q + 1]·X[i + 1, j]) + (a[4q + 2]·X[i + 2, j] +
+    a[4q + 3]·X[i + 3, j])`` for outputs q in 0..3."""
+    i1, i2, i3 = i + _u(1), i + _u(2), i + _u(3)
+    o1, o2, o3 = o + _u(1), o + _u(2), o + _u(3)
+    a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, e0, e1, e2, e3 = a
+    for j in range(_u(X.shape[1])):
         x0, x1, x2, x3 = X[i, j], X[i1, j], X[i2, j], X[i3, j]
         out[o, j] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
         out[o1, j] += (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
         out[o2, j] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
         out[o3, j] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
-    out[o, d] += (a0 + a1) + (a2 + a3)
-    out[o1, d] += (b0 + b1) + (b2 + b3)
-    out[o2, d] += (c0 + c1) + (c2 + c3)
-    out[o3, d] += (e0 + e1) + (e2 + e3)
-    return sum_r2
 
 
 @jit_inline

@@ -1,5 +1,5 @@
 """The fused pass's step over four float32 rows in explicit 8-lane vectors: their predictions, and
-their terms of the gradient.
+their terms of the gradient, for one output or four at a time.
 
 Written as numba loops (:func:`fastlr.kernels.passes._fused_rows`), LLVM vectorizes a row's
 loop 32 elements at a time (8 lanes, 4 interleaved) and leaves the rest to narrower and scalar
@@ -15,8 +15,12 @@ float32 at 8-20 features 1.06x-1.18x faster, 32: 0.125 -> 0.106, 48: 0.135 -> 0.
 threads, each in blocks of its own in one process (12 rounds): 2M x 50 0.91x the loop's time,
 rows in L3 (20-40 MB) 0.93x-0.99x, 200k x 500, 500k x 100 and 1M x 16 alike (1.01x-1.02x):
 where the rows stream from memory at other widths, the read, not the arithmetic, sets the
-time. Float64 rows gained nothing (0.87x-1.12x in L2, mostly slower): they keep the loop
-(:func:`takes_vectors` is False by type, and LLVM drops the vector branch).
+time. Four outputs at a time (16 accumulators, one chain each; each element converted once
+for the four outputs' products): 2M x 50 0.91x the loop's time, 200k x 500 alike, rows in
+cache 0.95x-1.0x. Float64 rows gained nothing (0.87x-1.12x in L2, mostly slower): they keep
+the loop (:func:`takes_vectors` is False by type, and LLVM drops the vector branch). Summing
+the four rows' terms into the gradient as one chain of fused multiply-adds instead of two
+pairs was slower in cache (1.05x-1.18x).
 
 Each prediction is a tree (two chains per row, their lanes summed pairwise), not the loop's one
 chain; its bits are fixed by the IR (no fast-math flags), the same wherever it is compiled.
@@ -199,10 +203,11 @@ four_updates_unchecked = cast("Callable[..., None]", _four_updates)
 
 def takes_vectors(X, coef, out, stop):  # pragma: no cover
     """In compiled code: whether the fused pass over rows below ``stop`` of ``X`` takes its
-    4-row steps here (:func:`four_dots_unchecked`, :func:`four_updates_unchecked`): float32
-    rows, contiguous, as are ``coef`` and ``out``, which hold at least a row's width of
-    elements, and ``stop`` within the rows. False by type for float64 rows (a constant: LLVM
-    then drops the caller's vector branch)."""
+    4-row steps here (:func:`four_dots_unchecked` and :func:`four_updates_unchecked` for one
+    output, ``coef`` and ``out`` 1-D; the ``sixteen_*`` pair for four outputs at a time, ``coef``
+    (k, d) and ``out`` (k, d + 2)): float32 rows, contiguous, as are ``coef``'s and ``out``'s
+    rows, which hold at least a row's width of elements, and ``stop`` within the rows. False
+    by type for float64 rows (a constant: LLVM then drops the caller's vector branch)."""
     raise TypeError("takes_vectors is called from compiled kernels only")
 
 
@@ -212,14 +217,162 @@ def _takes_vectors_by_type(X, coef, out, stop):
         return lambda X, coef, out, stop: False
 
     def check(X, coef, out, stop):  # pragma: no cover
+        # along the last axis: one output's (1-D) or each of several outputs' rows (2-D)
         d = X.shape[1]
         return (
             X.strides[1] == X.itemsize
-            and coef.strides[0] == coef.itemsize
-            and out.strides[0] == out.itemsize
-            and coef.shape[0] >= d
-            and out.shape[0] >= d
+            and coef.strides[-1] == coef.itemsize
+            and out.strides[-1] == out.itemsize
+            and coef.shape[-1] >= d
+            and out.shape[-1] >= d
+            and (coef.ndim == 1 or out.shape[0] >= coef.shape[0])
             and 0 <= stop <= X.shape[0]
         )
 
     return check
+
+
+# ------------------------------------------------------------------- four rows, four outputs
+def _coefficient_rows(
+    context: Any, builder: ir.IRBuilder, coef_type: Any, coef: Any, first: Any
+) -> list[Callable[..., Any]]:
+    """Functions giving the float64 vector of ``coef[first + q, j .. j + 7]``, q = 0..3."""
+    array = context.make_array(coef_type)(context, builder, coef)
+    row_bytes = cgutils.unpack_tuple(builder, array.strides, 2)[0]
+    element = context.get_data_type(coef_type.dtype)
+    vector_type = ir.VectorType(element, LANES)
+    itemsize = ir.Constant(_I64, context.get_abi_sizeof(element))
+
+    def row(q: int) -> Any:
+        offset = builder.mul(builder.add(first, ir.Constant(_I64, q)), row_bytes)
+
+        def at(j: Any, mask: Any = None) -> Any:
+            byte = builder.add(offset, builder.mul(j, itemsize))
+            pointer = vectors.address(builder, array.data, byte, vector_type)
+            return vectors.as_doubles(builder, vectors.load(builder, pointer, vector_type, mask))
+
+        return at
+
+    return [row(q) for q in range(ROWS)]
+
+
+def _blocks(builder: ir.IRBuilder, width: Any, block: Callable[[Any, Any], None]) -> None:
+    """``block(j, None)`` for each whole block of LANES columns of a row, then
+    ``block(j, mask)`` for its last ones (if any)."""
+    step = ir.Constant(_I64, LANES)
+    count = builder.udiv(width, step)
+    with cgutils.for_range(builder, count) as loop:
+        block(builder.mul(loop.index, step), None)
+    j = builder.mul(count, step)
+    left = builder.sub(width, j)
+    with builder.if_then(builder.icmp_unsigned(">", left, ir.Constant(_I64, 0))):
+        block(j, vectors.first_lanes(builder, left))
+
+
+@intrinsic
+def _sixteen_predictions(typingctx, X, i, coef, o, intercepts):
+    """``X[i + r] · coef[o + q] + intercepts[q]`` for the rows r and the outputs q in 0..3, in
+    the order q, then r. No bounds checks: the rows and ``coef``'s rows must be contiguous,
+    ``coef`` hold rows o..o+3 of at least ``X.shape[1]`` elements."""
+    if not (
+        _is_row_block(X, i)
+        and isinstance(coef, types.Array)
+        and coef.ndim == 2
+        and coef.dtype in (types.float32, types.float64)
+        and isinstance(o, types.Integer)
+        and isinstance(intercepts, types.UniTuple)
+        and intercepts.count == ROWS
+        and isinstance(intercepts.dtype, types.Float)
+    ):
+        return None
+
+    def codegen(context, builder, signature, args):
+        row = context.cast(builder, args[1], signature.args[1], types.int64)
+        rows = _Rows(context, builder, signature.args[0], args[0], row)
+        first = context.cast(builder, args[3], signature.args[3], types.int64)
+        outputs = _coefficient_rows(context, builder, signature.args[2], args[2], first)
+        zero = ir.Constant(DOUBLES, None)
+        sums = [[cgutils.alloca_once_value(builder, zero) for _ in range(ROWS)] for _ in outputs]
+
+        def block(j: Any, mask: Any) -> None:
+            x = [rows.doubles(r, j, mask) for r in range(ROWS)]
+            for q, coefficients in enumerate(outputs):
+                c = coefficients(j, mask)
+                for r in range(ROWS):
+                    total = sums[q][r]
+                    builder.store(vectors.fma(builder, x[r], c, builder.load(total)), total)
+
+        _blocks(builder, rows.width, block)
+        values = cgutils.unpack_tuple(builder, args[4], ROWS)
+        predictions = []
+        for q in range(ROWS):
+            b = context.cast(builder, values[q], signature.args[4].dtype, types.float64)
+            for r in range(ROWS):
+                dot = vectors.horizontal_sum(builder, builder.load(sums[q][r]))
+                predictions.append(builder.fadd(b, dot))
+        return context.make_tuple(builder, signature.return_type, predictions)
+
+    count = ROWS * ROWS
+    return types.UniTuple(types.float64, count)(X, i, coef, o, intercepts), codegen
+
+
+#: ``sixteen_predictions_unchecked(X, i, coef, o, intercepts)`` in compiled kernels.
+sixteen_predictions_unchecked = cast("Callable[..., tuple[float, ...]]", _sixteen_predictions)
+
+
+@intrinsic
+def _sixteen_updates(typingctx, X, i, a, out, o):
+    """``out[o + q, j] += (a[4q]·X[i, j] + a[4q + 1]·X[i+1, j]) + (a[4q + 2]·X[i+2, j] +
+    a[4q + 3]·X[i+3, j])`` for the outputs q in 0..3 and every column j of ``X``. No bounds
+    checks: the rows and ``out``'s rows (float64) must be contiguous, ``out`` hold rows o..o+3
+    of at least ``X.shape[1]`` elements."""
+    if not (
+        _is_row_block(X, i)
+        and isinstance(a, types.UniTuple)
+        and a.count == ROWS * ROWS
+        and isinstance(a.dtype, types.Float)
+        and isinstance(out, types.Array)
+        and out.ndim == 2
+        and out.dtype == types.float64
+        and isinstance(o, types.Integer)
+    ):
+        return None
+
+    def codegen(context, builder, signature, args):
+        row = context.cast(builder, args[1], signature.args[1], types.int64)
+        rows = _Rows(context, builder, signature.args[0], args[0], row)
+        values = cgutils.unpack_tuple(builder, args[2], ROWS * ROWS)
+        weights = [
+            vectors.splat(
+                builder, context.cast(builder, v, signature.args[2].dtype, types.float64), DOUBLES
+            )
+            for v in values
+        ]
+        target = context.make_array(signature.args[3])(context, builder, args[3])
+        row_bytes = cgutils.unpack_tuple(builder, target.strides, 2)[0]
+        first = context.cast(builder, args[4], signature.args[4], types.int64)
+        offsets = [
+            builder.mul(builder.add(first, ir.Constant(_I64, q)), row_bytes) for q in range(ROWS)
+        ]
+
+        def block(j: Any, mask: Any) -> None:
+            x = [rows.doubles(r, j, mask) for r in range(ROWS)]
+            column = builder.mul(j, ir.Constant(_I64, 8))
+            for q in range(ROWS):
+                w = weights[ROWS * q : ROWS * (q + 1)]
+                pair = vectors.fma(builder, w[1], x[1], builder.fmul(w[0], x[0]))
+                other = vectors.fma(builder, w[3], x[3], builder.fmul(w[2], x[2]))
+                byte = builder.add(offsets[q], column)
+                pointer = vectors.address(builder, target.data, byte, DOUBLES)
+                old = vectors.load(builder, pointer, DOUBLES, mask)
+                new = builder.fadd(old, builder.fadd(pair, other))
+                vectors.store(builder, new, pointer, mask)
+
+        _blocks(builder, rows.width, block)
+        return context.get_dummy_value()
+
+    return types.void(X, i, a, out, o), codegen
+
+
+#: ``sixteen_updates_unchecked(X, i, a, out, o)`` in compiled kernels.
+sixteen_updates_unchecked = cast("Callable[..., None]", _sixteen_updates)
