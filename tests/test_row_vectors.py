@@ -114,11 +114,11 @@ def test_sixteen_updates_add_each_outputs_weighted_rows_and_touch_nothing_else(
     np.testing.assert_array_equal(out[untouched], expected[untouched])
 
 
-def test_the_step_is_taken_for_contiguous_float32_rows_only():
+def test_the_steps_are_taken_for_contiguous_rows_only():
     X = np.ones((10, 12), np.float32)
     coef, out = np.ones(12), np.zeros(14)
     assert takes(X, coef, out, 10)
-    assert not takes(X.astype(np.float64), coef, out, 10)  # float64 rows keep the loop
+    assert takes(X.astype(np.float64), coef, out, 10)  # could; the passes choose by type
     # the passes take C-contiguous rows only (validation); the step checks again, being raw loads
     assert not takes(np.ones((10, 24), np.float32)[:, ::2], coef, out, 10)  # strided rows
     assert not takes(X, np.ones(24)[::2], out, 10)  # strided coefficients

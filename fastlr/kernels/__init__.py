@@ -4,7 +4,10 @@ strings).
 Rooms: :mod:`~fastlr.kernels.jit` (jit settings), :mod:`~fastlr.kernels.records` (the typed
 records the kernels take), :mod:`~fastlr.kernels.layout` (row chunks,
 the shuffle), :mod:`~fastlr.kernels.options` (optional inputs), :mod:`~fastlr.kernels.passes`
-(fused passes, prediction), :mod:`~fastlr.kernels.narrow` (the fused pass over narrow rows),
+(fused passes, prediction), :mod:`~fastlr.kernels.multi_output` (the fused pass for several
+outputs), :mod:`~fastlr.kernels.narrow` (the fused pass over narrow rows),
+:mod:`~fastlr.kernels.row_vectors` (its 4-row step over float32 rows in explicit vectors, on
+:mod:`~fastlr.kernels.vectors`),
 :mod:`~fastlr.kernels.statistics` (moments, row norms),
 :mod:`~fastlr.kernels.cross_products` (the Gram pass), :mod:`~fastlr.kernels.transpose` (its
 copy, 8 x 8 blocks in registers),
@@ -44,15 +47,18 @@ from fastlr.kernels.layout import (
     epoch_row_order,
     n_chunks,
 )
+from fastlr.kernels.multi_output import (
+    fused_parts_multi_parallel,
+    fused_parts_multi_serial,
+    fused_pass_multi_parallel,
+    fused_pass_multi_serial,
+    reduce_fused_parts_multi,
+)
 from fastlr.kernels.narrow import LANES, NARROW_MAX
 from fastlr.kernels.passes import (
     ROWS_PER_STEP,
-    fused_parts_multi_parallel,
-    fused_parts_multi_serial,
     fused_parts_parallel,
     fused_parts_serial,
-    fused_pass_multi_parallel,
-    fused_pass_multi_serial,
     fused_pass_parallel,
     fused_pass_serial,
     fused_pass_weighted_parallel,
@@ -60,7 +66,6 @@ from fastlr.kernels.passes import (
     predict_parallel,
     predict_serial,
     reduce_fused_parts,
-    reduce_fused_parts_multi,
 )
 from fastlr.kernels.rules import update_parameters
 from fastlr.kernels.statistics import (

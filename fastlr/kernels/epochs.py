@@ -8,8 +8,9 @@ from numba import prange
 
 from fastlr.kernels.jit import _renamed_copy, _u, jit_exact, jit_inline, jit_parallel, jit_serial
 from fastlr.kernels.layout import PREFETCH_ROWS, ROW_BLOCK, _prefetch_row, _visit_block
+from fastlr.kernels.multi_output import _add_row_gradient
 from fastlr.kernels.options import _prefetch_weight, _slot, _standardized, _weight
-from fastlr.kernels.passes import ROWS_PER_STEP, _add_row_gradient
+from fastlr.kernels.passes import ROWS_PER_STEP
 from fastlr.kernels.records import Iterate
 from fastlr.kernels.rules import update_parameters
 

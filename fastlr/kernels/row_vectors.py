@@ -18,7 +18,7 @@ where the rows stream from memory at other widths, the read, not the arithmetic,
 time. Four outputs at a time (16 accumulators, one chain each; each element converted once
 for the four outputs' products): 2M x 50 0.91x the loop's time, 200k x 500 alike, rows in
 cache 0.95x-1.0x. Float64 rows gained nothing (0.87x-1.12x in L2, mostly slower): they keep
-the loop (:func:`takes_vectors` is False by type, and LLVM drops the vector branch). Summing
+the loop (:mod:`fastlr.kernels.passes` chooses by type, so each dtype compiles one way). Summing
 the four rows' terms into the gradient as one chain of fused multiply-adds instead of two
 pairs was slower in cache (1.05x-1.18x).
 
@@ -34,9 +34,10 @@ from typing import Any, cast
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from fastlr.kernels import vectors
+from fastlr.kernels.jit import jit_serial
 from fastlr.kernels.vectors import DOUBLES, LANES
 
 #: Rows of a step.
@@ -201,35 +202,32 @@ def _four_updates(typingctx, X, i, w0, w1, w2, w3, out):
 four_updates_unchecked = cast("Callable[..., None]", _four_updates)
 
 
-def takes_vectors(X, coef, out, stop):  # pragma: no cover
-    """In compiled code: whether the fused pass over rows below ``stop`` of ``X`` takes its
-    4-row steps here (:func:`four_dots_unchecked` and :func:`four_updates_unchecked` for one
-    output, ``coef`` and ``out`` 1-D; the ``sixteen_*`` pair for four outputs at a time, ``coef``
-    (k, d) and ``out`` (k, d + 2)): float32 rows, contiguous, as are ``coef``'s and ``out``'s
-    rows, which hold at least a row's width of elements, and ``stop`` within the rows. False
-    by type for float64 rows (a constant: LLVM then drops the caller's vector branch)."""
-    raise TypeError("takes_vectors is called from compiled kernels only")
+@jit_serial
+def takes_vectors(X, coef, out, stop):
+    """Whether the steps here may run over the rows below ``stop`` of ``X``: its rows are
+    contiguous, as are ``coef``'s and ``out``'s (1-D for one output; (k, d) and (k, d + 2) for
+    several), which hold at least a row's width of elements; ``out`` has a row for each of
+    ``coef``'s, and ``stop`` lies within the rows. The steps themselves check nothing.
 
-
-@overload(takes_vectors)
-def _takes_vectors_by_type(X, coef, out, stop):
-    if X.dtype != types.float32:
-        return lambda X, coef, out, stop: False
-
-    def check(X, coef, out, stop):  # pragma: no cover
-        # along the last axis: one output's (1-D) or each of several outputs' rows (2-D)
-        d = X.shape[1]
-        return (
-            X.strides[1] == X.itemsize
-            and coef.strides[-1] == coef.itemsize
-            and out.strides[-1] == out.itemsize
-            and coef.shape[-1] >= d
-            and out.shape[-1] >= d
-            and (coef.ndim == 1 or out.shape[0] >= coef.shape[0])
-            and 0 <= stop <= X.shape[0]
-        )
-
-    return check
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.ones((10, 12), np.float32)
+    >>> takes_vectors(X, np.ones(12), np.zeros(14), 10)
+    True
+    >>> takes_vectors(X, np.ones(11), np.zeros(14), 10)  # one coefficient short
+    False
+    """
+    d = X.shape[1]
+    return (
+        X.strides[1] == X.itemsize
+        and coef.strides[-1] == coef.itemsize
+        and out.strides[-1] == out.itemsize
+        and coef.shape[-1] >= d
+        and out.shape[-1] >= d
+        and (coef.ndim == 1 or out.shape[0] >= coef.shape[0])
+        and 0 <= stop <= X.shape[0]
+    )
 
 
 # ------------------------------------------------------------------- four rows, four outputs
