@@ -11,12 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
-from fastlr.kernels import cache
+from fastlr.kernels import cache, vectors
 
 #: The compiled kernels are cached in a per-user folder, not beside this file (see cache).
 cache.install()
@@ -88,16 +86,7 @@ def _prefetch(typingctx, array, byte_offset):
 
     def codegen(context, builder, signature, args):
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        byte_pointer = ir.IntType(8).as_pointer()
-        address = builder.gep(builder.bitcast(data, byte_pointer), [args[1]])
-        i32 = ir.IntType(32)
-        function = cgutils.get_or_insert_function(
-            builder.module,
-            ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]),
-            "llvm.prefetch.p0",
-        )
-        read, keep_in_all_caches, data_cache = (ir.Constant(i32, v) for v in (0, 3, 1))
-        builder.call(function, [address, read, keep_in_all_caches, data_cache])
+        vectors.prefetch(builder, data, args[1])
         return context.get_dummy_value()
 
     return types.void(array, byte_offset), codegen

@@ -2,22 +2,26 @@
 
 The row loop of :func:`fastlr.kernels.passes._fused_rows` runs along a row: at 5 features it
 cannot fill a vector, and its per-row costs (the partial sums, the loop's bounds) weigh on every
-5 elements. Here the width is compiled in, one kernel per width (``jit.for_widths``): LLVM then
-unrolls the work of a row and vectorizes across rows instead, each vector holding one feature of
-consecutive rows (read by interleaved loads).
+5 elements. Here the width is compiled in, one kernel per width (``jit.for_widths``), and the
+work goes across rows instead: each vector holds one feature of consecutive rows.
 
 The sums across rows go to LANES explicit accumulators per column (row t of a chunk to lane
 t mod LANES), added up in lane order at the end, and the kernel is compiled without
 reassociation (``jit_in_order``): with it, LLVM vectorized these sums in an order of its own
 choosing, and the same source compiled for a read-only array gave other bits. This way the bits
 are those of the source, wherever it is compiled (serial, parallel, a user's ``@njit`` code).
+Rows that follow each other go sixteen at a time through explicit vectors
+(:mod:`fastlr.kernels.narrow_vectors`, which LLVM did not vectorize by itself for the Intel
+Xeon), with the same bits; the last rows of a span, and rows that do not follow each other,
+take the loop below.
 
-Measured on the AMD EPYC (Zen 5, 2 threads, 100M elements, against the 2-thread read of the
-same bytes; the noise here is 10-30%): float32 widths 1, 3, 5, 7 at 0.80x, 1.16x, 0.94-1.10x,
-1.17x where the 4-row loop took 4.5x, 3.6x, 2.7-3.5x, 2.8-3.4x; float64 widths 1, 2, 4 at 0.60x,
-1.01x, 1.16x (4-row loop 2.1x, 1.6x, 1.2x), but width 5 1.28x (4-row loop 1.0-1.6x) and
-width 7 1.94x (1.0-1.4x): float64 rows stay with the 4-row loop (see :func:`narrow_pass`).
-16 lanes measured faster than 8 or 32 on float32 at width 5 (0.94x, 1.90x, 1.32x).
+Measured on the AMD EPYC, before the explicit vectors (Zen 5, 2 threads, 100M elements, against
+the 2-thread read of the same bytes; the noise here is 10-30%): float32 widths 1, 3, 5, 7 at
+0.80x, 1.16x, 0.94-1.10x, 1.17x where the 4-row loop took 4.5x, 3.6x, 2.7-3.5x, 2.8-3.4x;
+float64 widths 1, 2, 4 at 0.60x, 1.01x, 1.16x (4-row loop 2.1x, 1.6x, 1.2x), but width 5 1.28x
+(4-row loop 1.0-1.6x) and width 7 1.94x (1.0-1.4x): float64 rows stay with the 4-row loop (see
+:func:`narrow_pass`). 16 lanes measured faster than 8 or 32 on float32 at width 5 (0.94x,
+1.90x, 1.32x).
 """
 
 from __future__ import annotations
@@ -26,19 +30,19 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from fastlr.kernels.jit import _u, for_widths
+from fastlr.kernels.jit import _u, for_widths, jit_serial
+from fastlr.kernels.narrow_vectors import ROWS, sixteen_row_spans_unchecked
 from fastlr.kernels.options import _weighted
 
 #: The widest rows the narrow pass takes.
 NARROW_MAX = 7
 #: Accumulators per column: the sums across rows, row t of a span to lane t mod LANES.
-LANES = 16
+LANES = ROWS
 WIDTH = NARROW_MAX  # each compiled copy of _narrow_rows sees its own width here
 
 
 def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
     """:func:`fastlr.kernels.passes._fused_rows` for rows of exactly ``WIDTH`` features."""
-    flat = X.reshape(-1)
     # columns past the row's width are 0.0: numba prunes their branches, LLVM their terms
     c0 = coef[0]
     c1 = coef[1] if WIDTH > 1 else 0.0
@@ -49,18 +53,21 @@ def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
     c6 = coef[6] if WIDTH > 6 else 0.0
     acc = np.zeros((WIDTH + 2, LANES))  # Σ w·r·x per column, then Σ w·r and Σ w·r², per lane
     i = _u(start)
+    if _takes_vectors(X, y, sample_weight, WIDTH, stop):
+        # whole spans in explicit vectors, with the bits of the loop below
+        spans = sixteen_row_spans_unchecked
+        i = _u(spans(X, i, stop, y, sample_weight, coef, intercept, acc, WIDTH))
     while i < _u(stop):
         count = min(_u(LANES), _u(stop) - i)
-        for t in range(count):  # each lane's sums: elementwise, vectorized across the rows
+        for t in range(count):  # each lane's sums, one row after another
             row = i + t
-            first = row * _u(WIDTH)
-            x0 = np.float64(flat[first])
-            x1 = np.float64(flat[first + _u(1)]) if WIDTH > 1 else 0.0
-            x2 = np.float64(flat[first + _u(2)]) if WIDTH > 2 else 0.0
-            x3 = np.float64(flat[first + _u(3)]) if WIDTH > 3 else 0.0
-            x4 = np.float64(flat[first + _u(4)]) if WIDTH > 4 else 0.0
-            x5 = np.float64(flat[first + _u(5)]) if WIDTH > 5 else 0.0
-            x6 = np.float64(flat[first + _u(6)]) if WIDTH > 6 else 0.0
+            x0 = np.float64(X[row, 0])
+            x1 = np.float64(X[row, 1]) if WIDTH > 1 else 0.0
+            x2 = np.float64(X[row, 2]) if WIDTH > 2 else 0.0
+            x3 = np.float64(X[row, 3]) if WIDTH > 3 else 0.0
+            x4 = np.float64(X[row, 4]) if WIDTH > 4 else 0.0
+            x5 = np.float64(X[row, 5]) if WIDTH > 5 else 0.0
+            x6 = np.float64(X[row, 6]) if WIDTH > 6 else 0.0
             p = intercept  # the 4-row loop's order of operations (one chain of fused steps)
             p += x0 * c0
             p += x1 * c1
@@ -95,6 +102,22 @@ def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
             out[j] += total
         else:
             out[j] = total
+
+
+@jit_serial
+def _takes_vectors(X, y, sample_weight, width, stop):
+    """Whether :func:`sixteen_rows_unchecked` may read the rows below ``stop``: one block of
+    ``width`` floats after another, ``y`` and the weights contiguous."""
+    return (
+        X.shape[1] == width
+        and X.strides[1] == 4
+        and X.strides[0] == 4 * width
+        and y.strides[0] == y.itemsize
+        and (sample_weight is None or sample_weight.strides[0] == sample_weight.itemsize)
+        and 0 <= stop <= X.shape[0]
+        and stop <= y.shape[0]
+        and (sample_weight is None or stop <= sample_weight.shape[0])
+    )
 
 
 _rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7 = for_widths(

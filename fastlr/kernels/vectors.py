@@ -30,6 +30,20 @@ def address(builder: ir.IRBuilder, data: Any, byte_offset: Any, vector_type: ir.
     return builder.bitcast(pointer, vector_type.as_pointer())
 
 
+def prefetch(builder: ir.IRBuilder, data: Any, byte_offset: Any) -> None:
+    """Hint the CPU to fetch the cache line at ``data`` + ``byte_offset`` bytes into every level
+    of the cache (a hint: it never faults, wherever it points)."""
+    byte_pointer = ir.IntType(8).as_pointer()
+    pointer = builder.gep(builder.bitcast(data, byte_pointer), [byte_offset])
+    function = cgutils.get_or_insert_function(
+        builder.module,
+        ir.FunctionType(ir.VoidType(), [byte_pointer, _I32, _I32, _I32]),
+        "llvm.prefetch.p0",
+    )
+    read, keep_in_all_caches, data_cache = (ir.Constant(_I32, v) for v in (0, 3, 1))
+    builder.call(function, [pointer, read, keep_in_all_caches, data_cache])
+
+
 def splat(builder: ir.IRBuilder, value: Any, vector_type: ir.VectorType) -> Any:
     """``value`` in every lane of a ``vector_type``."""
     one = builder.insert_element(ir.Constant(vector_type, None), value, ir.Constant(_I32, 0))

@@ -1,0 +1,98 @@
+"""The narrow pass's 16-row step in explicit vectors (fastlr.kernels.narrow_vectors): the bits of
+the row loop it replaces, at every width, weighted or not; rows that end where memory ends."""
+
+import ctypes
+import mmap
+import sys
+
+import numpy as np
+import pytest
+
+from fastlr import kernels
+from fastlr.kernels import narrow
+
+WIDTHS = range(1, narrow.NARROW_MAX + 1)
+
+
+def _rows_kernel(d):
+    return getattr(narrow, f"_rows_{d}")
+
+
+def _sums(X, y, w, coef, intercept, start, stop):
+    d = X.shape[1]
+    out = np.zeros(d + 2)
+    out[:d] = 0.125  # the pass adds to the gradient's partial sums
+    _rows_kernel(d)(X, y, w, coef, intercept, start, stop, out)
+    return out
+
+
+@pytest.mark.parametrize("d", WIDTHS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("y_dtype", [np.float32, np.float64])
+def test_rows_in_vectors_have_the_bits_of_the_row_loop(d, weighted, y_dtype):
+    # rows that follow each other take the vectors; the same rows inside a wider array (a view
+    # of its first d columns) take the loop the vectors replace: the same sums, bit for bit
+    rng = np.random.default_rng(d)
+    n = 16 * 40 + 11  # whole spans, then rows for the loop
+    wide = rng.standard_normal((n, d + 3)).astype(np.float32)
+    X = np.ascontiguousarray(wide[:, :d])
+    y = rng.standard_normal(n).astype(y_dtype)
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    coef = rng.standard_normal(d)
+    assert narrow._takes_vectors(X, y, w, d, n)
+    assert not narrow._takes_vectors(wide[:, :d], y, w, d, n)
+    for start, stop in ((0, n), (3, n - 2), (5, 5 + 16), (7, 7 + 15)):
+        vectors = _sums(X, y, w, coef, -0.75, start, stop)
+        loop = _sums(wide[:, :d], y, w, coef, -0.75, start, stop)
+        np.testing.assert_array_equal(vectors, loop)
+        # and the sums are the sums (float64 throughout)
+        rows = X[start:stop].astype(np.float64)
+        weights = np.ones(stop - start) if w is None else w[start:stop]
+        r = rows @ coef - 0.75 - y[start:stop]
+        expected = np.concatenate([0.125 + rows.T @ (weights * r), [weights @ r, weights @ r**2]])
+        np.testing.assert_allclose(vectors, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_the_vectors_take_only_rows_that_follow_each_other_and_contiguous_targets():
+    X = np.ones((40, 5), np.float32)
+    y, w = np.ones(40, np.float32), np.ones(40)
+    takes = narrow._takes_vectors
+    assert takes(X, y, None, 5, 40)
+    assert takes(X, y, w, 5, 40)
+    assert not takes(X, y, None, 4, 40)  # another width than the kernel's
+    assert not takes(np.ones((40, 10), np.float32)[:, ::2], y, None, 5, 40)  # strided columns
+    assert not takes(np.ones((40, 6), np.float32)[:, :5], y, None, 5, 40)  # rows apart
+    assert not takes(X, np.ones(80, np.float32)[::2], None, 5, 40)  # strided targets
+    assert not takes(X, y, np.ones(80)[::2], 5, 40)  # strided weights
+    assert not takes(X, y, None, 5, 41)  # past the last row
+    assert not takes(X, y[:39], None, 5, 40)  # a target short
+    assert not takes(X, y, w[:39], 5, 40)  # a weight short
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect through libc")
+@pytest.mark.parametrize("d", [3, 5, 7])
+def test_the_last_span_is_read_without_touching_memory_past_it(d):
+    # X's last row ends where readable memory ends: at odd widths the step reads the last eight
+    # floats of a span on their own; a 16-float load there would fault (the process would die)
+    page = mmap.PAGESIZE
+    size = 4 * page
+    region = mmap.mmap(-1, size + page)
+    base = np.frombuffer(region, dtype=np.uint8)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    assert libc.mprotect(base.ctypes.data + size, page, 0) == 0  # PROT_NONE
+    n = (size // (4 * d)) // 16 * 16  # whole spans only: the vectors read the last row
+    start = size - n * d * 4
+    X = np.frombuffer(region, dtype=np.float32, count=n * d, offset=start).reshape(n, d)
+    rng = np.random.default_rng(d)
+    X[:] = rng.standard_normal((n, d))
+    y = rng.standard_normal(n).astype(np.float32)
+    coef = rng.standard_normal(d)
+    grad = np.empty(d)
+    loss, grad_b = kernels.fused_pass_serial(X, y, coef, 0.25, grad)
+    r = X.astype(np.float64) @ coef + 0.25 - y
+    np.testing.assert_allclose(loss, 0.5 * np.mean(r * r), rtol=1e-12)
+    np.testing.assert_allclose(grad_b, np.mean(r), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad, X.T.astype(np.float64) @ r / n, rtol=1e-11, atol=1e-14)
+    del X, base
+    region.close()
