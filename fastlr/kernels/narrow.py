@@ -11,17 +11,22 @@ reassociation (``jit_in_order``): with it, LLVM vectorized these sums in an orde
 choosing, and the same source compiled for a read-only array gave other bits. This way the bits
 are those of the source, wherever it is compiled (serial, parallel, a user's ``@njit`` code).
 Rows that follow each other go sixteen at a time through explicit vectors
-(:mod:`fastlr.kernels.narrow_vectors`, which LLVM did not vectorize by itself for the Intel
-Xeon), with the same bits; the last rows of a span, and rows that do not follow each other,
-take the loop below.
+(:mod:`fastlr.kernels.narrow_vectors`: LLVM left the loop scalar for the Intel Xeon), with the
+same bits; the last rows of a span, and rows that do not follow each other, take the loop below.
 
-Measured on the AMD EPYC, before the explicit vectors (Zen 5, 2 threads, 100M elements, against
-the 2-thread read of the same bytes; the noise here is 10-30%): float32 widths 1, 3, 5, 7 at
-0.80x, 1.16x, 0.94-1.10x, 1.17x where the 4-row loop took 4.5x, 3.6x, 2.7-3.5x, 2.8-3.4x;
-float64 widths 1, 2, 4 at 0.60x, 1.01x, 1.16x (4-row loop 2.1x, 1.6x, 1.2x), but width 5 1.28x
-(4-row loop 1.0-1.6x) and width 7 1.94x (1.0-1.4x): float64 rows stay with the 4-row loop (see
-:func:`narrow_pass`). 16 lanes measured faster than 8 or 32 on float32 at width 5 (0.94x,
-1.90x, 1.32x).
+Measured on the Intel Xeon (2 threads, 100M elements, against the 2-thread read of the same
+bytes): float32 widths 2, 5, 7 at 0.97-1.12x, 1.07-1.10x, 1.14-1.24x, where the loop took 4.6x
+at width 5. On the AMD EPYC, before the explicit vectors, float32 widths 1, 3, 5, 7 ran at 0.80x,
+1.16x, 0.94-1.10x, 1.17x the read (the 4-row loop 2.7x-4.5x). 16 lanes measured faster than 8 or
+32 on float32 at width 5 (AMD EPYC: 0.94x, 1.90x, 1.32x).
+
+Float64 rows keep the 4-row loop, though the vectors (which take them: the tests hold them to
+the loop's bits) ran faster on the Intel Xeon: widths 1 to 7 at 0.99x, 1.22-1.26x, 0.99x,
+1.01-1.09x, 1.24-1.30x, 1.24-1.43x and 1.29-1.39x the read, where the 4-row loop took 4.35x,
+3.11x, 2.02x, 1.33-1.38x, 1.55x, 1.38-1.47x and 1.13-1.18x. Their sums in another order moved
+NIST's Wampler5 (21 rows, x to x^5) from 6.81 correct digits to 6.12, below the 6.36 of
+``numpy.linalg.lstsq`` (``tests/test_nist.py``): until the data gradient's rounding there is
+understood, float64 keeps the order that reaches lstsq's accuracy.
 """
 
 from __future__ import annotations
@@ -110,8 +115,8 @@ def _takes_vectors(X, y, sample_weight, width, stop):
     ``width`` floats after another, ``y`` and the weights contiguous."""
     return (
         X.shape[1] == width
-        and X.strides[1] == 4
-        and X.strides[0] == 4 * width
+        and X.strides[1] == X.itemsize
+        and X.strides[0] == X.itemsize * width
         and y.strides[0] == y.itemsize
         and (sample_weight is None or sample_weight.strides[0] == sample_weight.itemsize)
         and 0 <= stop <= X.shape[0]
@@ -129,26 +134,21 @@ def narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):  # prag
     """In compiled code: if ``X``'s rows are narrow (float32, at most NARROW_MAX features), add
     the fused pass's sums over rows [start, stop) to ``out`` as
     :func:`fastlr.kernels.passes._fused_rows` does, with the kernel compiled for their width,
-    and return True; else return False.
+    and return True; else return False (float64 rows: see the module's notes).
 
-    Chosen by type when the caller compiles (:func:`_narrow_pass_by_type`): for float64 rows
-    it is ``False`` and nothing of the narrow pass is compiled. Float64 rows keep the 4-row
-    loop and its rounding: the narrow pass gained less there (widths 1, 2, 4: 0.60x, 1.01x,
-    1.16x the read against 2.1x, 1.6x, 1.2x; slower at 5 and 7), and an early version of it,
-    which summed each prediction as a tree, moved the data gradient of a 16-row sample-weight
-    problem by an ulp, which a zero coefficient's certificate turned into 9.9 digits (a
-    warning); the prediction is now one chain, as in the 4-row loop, and that problem
-    certifies 13 digits either way.
+    The prediction is one chain of fused steps, as in the 4-row loop; only the order of the
+    sums across rows differs. (An early version summed each prediction as a tree, which moved
+    the data gradient of a 16-row sample-weight problem by an ulp, and a zero coefficient's
+    certificate then read 9.9 digits, a warning; with one chain that problem certifies 13.)
     """
     raise TypeError("narrow_pass is called from compiled kernels only")
 
 
 @overload(narrow_pass)
 def _narrow_pass_by_type(X, y, sample_weight, coef, intercept, start, stop, out):
-    """Compiling the seven width kernels for float64 rows, which never take them, took 2.5x
-    the compile time of a cold float64 pass (5.9 s against 2.2 s, ``loss_and_gradient`` in a
-    fresh cache). A cold float32 pass costs more this way, 7.0 s against 6.2 s (8.0 s when
-    this called a kernel that chose the width rather than the widths' kernels themselves)."""
+    """Chosen by type when the caller compiles: for float64 rows it is ``False`` and nothing of
+    the narrow pass is compiled (compiling the seven width kernels for them took a cold float64
+    ``loss_and_gradient`` from 2.6 s to 7.5 s, float32's time; Intel Xeon, a fresh cache)."""
     if X.dtype != types.float32:
         return lambda X, y, sample_weight, coef, intercept, start, stop, out: False
 

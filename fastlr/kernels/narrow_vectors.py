@@ -49,30 +49,37 @@ _I64 = ir.IntType(64)
 PREFETCH_ROWS = 128
 
 
-def _registers(builder: ir.IRBuilder, data: Any, origin: Any, w: int) -> list[Any]:
-    """The ``8w`` floats at ``data`` + ``origin`` bytes as 16-float vectors (the last one's upper
-    half undefined where ``w`` is odd: eight floats are read there, nothing past them)."""
-    float16 = ir.VectorType(ir.FloatType(), 2 * LANES)
-    float8 = ir.VectorType(ir.FloatType(), LANES)
+def _registers(builder: ir.IRBuilder, data: Any, origin: Any, w: int, element: Any) -> list[Any]:
+    """The ``8w`` elements (``element``: float or double) at ``data`` + ``origin`` bytes as
+    64-byte vectors; where ``w`` is odd, a float32 block's last vector holds eight floats, read
+    alone (nothing past them), and eight undefined lanes."""
+    per_register = 64 // _bytes(element)
+    vector = ir.VectorType(element, per_register)
     registers = []
-    for k in range(w // 2):
+    for k in range(8 * w // per_register):
         byte = builder.add(origin, ir.Constant(_I64, 64 * k))
-        pointer = vectors.address(builder, data, byte, float16)
-        registers.append(vectors.load(builder, pointer, float16))
-    if w % 2:
-        byte = builder.add(origin, ir.Constant(_I64, 64 * (w // 2)))
-        low = vectors.load(builder, vectors.address(builder, data, byte, float8), float8)
-        widen = ir.Constant(ir.VectorType(_I32, 2 * LANES), [*range(LANES), *[None] * LANES])
-        registers.append(builder.shuffle_vector(low, ir.Constant(float8, None), widen))
+        pointer = vectors.address(builder, data, byte, vector)
+        registers.append(vectors.load(builder, pointer, vector))
+    if 8 * w % per_register:
+        half = ir.VectorType(element, LANES)
+        byte = builder.add(origin, ir.Constant(_I64, 64 * len(registers)))
+        low = vectors.load(builder, vectors.address(builder, data, byte, half), half)
+        widen = ir.Constant(ir.VectorType(_I32, per_register), [*range(LANES), *[None] * LANES])
+        registers.append(builder.shuffle_vector(low, ir.Constant(half, None), widen))
     return registers
+
+
+def _bytes(element: Any) -> int:
+    return 4 if element == ir.FloatType() else 8
 
 
 def _column(builder: ir.IRBuilder, registers: list[Any], j: int, w: int) -> Any:
     """Feature ``j`` of the eight rows held by ``registers`` (see :func:`_registers`), lane t
     row t: picked from two registers at a time, each shuffle keeping the lanes found so far."""
     indices = [j + w * t for t in range(LANES)]
-    size = 2 * LANES
+    size = registers[0].type.count
     mask_type = ir.VectorType(_I32, size)
+    pad = [None] * (size - LANES)
     sources = sorted({index // size for index in indices})
     current = registers[sources[0]]
     lanes: list[int | None] = [
@@ -82,12 +89,10 @@ def _column(builder: ir.IRBuilder, registers: list[Any], j: int, w: int) -> Any:
         for t, index in enumerate(indices):
             if index // size == k:
                 lanes[t] = size + index % size
-        mask = ir.Constant(mask_type, [*lanes, *[None] * (size - LANES)])
-        current = builder.shuffle_vector(current, registers[k], mask)
+        current = builder.shuffle_vector(current, registers[k], ir.Constant(mask_type, lanes + pad))
         lanes = [t if lane is not None else None for t, lane in enumerate(lanes)]
     if len(sources) == 1:
-        mask = ir.Constant(mask_type, [*lanes, *[None] * (size - LANES)])
-        current = builder.shuffle_vector(current, current, mask)
+        current = builder.shuffle_vector(current, current, ir.Constant(mask_type, lanes + pad))
     low = ir.Constant(ir.VectorType(_I32, LANES), list(range(LANES)))
     return builder.shuffle_vector(current, current, low)
 
@@ -121,7 +126,7 @@ def _sixteen_row_spans(typingctx, X, start, stop, y, sample_weight, coef, interc
     if not (
         isinstance(X, types.Array)
         and X.ndim == 2
-        and X.dtype == types.float32
+        and X.dtype in (types.float32, types.float64)
         and isinstance(start, types.Integer)
         and isinstance(stop, types.Integer)
         and isinstance(y, types.Array)
@@ -149,6 +154,8 @@ def _sixteen_row_spans(typingctx, X, start, stop, y, sample_weight, coef, interc
         first = context.cast(builder, args[1], signature.args[1], types.int64)
         last = context.cast(builder, args[2], signature.args[2], types.int64)
         x_data = context.make_array(x_type)(context, builder, args[0]).data
+        element = context.get_data_type(x_type.dtype)
+        row_bytes = ir.Constant(_I64, _bytes(element) * w)
         c = _coefficients(context, builder, coef_type, args[5], w)
         intercept = vectors.splat(
             builder, context.cast(builder, args[6], signature.args[6], types.float64), DOUBLES
@@ -192,19 +199,18 @@ def _sixteen_row_spans(typingctx, X, start, stop, y, sample_weight, coef, interc
         with cgutils.for_range(builder, count) as loop:
             span = builder.add(first, builder.mul(loop.index, step))
             ahead = builder.add(span, ir.Constant(_I64, PREFETCH_ROWS))
-            x_ahead = builder.mul(ahead, ir.Constant(_I64, 4 * w))
-            for k in range(w):
-                vectors.prefetch(builder, x_data, builder.add(x_ahead, ir.Constant(_I64, 64 * k)))
+            x_ahead = builder.mul(ahead, row_bytes)
+            for k in range(0, ROWS * _bytes(element) * w, 64):
+                vectors.prefetch(builder, x_data, builder.add(x_ahead, ir.Constant(_I64, k)))
             for data, itemsize in streams:
                 offset = builder.mul(ahead, ir.Constant(_I64, itemsize))
                 for k in range(0, ROWS * itemsize, 64):
                     vectors.prefetch(builder, data, builder.add(offset, ir.Constant(_I64, k)))
             for half in range(2):
                 row = builder.add(span, ir.Constant(_I64, half * LANES))
-                origin = builder.mul(row, ir.Constant(_I64, 4 * w))
-                registers = _registers(builder, x_data, origin, w)
+                registers = _registers(builder, x_data, builder.mul(row, row_bytes), w, element)
                 columns = [
-                    builder.fpext(_column(builder, registers, j, w), DOUBLES) for j in range(w)
+                    vectors.as_doubles(builder, _column(builder, registers, j, w)) for j in range(w)
                 ]
                 p = intercept
                 for j in range(w):
