@@ -2,12 +2,11 @@
 the row loop it replaces, at every width, both dtypes, weighted or not; rows that end where
 memory ends."""
 
-import ctypes
-import mmap
 import sys
 
 import numpy as np
 import pytest
+from guard_page import PAGE, check_the_fused_pass_on, ending_at_a_guard_page
 
 from fastlr import kernels
 from fastlr.kernels import narrow
@@ -99,26 +98,6 @@ def test_the_last_span_is_read_without_touching_memory_past_it(d, dtype):
     # X's last row ends where readable memory ends: at odd widths the float32 step reads the
     # last eight floats of a span on their own; a 16-float load there would fault (the process
     # would die)
-    page = mmap.PAGESIZE
-    size = 4 * page
-    region = mmap.mmap(-1, size + page)
-    base = np.frombuffer(region, dtype=np.uint8)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    assert libc.mprotect(base.ctypes.data + size, page, 0) == 0  # PROT_NONE
-    itemsize = np.dtype(dtype).itemsize
-    n = (size // (itemsize * d)) // 16 * 16  # whole spans only: the vectors read the last row
-    start = size - n * d * itemsize
-    X = np.frombuffer(region, dtype=dtype, count=n * d, offset=start).reshape(n, d)
-    rng = np.random.default_rng(d)
-    X[:] = rng.standard_normal((n, d))
-    y = rng.standard_normal(n).astype(dtype)
-    coef = rng.standard_normal(d)
-    grad = np.empty(d)
-    loss, grad_b = kernels.fused_pass_serial(X, y, coef, 0.25, grad)
-    r = X.astype(np.float64) @ coef + 0.25 - y
-    np.testing.assert_allclose(loss, 0.5 * np.mean(r * r), rtol=1e-12)
-    np.testing.assert_allclose(grad_b, np.mean(r), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(grad, X.T.astype(np.float64) @ r / n, rtol=1e-11, atol=1e-14)
-    del X, base
-    region.close()
+    n = (4 * PAGE // (np.dtype(dtype).itemsize * d)) // 16 * 16  # whole spans: the vectors
+    X = ending_at_a_guard_page(n * d, dtype).reshape(n, d)  # read the last row
+    check_the_fused_pass_on(X, seed=d)

@@ -2,13 +2,12 @@
 float64: every width around the vectors' 8 and 16 elements, both dtypes, rows that end where
 memory ends."""
 
-import ctypes
-import mmap
 import sys
 
 import numba
 import numpy as np
 import pytest
+from guard_page import PAGE, check_the_fused_pass_on, ending_at_a_guard_page
 
 from fastlr import kernels
 from fastlr.kernels.row_vectors import (
@@ -139,26 +138,9 @@ def test_the_steps_are_taken_for_contiguous_rows_only():
 def test_the_last_elements_of_the_last_row_are_read_without_touching_memory_past_it(d):
     # X's last row ends where readable memory ends: a full 8-element load of its last elements
     # would fault (the process would die), the masked loads must not
-    page = mmap.PAGESIZE
-    size = 4 * page
-    region = mmap.mmap(-1, size + page)
-    base = np.frombuffer(region, dtype=np.uint8)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    assert libc.mprotect(base.ctypes.data + size, page, 0) == 0  # PROT_NONE
-    n = size // (4 * d)
-    start = size - n * d * 4
-    X = np.frombuffer(region, dtype=np.float32, count=n * d, offset=start).reshape(n, d)
-    rng = np.random.default_rng(d)
-    X[:] = rng.standard_normal((n, d))
-    y = rng.standard_normal(n).astype(np.float32)
-    coef = rng.standard_normal(d)
-    grad = np.empty(d)
-    loss, grad_b = kernels.fused_pass_serial(X, y, coef, 0.25, grad)
-    r = X.astype(np.float64) @ coef + 0.25 - y
-    np.testing.assert_allclose(loss, 0.5 * np.mean(r * r), rtol=1e-12)
-    np.testing.assert_allclose(grad_b, np.mean(r), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(grad, X.T.astype(np.float64) @ r / n, rtol=1e-11, atol=1e-14)
+    n = 4 * PAGE // (4 * d)
+    X = ending_at_a_guard_page(n * d, np.float32).reshape(n, d)
+    rng = check_the_fused_pass_on(X, seed=d)
     # four outputs at a time
     Y = rng.standard_normal((n, 4)).astype(np.float32)
     coefs = rng.standard_normal((4, d))
@@ -167,5 +149,3 @@ def test_the_last_elements_of_the_last_row_are_read_without_touching_memory_past
     R = X.astype(np.float64) @ coefs.T - Y
     np.testing.assert_allclose(loss, 0.5 * np.sum(R * R) / n, rtol=1e-12)
     np.testing.assert_allclose(grads[:, :d], R.T @ X.astype(np.float64) / n, rtol=1e-11, atol=1e-14)
-    del X, base
-    region.close()
