@@ -111,8 +111,9 @@ def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
 
 @jit_serial
 def _takes_vectors(X, y, sample_weight, width, stop):
-    """Whether :func:`sixteen_rows_unchecked` may read the rows below ``stop``: one block of
-    ``width`` floats after another, ``y`` and the weights contiguous."""
+    """Whether :func:`sixteen_row_spans_unchecked` may read the rows below ``stop``: rows of
+    ``width`` contiguous elements, one right after another, and ``y`` and the weights
+    contiguous and long enough."""
     return (
         X.shape[1] == width
         and X.strides[1] == X.itemsize

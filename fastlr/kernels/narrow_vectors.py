@@ -97,20 +97,6 @@ def _column(builder: ir.IRBuilder, registers: list[Any], j: int, w: int) -> Any:
     return builder.shuffle_vector(current, current, low)
 
 
-def _vector_at(context: Any, builder: ir.IRBuilder, array_type: Any, array: Any) -> Any:
-    """A function giving the float64 vector of a contiguous 1-D array's elements i .. i + 7."""
-    data = context.make_array(array_type)(context, builder, array).data
-    element = context.get_data_type(array_type.dtype)
-    vector_type = ir.VectorType(element, LANES)
-    itemsize = ir.Constant(_I64, context.get_abi_sizeof(element))
-
-    def at(i: Any) -> Any:
-        pointer = vectors.address(builder, data, builder.mul(i, itemsize), vector_type)
-        return vectors.as_doubles(builder, vectors.load(builder, pointer, vector_type))
-
-    return at
-
-
 @intrinsic
 def _sixteen_row_spans(typingctx, X, start, stop, y, sample_weight, coef, intercept, acc, width):
     """Add the terms of rows ``start ..`` of ``X`` (``width`` features, a compile-time constant),
@@ -160,10 +146,10 @@ def _sixteen_row_spans(typingctx, X, start, stop, y, sample_weight, coef, interc
         intercept = vectors.splat(
             builder, context.cast(builder, args[6], signature.args[6], types.float64), DOUBLES
         )
-        targets = _vector_at(context, builder, y_type, args[3])
+        targets = vectors.doubles_at(context, builder, y_type, args[3])
         weights = None
         if not isinstance(weight_type, types.NoneType):
-            weights = _vector_at(context, builder, weight_type, args[4])
+            weights = vectors.doubles_at(context, builder, weight_type, args[4])
         acc_data = context.make_array(acc_type)(context, builder, args[7]).data
         streams = [
             (

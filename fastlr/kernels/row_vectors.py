@@ -70,20 +70,6 @@ class _Rows:
         return vectors.as_doubles(b, vectors.load(b, pointer, self.vector_type, mask))
 
 
-def _doubles_at(context: Any, builder: ir.IRBuilder, array_type: Any, array: Any) -> Any:
-    """A function giving the float64 vector of a 1-D array's elements ``j .. j + 7``."""
-    data = context.make_array(array_type)(context, builder, array).data
-    element = context.get_data_type(array_type.dtype)
-    vector_type = ir.VectorType(element, LANES)
-    itemsize = ir.Constant(_I64, context.get_abi_sizeof(element))
-
-    def at(j: Any, mask: Any = None) -> Any:
-        pointer = vectors.address(builder, data, builder.mul(j, itemsize), vector_type)
-        return vectors.as_doubles(builder, vectors.load(builder, pointer, vector_type, mask))
-
-    return at
-
-
 def _is_row_block(X: Any, i: Any) -> bool:
     return (
         isinstance(X, types.Array)
@@ -108,7 +94,7 @@ def _four_dots(typingctx, X, i, coef):
     def codegen(context, builder, signature, args):
         row = context.cast(builder, args[1], signature.args[1], types.int64)
         rows = _Rows(context, builder, signature.args[0], args[0], row)
-        coefficients = _doubles_at(context, builder, signature.args[2], args[2])
+        coefficients = vectors.doubles_at(context, builder, signature.args[2], args[2])
         zero = ir.Constant(DOUBLES, None)
         sums = [[cgutils.alloca_once_value(builder, zero) for _ in range(2)] for _ in range(ROWS)]
 

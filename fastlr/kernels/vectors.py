@@ -1,6 +1,6 @@
 """Building blocks of the kernels written in LLVM IR, where numba has no vector types: addresses,
-8-lane vectors, masks for a row's last elements, masked loads and stores, fused multiply-adds and
-a horizontal sum in a fixed order.
+prefetches, 8-lane vectors, masks for a row's last elements, masked loads and stores, fused
+multiply-adds, a horizontal sum in a fixed order, and float64 vectors read from a 1-D array.
 
 Every operation here is emitted without fast-math flags, so LLVM cannot regroup it wherever the
 kernel using it is inlined: a kernel's bits are those its IR spells (serial, parallel, or called
@@ -116,3 +116,18 @@ def horizontal_sum(builder: ir.IRBuilder, vector: Any) -> Any:
         vector = builder.fadd(low, high)
         width = half
     return builder.extract_element(vector, ir.Constant(_I32, 0))
+
+
+def doubles_at(context: Any, builder: ir.IRBuilder, array_type: Any, array: Any) -> Any:
+    """A function giving the float64 vector of a contiguous 1-D array's elements ``j .. j + 7``
+    (with a mask, only its lanes are read; the others are 0), for an intrinsic's code."""
+    data = context.make_array(array_type)(context, builder, array).data
+    element = context.get_data_type(array_type.dtype)
+    vector_type = ir.VectorType(element, LANES)
+    itemsize = ir.Constant(_I64, context.get_abi_sizeof(element))
+
+    def at(j: Any, mask: Any = None) -> Any:
+        pointer = address(builder, data, builder.mul(j, itemsize), vector_type)
+        return as_doubles(builder, load(builder, pointer, vector_type, mask))
+
+    return at
