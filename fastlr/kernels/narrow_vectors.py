@@ -1,4 +1,4 @@
-"""The narrow pass's step over sixteen float32 rows in explicit 8-lane vectors.
+"""The narrow pass's step over sixteen rows in explicit 8-lane vectors.
 
 :mod:`fastlr.kernels.narrow` sums each feature across rows into 16 lanes (row t of a span to
 lane t mod 16). Written as numba loops, LLVM left them scalar for the Intel Xeon (``inspect_asm``
@@ -7,13 +7,16 @@ of the width-5 kernel: ``vfmadd231sd`` and ``vaddsd`` only, the sums kept in mem
 feature's reads across rows are strided. On the Intel Xeon the pass of 20M x 5 float32 then took
 76.6 ms against a 2-thread read of 16.6 ms (the AMD EPYC's slower read had hidden it).
 
-Here eight rows of ``w`` features, ``8w`` consecutive floats, are read as ``w`` vectors of eight
-and regrouped by shuffles into one vector per feature (lane t holding row t), converted to
-float64 (LLVM lowers them to ``vpermt2ps``: 16 shuffles per 16 rows at width 5, where the
-regrouping written as one long vector took 50). Every lane then does what the loop spells for its
-row, in the same order and with the same roundings (each ``a += b * c`` one fused multiply-add):
-the bits are the loop's (``tests/test_narrow_vectors.py``). The sums stay in registers for the
-whole loop, and the rows are prefetched (:data:`PREFETCH_ROWS`).
+Here eight rows of ``w`` features, ``8w`` consecutive elements, are read as 64-byte vectors and
+regrouped by shuffles of two vectors at a time into one vector per feature (lane t holding row
+t), converted to float64 (LLVM lowers the float32 ones to ``vpermt2ps``: 16 shuffles per 16 rows
+at width 5, where the regrouping written as one long vector took 50). Float64 rows go the same
+way, but the narrow pass does not give them here (see :mod:`fastlr.kernels.narrow`).
+
+Every lane then does what the loop spells for its row, in the same order and with the same
+roundings (each ``a += b * c`` one fused multiply-add): the bits are the loop's
+(``tests/test_narrow_vectors.py``). The sums stay in registers for the whole loop, and the rows
+are prefetched (:data:`PREFETCH_ROWS`).
 
 Measured on the Intel Xeon (2 threads, 100M float32 elements, against the 2-thread read of the
 same bytes): widths 2, 5, 7 at 0.97-1.12x, 1.07-1.10x, 1.14-1.24x (the loop: 4.6x at width 5);
