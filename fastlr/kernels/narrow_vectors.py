@@ -110,7 +110,7 @@ def _sixteen_row_spans(typingctx, X, start, stop, y, sample_weight, coef, interc
     the first row left. The sums stay in registers across the loop.
 
     No bounds checks: ``X``'s rows must be contiguous and follow each other (row stride
-    ``4 * width`` bytes), ``y`` and ``sample_weight`` (or None) contiguous, ``stop`` within all
+    ``width`` elements), ``y`` and ``sample_weight`` (or None) contiguous, ``stop`` within all
     three."""
     if not (
         isinstance(X, types.Array)
