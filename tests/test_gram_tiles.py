@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from guard_page import ending_at_a_guard_page
 
-from fastlr.kernels.cross_products import SUB_ROWS, _add_products, _aligned_zeros
+from fastlr.kernels.cross_products import SUB_ROWS, _add_products
+from fastlr.kernels.layout import aligned_zeros
 
 
 def _exact_upper_products(V, Z, rows):
@@ -30,8 +31,8 @@ def _add(V, Z, rows, G):
 @pytest.mark.parametrize("m", [4, 8, 12])
 def test_products_are_the_exact_sums_of_the_rows_asked_for(rows, m):
     rng = np.random.default_rng(rows * 100 + m)
-    V = _aligned_zeros(m, SUB_ROWS)
-    Z = _aligned_zeros(m, SUB_ROWS)
+    V = aligned_zeros(m, SUB_ROWS)
+    Z = aligned_zeros(m, SUB_ROWS)
     V[:] = rng.standard_normal((m, SUB_ROWS))
     Z[:] = rng.standard_normal((m, SUB_ROWS))
     V[:, rows:] = np.nan  # stale values past the rows: never read
@@ -96,7 +97,7 @@ def test_rows_that_are_not_contiguous_are_refused():
 
 def test_aligned_zeros_start_on_a_cache_line():
     for rows, columns in ((52, SUB_ROWS), (3, 5), (0, 4)):
-        Z = _aligned_zeros(rows, columns)
+        Z = aligned_zeros(rows, columns)
         assert Z.shape == (rows, columns)
         assert Z.ctypes.data % 64 == 0
         assert not Z.any()

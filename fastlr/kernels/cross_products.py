@@ -21,6 +21,7 @@ from numba import prange
 
 from fastlr.kernels.gram_tiles import TILE, add_tile_unchecked
 from fastlr.kernels.jit import _prefetch, _u, jit_exact, jit_serial, serial_and_parallel
+from fastlr.kernels.layout import aligned_zeros
 from fastlr.kernels.statistics import _divide
 from fastlr.kernels.transpose import LANES, transposed_rows
 
@@ -42,20 +43,6 @@ STEP = TILE
 #: float64, 2 threads / 1 thread): 200 rows 64-65 / 126-127 ms, 256 rows 73-74 / 138 ms, 320
 #: rows 70 / 135 ms, 400 rows 73 / 145 ms.
 SUB_ROWS = 200
-
-
-@jit_serial
-def _aligned_zeros(rows, columns):
-    """A (rows, columns) float64 array of zeros whose data starts on a 64-byte boundary.
-
-    numba's arrays start 32 bytes past one (measured: ``Z.ctypes.data % 64`` was 32 for every
-    ``np.zeros``), so every 64-byte vector that the copy writes and the products read spanned two
-    cache lines; measured on the Intel Xeon, one thread, an 8 x 8 block of the copy took 31 ns
-    into such rows and 11-12 ns into aligned ones. Rows of SUB_ROWS float64 are 25 cache lines
-    long, so every row of the array starts on a boundary."""
-    flat = np.zeros(rows * columns + _u(LANES))
-    skip = (-(flat.ctypes.data // 8)) % LANES
-    return flat[skip : skip + rows * columns].reshape((rows, columns))
 
 
 @jit_serial
@@ -219,8 +206,8 @@ def _fold_blocks(X, Y, sample_weight, first_row, block_rows, per_group, W, mean,
     width = (m // STEP + 1) * STEP  # the columns, a column of ones, zeros to a multiple of STEP
     for g in prange(last_block // per_group - first_group + 1):
         group = first_group + g
-        Z = _aligned_zeros(width, SUB_ROWS)
-        V = Z if sample_weight is None else _aligned_zeros(width, SUB_ROWS)
+        Z = aligned_zeros(width, SUB_ROWS)
+        V = Z if sample_weight is None else aligned_zeros(width, SUB_ROWS)
         Gb = np.empty((width, width))
         begin = max(first_block, group * per_group)
         end = min(last_block, (group + 1) * per_group - 1)

@@ -12,7 +12,7 @@ serial and the parallel pass (and a pass in pieces) give the same bits.
 
 Measured on the Intel Xeon, one thread, the products of 1M rows of 50 float64 (52 columns with y
 and the ones), rows in cache: LLVM's loop 47.6 ms, these tiles 30.8 ms, both on copies that
-start on a cache line (``cross_products._aligned_zeros``; on numba's own arrays, 32 bytes past
+start on a cache line (``layout.aligned_zeros``; on numba's own arrays, 32 bytes past
 one, the tiles took 45.6-49.6 ms). The inner loop is 8 loads and 16 ``vfmadd231pd`` on ``zmm``
 registers (``inspect_asm``).
 """
