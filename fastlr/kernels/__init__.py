@@ -2,15 +2,16 @@
 strings).
 
 Rooms: :mod:`~fastlr.kernels.jit` (jit settings), :mod:`~fastlr.kernels.records` (the typed
-records the kernels take), :mod:`~fastlr.kernels.layout` (row chunks,
-the shuffle), :mod:`~fastlr.kernels.options` (optional inputs), :mod:`~fastlr.kernels.passes`
-(fused passes, prediction), :mod:`~fastlr.kernels.multi_output` (the fused pass for several
-outputs), :mod:`~fastlr.kernels.narrow` (the fused pass over narrow rows),
-:mod:`~fastlr.kernels.row_vectors` (its 4-row step over float32 rows in explicit vectors, on
+records the kernels take), :mod:`~fastlr.kernels.layout` (row chunks, the shuffle, scratch
+arrays on a cache line), :mod:`~fastlr.kernels.options` (optional inputs),
+:mod:`~fastlr.kernels.passes` (fused passes, prediction), :mod:`~fastlr.kernels.multi_output`
+(the fused pass for several outputs), :mod:`~fastlr.kernels.narrow` (the fused pass over narrow
+rows), :mod:`~fastlr.kernels.row_vectors` (its 4-row step over float32 rows in explicit vectors, on
 :mod:`~fastlr.kernels.vectors`),
 :mod:`~fastlr.kernels.statistics` (moments, row norms),
 :mod:`~fastlr.kernels.cross_products` (the Gram pass), :mod:`~fastlr.kernels.transpose` (its
-copy, 8 x 8 blocks in registers),
+copy, 8 x 8 blocks in registers), :mod:`~fastlr.kernels.gram_tiles` (its products, 4 x 4 tiles of
+dot products in vectors),
 :mod:`~fastlr.kernels.epochs` (sgd, mini-batch), :mod:`~fastlr.kernels.gram` (sufficient
 statistics), :mod:`~fastlr.kernels.rules` (the epoch rules compiled),
 :mod:`~fastlr.kernels.functional` (the kernels of ``fastlr.loss_and_gradient`` and friends),
