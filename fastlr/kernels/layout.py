@@ -58,10 +58,15 @@ PREFETCH_ROWS = 16
 
 @jit_serial
 def _prefetch_row(X, y, row):
-    """Prefetch every cache line of ``X[row]`` and ``y[row]``."""
+    """Prefetch every cache line of ``X[row]`` and ``y[row]``: a line every 64 bytes from the
+    row's start, and the line of its last byte (a row that does not start on a line ends in one
+    more). Without that last line, measured on the Intel Xeon, an averaged sgd epoch of 1M x 20
+    float64 (160-byte rows) took 52.1 ms against a 35.1 ms random-row read; with it 38.8 ms
+    against 29.3 (``benchmarks/roofline.py sgd``)."""
     row_bytes = _u(X.strides[0])
     for offset in range(_u(0), row_bytes, _u(64)):
         _prefetch(X, row * row_bytes + offset)
+    _prefetch(X, row * row_bytes + row_bytes - _u(1))
     _prefetch(y, row * _u(y.strides[0]))
 
 
