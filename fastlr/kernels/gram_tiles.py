@@ -28,7 +28,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from fastlr.kernels import vectors
-from fastlr.kernels.vectors import DOUBLES, LANES
+from fastlr.kernels.vectors import DOUBLES, INTERLEAVE_ROUNDS, LANES
 
 #: A tile's rows and columns.
 TILE = 4
@@ -38,22 +38,15 @@ _I32 = ir.IntType(32)
 _QUARTER = ir.VectorType(ir.DoubleType(), TILE)
 _QUARTER_MASK = ir.VectorType(_I32, TILE)
 
-# The lanes of eight vectors summed at once: three rounds of shuffles of two vectors and adds
-# (those of the transposition in :mod:`fastlr.kernels.transpose`), each halving the lanes
-# of every sum: pairs of neighbouring lanes, then of pairs, then of quadruples.
-_ROUNDS = (
-    ([0, 8, 2, 10, 4, 12, 6, 14], [1, 9, 3, 11, 5, 13, 7, 15]),
-    ([0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]),
-    ([0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]),
-)
-
 
 def _lane_sums(builder: ir.IRBuilder, sums: list[Any]) -> Any:
     """The vector whose lane ``k`` is the sum of the lanes of ``sums[k]`` (eight vectors),
-    added as ``((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))``."""
+    added as ``((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))``: three rounds of the
+    transposition's shuffles of two vectors (INTERLEAVE_ROUNDS), each followed by an add that
+    halves the lanes of every sum."""
     mask_type = ir.VectorType(_I32, LANES)
     vectors_left = sums
-    for low, high in _ROUNDS:
+    for low, high in INTERLEAVE_ROUNDS:
         vectors_left = [
             builder.fadd(
                 builder.shuffle_vector(a, b, ir.Constant(mask_type, low)),

@@ -25,26 +25,22 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from fastlr.kernels.jit import _u, jit_serial
+from fastlr.kernels.vectors import INTERLEAVE_ROUNDS, address
 from fastlr.kernels.vectors import LANES as _VECTOR_LANES
-from fastlr.kernels.vectors import address
 
 #: Rows and columns of a transposed block: one vector (an AVX-512 register of float64) a row.
 LANES = _VECTOR_LANES
 
-# Three rounds of two-vector shuffles transpose the block: pairs of rows interleave their even
-# and odd columns, then pairs of those their column pairs, then their column quadruples.
-_ROUNDS = (
-    ([0, 8, 2, 10, 4, 12, 6, 14], [1, 9, 3, 11, 5, 13, 7, 15]),
-    ([0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]),
-    ([0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]),
-)
+# Three rounds of two-vector shuffles transpose the block (INTERLEAVE_ROUNDS): pairs of rows
+# interleave their even and odd columns, then pairs of those their column pairs, then their
+# column quadruples.
 
 
 def _transposed(builder: ir.IRBuilder, rows: list[Any]) -> list[Any]:
     """The columns of eight <8 x double> rows, by three rounds of shuffles."""
     mask_type = ir.VectorType(ir.IntType(32), LANES)
     vectors = rows
-    for span, (low, high) in zip((1, 2, 4), _ROUNDS, strict=True):
+    for span, (low, high) in zip((1, 2, 4), INTERLEAVE_ROUNDS, strict=True):
         # in round r, vector q is paired with vector q + span (q's bit r clear): q gets the
         # "low" shuffle of the pair, q + span the "high" one
         out = list(vectors)

@@ -1,6 +1,7 @@
 """Building blocks of the kernels written in LLVM IR, where numba has no vector types: addresses,
 prefetches, 8-lane vectors, masks for a row's last elements, masked loads and stores, fused
-multiply-adds, a horizontal sum in a fixed order, and float64 vectors read from a 1-D array.
+multiply-adds, a horizontal sum in a fixed order, float64 vectors read from a 1-D array, and the
+lane picks of interleaving shuffles.
 
 Every operation here is emitted without fast-math flags, so LLVM cannot regroup it wherever the
 kernel using it is inlined: a kernel's bits are those its IR spells (serial, parallel, or called
@@ -18,6 +19,16 @@ from numba.core import cgutils
 
 #: Elements of a vector: one AVX-512 register of float64.
 LANES = 8
+
+#: The (low, high) lane picks of three rounds of two-vector shuffles that interleave two vectors'
+#: lanes, then their pairs of lanes, then their quadruples: the rounds of an 8 x 8 transposition
+#: (:mod:`fastlr.kernels.transpose`), and of eight vectors' lane sums added as trees
+#: (:mod:`fastlr.kernels.gram_tiles`).
+INTERLEAVE_ROUNDS = (
+    ([0, 8, 2, 10, 4, 12, 6, 14], [1, 9, 3, 11, 5, 13, 7, 15]),
+    ([0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]),
+    ([0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]),
+)
 
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
