@@ -8,10 +8,9 @@ by block, in order; :func:`reduce_groups` folds the groups' states in order. Wit
 the rows are copied SUB_ROWS at a time, less the block's middle row, and their products summed
 (4 x 4 tiles of dot products in vectors, :mod:`fastlr.kernels.gram_tiles`) while the next rows
 are prefetched; the block's products about its own means follow from those sums before the
-merge. A pass over the
-whole array and one over consecutive pieces of it whose lengths are multiples of
-``block_rows`` (out of core) fold the same blocks in the same order: the same bits, on any
-number of threads.
+merge. A pass over the whole array and one over consecutive pieces of it whose lengths are
+multiples of ``block_rows`` (out of core) fold the same blocks in the same order: the same bits,
+on any number of threads.
 """
 
 from __future__ import annotations
