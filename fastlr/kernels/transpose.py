@@ -31,13 +31,11 @@ from fastlr.kernels.vectors import LANES as _VECTOR_LANES
 #: Rows and columns of a transposed block: one vector (an AVX-512 register of float64) a row.
 LANES = _VECTOR_LANES
 
-# Three rounds of two-vector shuffles transpose the block (INTERLEAVE_ROUNDS): pairs of rows
-# interleave their even and odd columns, then pairs of those their column pairs, then their
-# column quadruples.
-
 
 def _transposed(builder: ir.IRBuilder, rows: list[Any]) -> list[Any]:
-    """The columns of eight <8 x double> rows, by three rounds of shuffles."""
+    """The columns of eight <8 x double> rows, by three rounds of two-vector shuffles
+    (INTERLEAVE_ROUNDS): pairs of rows interleave their even and odd columns, then pairs of those
+    their column pairs, then their column quadruples."""
     mask_type = ir.VectorType(ir.IntType(32), LANES)
     vectors = rows
     for span, (low, high) in zip((1, 2, 4), INTERLEAVE_ROUNDS, strict=True):
