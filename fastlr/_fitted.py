@@ -291,7 +291,7 @@ def publish(model: Any, trained: Trained, two_d: bool, d: int, append: bool) -> 
     """Fitted attributes from a run, in the units of X (``append``: the run's loss history
     continues the model's, as a later ``partial_fit`` chunk does)."""
     history = trained.loop.history
-    coef, intercept = trained.scaling.to_user(trained.model.coef, trained.model.intercept)
+    coef, intercept = trained.in_user_units()
     model.coef_ = coef if two_d else coef[0]
     model.intercept_ = intercept if two_d else float(intercept[0])
     old = getattr(model, "loss_history_", None)

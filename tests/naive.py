@@ -36,6 +36,7 @@ averaged and the epoch ends at that average (Polyak-Ruppert over the epoch).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
@@ -213,3 +214,33 @@ def least_squares(X: np.ndarray, y: np.ndarray, fit_intercept: bool = True) -> F
         w = np.linalg.lstsq(X, y, rcond=None)[0]
         b = 0.0
     return Fit(w, b, [objective(X, y, w, b)], [(w.copy(), b)])
+
+
+def exact_gradient(
+    X: np.ndarray,
+    Y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+) -> np.ndarray:
+    """``Σ w·r·x`` and ``Σ w·r`` (k, d + 1) for ``r = X coefᵀ + intercept - Y`` (k outputs), in
+    exact rational arithmetic on the floats given, rounded once to float64 at the end."""
+    n, d = X.shape
+    k = coef.shape[0]
+    exact = [[Fraction(float(v)) for v in row] for row in X]
+    weights = (
+        [Fraction(1)] * n if sample_weight is None else [Fraction(float(v)) for v in sample_weight]
+    )
+    out = np.empty((k, d + 1))
+    for o in range(k):
+        w = [Fraction(float(v)) for v in coef[o]]
+        b = Fraction(float(intercept[o]))
+        sums = [Fraction(0)] * (d + 1)
+        for i in range(n):
+            r = b + sum(x * c for x, c in zip(exact[i], w, strict=True)) - Fraction(float(Y[i, o]))
+            wr = weights[i] * r
+            for j in range(d):
+                sums[j] += wr * exact[i][j]
+            sums[d] += wr
+        out[o] = [float(v) for v in sums]
+    return out

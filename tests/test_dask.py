@@ -96,6 +96,24 @@ def test_weights_and_several_outputs_match_in_memory(client, data):
         assert relative(model.coef_, expected.coef_) < 1e-10
 
 
+def test_a_polynomial_is_refined_with_the_compensated_gradient_on_the_workers(client):
+    # x to x⁵ (NIST's Wampler problems): the plain data gradient's rounding limits the
+    # refinement, which goes on with the compensated one, a task per block
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.0, 20.0, N)
+    X = np.column_stack([x**p for p in range(1, 6)])
+    y = 1.0 + X.sum(axis=1) + 1e-3 * rng.standard_normal(N)
+    expected = fastlr.LinearRegression().fit(X, y)
+    Xd, yd = on_dask(client, X, y)
+    with distributed.get_task_stream(client) as stream:
+        model = fastlr.LinearRegression().fit(Xd, yd)
+    assert any("_block_compensated" in str(t["key"]) for t in stream.data)
+    assert expected.certified_digits_ >= 12.0
+    assert model.certified_digits_ >= 12.0
+    assert relative(model.coef_, expected.coef_) < 1e-12
+    assert abs(model.intercept_ - expected.intercept_) < 1e-12 * abs(expected.intercept_)
+
+
 def test_uneven_blocks_and_float32(client, data):
     X, y = data
     X32, y32 = X.astype(np.float32), y.astype(np.float32)

@@ -17,8 +17,9 @@ from typing import Any, cast
 
 import numpy as np
 
+from fastlr import kernels
 from fastlr._validation import as_float_matrix, nonfinite_error
-from fastlr.engines.memory import FusedBackend, OnFused
+from fastlr.engines.memory import FusedBackend, OnFused, compensated_sums
 from fastlr.kernels.records import Linear, Rows
 from fastlr.training import run, setup
 from fastlr.training.loop import Model
@@ -94,6 +95,26 @@ def _block_loss_gradient(
     rows = fused.zero_targets(block) if zero_targets else block
     loss = fused.loss_gradient(rows, weight, Linear(coef, intercept), grad)
     return weight, weight * loss, weight * grad
+
+
+def _block_compensated(
+    block: Rows, coef: np.ndarray, intercept: np.ndarray, zero_targets: bool
+) -> tuple[float, np.ndarray]:
+    """(W_b, the block's double-double sums (k, 2, d + 2) of the compensated pass)."""
+    weight = block.total_weight()
+    if weight == 0.0:
+        return 0.0, np.zeros((coef.shape[0], 2, block.d + 2))
+    rows = FusedBackend(1).zero_targets(block) if zero_targets else block
+    return weight, compensated_sums(rows, Linear(coef, intercept), 1)
+
+
+def _add_compensated(*parts: tuple[float, np.ndarray]) -> tuple[float, np.ndarray]:
+    """Add blocks' weights, and their double-double sums as double-double (a node of the tree)."""
+    weight, total = parts[0][0], parts[0][1].copy()
+    for w, sums in parts[1:]:
+        weight += w
+        kernels.add_compensated(total, sums)
+    return weight, total
 
 
 def _block_row_norms(block: Rows, scaling: Scaling, intercept: bool) -> tuple[float, float]:
@@ -279,6 +300,15 @@ class DaskBackend(OnFused):
         )
         grad[...] = total / weight
         return float(loss / weight)
+
+    def compensated_loss_gradient(
+        self, rows: DaskRows, total_weight: float, model: Linear, grad: np.ndarray
+    ) -> float:
+        coef, intercept = np.ascontiguousarray(model.coef), model.intercept.copy()
+        weight, total = self.map_reduce(
+            rows, _block_compensated, _add_compensated, coef, intercept, rows.zero
+        )
+        return float(kernels.finish_compensated(total, weight, grad))
 
     def zero_targets(self, rows: DaskRows) -> DaskRows:
         """Y = 0 for the power iteration of the automatic step (no n-sized array)."""

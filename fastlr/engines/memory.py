@@ -49,6 +49,21 @@ def thread_count(X: np.ndarray, n_jobs: int | None) -> int:
     return requested if requested is not None else resolve_n_jobs(None)
 
 
+def compensated_sums(rows: Rows, model: Linear, n_threads: int) -> np.ndarray:
+    """The double-double sums (k, 2, d + 2) of the compensated pass over ``rows`` at ``model``
+    (:mod:`fastlr.kernels.compensated`), chunked as the fused pass is."""
+    (X, Y, sample_weight), (coef, intercept) = rows, model
+    starts = kernels.chunk_starts(X.shape[0])
+    parts = np.zeros((starts.shape[0] - 1, rows.k, 2, rows.d + 2))
+    params = (np.ascontiguousarray(coef), np.ascontiguousarray(intercept))
+    if X.size < PARALLEL_MIN_ELEMENTS or n_threads == 1:
+        kernels.compensated_parts_serial(X, Y, sample_weight, *params, starts, parts)
+    else:
+        with parallel_launch(n_threads):
+            kernels.compensated_parts_parallel(X, Y, sample_weight, *params, starts, parts)
+    return np.asarray(kernels.sum_compensated_parts(parts))
+
+
 def fused_pass(
     X: np.ndarray,
     y: np.ndarray,
@@ -153,6 +168,12 @@ class FusedBackend(EpochCalls, ArrayRows):
                     X, Y, sample_weight, coef, intercept, total_weight, grad
                 )
             )
+
+    def compensated_loss_gradient(
+        self, rows: Rows, total_weight: float, model: Linear, grad: np.ndarray
+    ) -> float:
+        total = compensated_sums(rows, model, self.n_threads)
+        return float(kernels.finish_compensated(total, total_weight, grad))
 
     def gram_loss_gradient(
         self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray

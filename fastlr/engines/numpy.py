@@ -16,6 +16,7 @@ import numpy as np
 
 from fastlr.engines.calls import EpochCalls
 from fastlr.engines.inspect_rows import ArrayRows
+from fastlr.engines.numpy_compensated import compensated_loss_gradient
 from fastlr.kernels.records import Iterate, Linear, Momentum, Penalty, Rows
 from fastlr.training.settings import GramProblem, Moments, Scaling, TrainSettings
 
@@ -418,6 +419,12 @@ class NumpyBackend(EpochCalls, ArrayRows):
         grad[:, :-1] = weighted.T @ X64 / total_weight
         grad[:, -1] = weighted.sum(axis=0) / total_weight
         return 0.5 * float((weighted * R).sum()) / total_weight
+
+    def compensated_loss_gradient(
+        self, rows: Rows, total_weight: float, model: Linear, grad: np.ndarray
+    ) -> float:
+        (X, Y, sample_weight), (coef, intercept) = rows, model
+        return compensated_loss_gradient(X, Y, sample_weight, coef, intercept, total_weight, grad)
 
     def gram_loss_gradient(
         self, problem: GramProblem, coef: np.ndarray, intercept: np.ndarray, grad: np.ndarray

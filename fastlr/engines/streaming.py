@@ -262,6 +262,32 @@ class StreamingBackend(OnFused, ArrayRows):
             return float(loss)
         return float(kernels.reduce_fused_parts_multi(partials, total_weight, grad))
 
+    def compensated_loss_gradient(
+        self, rows: Rows, total_weight: float, model: Linear, grad: np.ndarray
+    ) -> float:
+        (X, Y, sample_weight), (coef, intercept) = rows, model
+        threads = self._threads(X)
+        kernel = (
+            kernels.compensated_parts_serial if threads == 1 else kernels.compensated_parts_parallel
+        )
+        params = (np.ascontiguousarray(coef), np.ascontiguousarray(intercept))
+        partials = np.zeros((int(kernels.n_chunks(rows.n)), rows.k, 2, rows.d + 2))
+        for block in self._chunk_blocks(X):
+            Xb, Yb, wb = self._views(X, Y, sample_weight, block.start, block.stop)
+            # each chunk's rows continue its sums in order: the bits of the pass in memory (a
+            # block cut from one chunk is one piece here: its pieces would start from the same sums)
+            chunks, starts = (
+                (block.chunks, block.starts)
+                if block.whole
+                else (block.chunks[:1], block.starts[[0, -1]])
+            )
+            parts = partials[chunks]
+            with parallel_launch(threads):
+                kernel(Xb, Yb, wb, *params, starts, parts)
+            partials[chunks] = parts
+            self._release(X, Y, sample_weight, block.start, block.stop)
+        return float(kernels.reduce_compensated_parts(partials, total_weight, grad))
+
     # ------------------------------------------------------------------ epochs
     @property
     def sgd(self) -> StochasticEpoch[Rows]:

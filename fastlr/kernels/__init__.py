@@ -5,7 +5,8 @@ Rooms: :mod:`~fastlr.kernels.jit` (jit settings), :mod:`~fastlr.kernels.records`
 records the kernels take), :mod:`~fastlr.kernels.layout` (row chunks, the shuffle, scratch
 arrays on a cache line), :mod:`~fastlr.kernels.options` (optional inputs),
 :mod:`~fastlr.kernels.passes` (fused passes, prediction), :mod:`~fastlr.kernels.multi_output`
-(the fused pass for several outputs), :mod:`~fastlr.kernels.narrow` (the fused pass over narrow
+(the fused pass for several outputs), :mod:`~fastlr.kernels.compensated` (the fused pass in
+double-double, for refinement), :mod:`~fastlr.kernels.narrow` (the fused pass over narrow
 rows), :mod:`~fastlr.kernels.row_vectors` (its 4-row step over float32 rows in explicit vectors, on
 :mod:`~fastlr.kernels.vectors`),
 :mod:`~fastlr.kernels.statistics` (moments, row norms),
@@ -35,6 +36,14 @@ Conventions
   and parallel kernels return bit-identical results on any number of threads.
 """
 
+from fastlr.kernels.compensated import (
+    add_compensated,
+    compensated_parts_parallel,
+    compensated_parts_serial,
+    finish_compensated,
+    reduce_compensated_parts,
+    sum_compensated_parts,
+)
 from fastlr.kernels.cross_products import STEP as GRAM_STEP
 from fastlr.kernels.cross_products import fold_blocks_parallel, fold_blocks_serial, reduce_groups
 from fastlr.kernels.epochs import minibatch_epoch, sgd_epoch, sgd_epoch_hogwild
@@ -86,10 +95,14 @@ __all__ = [
     "PREFETCH_ROWS",
     "ROWS_PER_STEP",
     "ROW_BLOCK",
+    "add_compensated",
     "chunk_starts",
     "column_moment_parts",
     "column_moments",
+    "compensated_parts_parallel",
+    "compensated_parts_serial",
     "epoch_row_order",
+    "finish_compensated",
     "fold_blocks_parallel",
     "fold_blocks_serial",
     "fused_parts_multi_parallel",
@@ -108,6 +121,7 @@ __all__ = [
     "n_chunks",
     "predict_parallel",
     "predict_serial",
+    "reduce_compensated_parts",
     "reduce_fused_parts",
     "reduce_fused_parts_multi",
     "reduce_groups",
@@ -116,5 +130,6 @@ __all__ = [
     "row_norm_parts",
     "sgd_epoch",
     "sgd_epoch_hogwild",
+    "sum_compensated_parts",
     "update_parameters",
 ]

@@ -31,6 +31,9 @@ jit_in_order = njit(cache=True, nogil=True, fastmath=FASTMATH - {"reassoc"}, err
 #: No fast math, for the data generator's rare paths, whose values must be the NumPy twin's bit for
 #: bit (explicitly: a function that leaves ``fastmath`` unset inherits its caller's flags).
 jit_exact = njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+jit_exact_parallel = njit(
+    cache=True, nogil=True, fastmath=False, error_model="numpy", parallel=True
+)
 
 
 def _renamed_copy(
@@ -56,15 +59,15 @@ def _renamed_copy(
 
 
 def serial_and_parallel(
-    py_func: Callable[..., Any],
+    py_func: Callable[..., Any], exact: bool = False
 ) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """One source, two kernels: ``py_func``, whose loop over chunks (or rows) is a ``prange``,
-    compiled serially (``prange`` is then ``range``) and with threads (``jit_parallel``),
-    named ``<name>_serial`` and ``<name>_parallel`` (see :func:`_renamed_copy`).
+    compiled serially (``prange`` is then ``range``) and with threads (``jit_parallel``; without
+    fast math, ``jit_exact`` and ``jit_exact_parallel``, where ``exact``), named
+    ``<name>_serial`` and ``<name>_parallel`` (see :func:`_renamed_copy`).
     """
-    return jit_serial(_renamed_copy(py_func, "_serial")), jit_parallel(
-        _renamed_copy(py_func, "_parallel")
-    )
+    serial, parallel = (jit_exact, jit_exact_parallel) if exact else (jit_serial, jit_parallel)
+    return serial(_renamed_copy(py_func, "_serial")), parallel(_renamed_copy(py_func, "_parallel"))
 
 
 def for_widths(py_func: Callable[..., Any], widths: range) -> tuple[Callable[..., Any], ...]:

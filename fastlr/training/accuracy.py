@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastlr.kernels.records import Linear
+
 #: Refinement only where one step contracts the error by at least this factor (κ·ε below it).
 MAX_CONTRACTION = 1e-2
 #: At most this many refinement passes over the data (each one fused pass).
@@ -106,20 +108,30 @@ def hessian(H: np.ndarray, mean_z: np.ndarray, l2: float, fit_intercept: bool) -
 
 
 def refine(
-    data_gradient: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    data_gradient: Callable[[Linear], np.ndarray],
+    compensated_gradient: Callable[[Linear], np.ndarray],
     A: np.ndarray,
     condition: float,
     coef: np.ndarray,
     intercept: np.ndarray,
     l2: float,
-    to_user: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-) -> Accuracy:
+    to_user: Callable[[np.ndarray, np.ndarray], Linear],
+) -> tuple[Accuracy, Linear]:
     """Refine ``coef`` (k, d) and ``intercept`` (k,), in training coordinates and in place,
-    against the data; return the certificate of the result.
+    against the data; return the certificate and the refined model in the units of X.
 
-    ``data_gradient(coef, intercept)`` returns the gradient of the squared loss, from the data,
-    in training coordinates (k, d + 1); ``to_user`` maps training coordinates to the units of X.
+    ``data_gradient(user)`` returns the gradient of the squared loss at ``user`` (a model in
+    the units of X), from the data, in training coordinates (k, d + 1);
+    ``compensated_gradient`` the same summed in double-double, which refinement goes on with
+    once a step of the plain one stops contracting as refinement does (its rounding is then
+    what the steps measure); ``to_user`` maps training coordinates to the units of X (linearly).
+
+    The model in the units of X is refined too, each step mapped to its units: converted once
+    at the end, its intercept ``b - Σ coef·scale·shift`` would carry the rounding of a sum that
+    cancels where columns have large offsets (NIST's Wampler3: 1.2e-10 relative, which no step
+    could go below).
     """
+    user = to_user(coef, intercept)
     k, d = coef.shape
     fit_intercept = A.shape[0] == d + 1
     # Constant columns are all zero in training coordinates: nothing to learn, their
@@ -132,40 +144,54 @@ def refine(
         condition = float(values[-1] / values[0]) if values[0] > 0.0 else math.inf
     floor = -math.log10(condition * _EPS) if condition > 0 and math.isfinite(condition) else 0.0
     if not (math.isfinite(condition) and condition * _EPS <= MAX_CONTRACTION):
-        return Accuracy(math.nan, condition, max(floor, 0.0))
+        return Accuracy(math.nan, condition, max(floor, 0.0)), user
     try:
         factor = np.linalg.cholesky(A)
     except np.linalg.LinAlgError:  # not positive definite once rounded: nothing to certify
-        return Accuracy(math.nan, condition, floor)
+        return Accuracy(math.nan, condition, floor), user
     previous = math.inf
     digits = math.nan
-    for _ in range(MAX_REFINEMENTS):
-        grad = data_gradient(coef, intercept)
+    gradient, compensated, passes = data_gradient, False, 0
+    while passes < MAX_REFINEMENTS:
+        passes += 1
+        grad = gradient(user)
         g = grad[:, : active.shape[0]].copy()
         g[:, :d] += l2 * coef
         if not np.isfinite(g).all():
-            return Accuracy(math.nan, condition, floor)
+            return Accuracy(math.nan, condition, floor), user
         delta = np.zeros_like(g)
         delta[:, active] = -_cholesky_solve(factor, g[:, active].T).T
         step_coef = delta[:, :d]
         step_intercept = delta[:, d] if fit_intercept else np.zeros(k)
-        size = _relative_size(step_coef, step_intercept, coef, intercept, to_user)
+        step = to_user(step_coef, step_intercept)
+        size = _relative_size(step_coef, coef, intercept + step_intercept, step, user)
         if size > 0.5 * previous:
-            # No longer shrinking: the corrections are rounding noise of this size, which is
-            # then also the error left; keep the model (the noise would not improve it).
+            # No longer shrinking: the corrections are rounding noise of this size. The plain
+            # gradient's: start again from here with the compensated one (the step is not
+            # applied: noise would not improve the model). The compensated gradient's: that
+            # noise is then also the error left.
+            if not compensated:
+                gradient, compensated, passes, previous = compensated_gradient, True, 0, math.inf
+                continue
             digits = _digits(max(size, previous))
             break
         coef += step_coef
         intercept += step_intercept
+        user.coef[...] += step.coef
+        user.intercept[...] += step.intercept
         # A step that shrank by less than a refinement step contracts (MAX_CONTRACTION at
         # most) is partly the rounding noise of the data gradient, which the step cannot see:
         # the error left can then be as large as the step before it (NIST's Wampler1 with the
         # cross-products kernel of the Gram pass: steps 8.1e-12 then 1.3e-12, error 8.7e-12).
-        digits = _digits(size if size <= MAX_CONTRACTION * previous else max(size, previous))
+        contracted = size <= MAX_CONTRACTION * previous
+        digits = _digits(size if contracted else max(size, previous))
         previous = size
         if digits >= ENOUGH_DIGITS:
             break
-    return Accuracy(digits, condition, floor)
+        if not (contracted or compensated):
+            # the plain gradient's rounding shows: the compensated one from here
+            gradient, compensated, passes, previous = compensated_gradient, True, 0, math.inf
+    return Accuracy(digits, condition, floor), user
 
 
 def _digits(relative_error: float) -> float:
@@ -184,26 +210,25 @@ NEGLIGIBLE = 1e-6
 
 def _relative_size(
     step_coef: np.ndarray,
-    step_intercept: np.ndarray,
     coef: np.ndarray,
-    intercept: np.ndarray,
-    to_user: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    new_intercept: np.ndarray,
+    step: Linear,
+    user: Linear,
 ) -> float:
     """The largest relative change a step makes to any coefficient or intercept in the units
     of X, each measured against ``max(|value|, NEGLIGIBLE x the largest effect)``.
 
     A coefficient's relative change is the same in training and user units (they differ by a
     column's scale), so it is measured on ``coef`` (standardized: its size is the feature's
-    effect on y per standard deviation); the intercept on its value in the units of X. The
-    largest effect is the largest standardized coefficient or intercept of the output.
+    effect on y per standard deviation); the intercept by the ``step`` in the units of X
+    against the ``user`` model's. The largest effect is the largest standardized coefficient
+    or intercept (``new_intercept``, training coordinates, after the step) of the output.
     """
     new_coef = coef + step_coef
-    new_intercept = intercept + step_intercept
-    user_intercept = to_user(new_coef, new_intercept)[1]
-    intercept_change = np.abs(user_intercept - to_user(coef, intercept)[1])
+    user_intercept = user.intercept + step.intercept
     largest = np.maximum(np.abs(new_coef).max(axis=1), np.abs(new_intercept))  # (k,)
     floor = NEGLIGIBLE * largest[:, None]
-    change = np.column_stack([np.abs(step_coef), intercept_change])
+    change = np.column_stack([np.abs(step_coef), np.abs(step.intercept)])
     value = np.maximum(np.abs(np.column_stack([new_coef, user_intercept])), floor)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(change == 0.0, 0.0, change / value)

@@ -109,6 +109,13 @@ class Backend(Protocol[R]):
         """The loss of ``model`` (units of X) on ``rows``, its gradient (k, d + 1) in ``grad``."""
         ...
 
+    def compensated_loss_gradient(
+        self, rows: R, total_weight: float, model: Linear, grad: np.ndarray
+    ) -> float:
+        """:meth:`loss_gradient` with the gradient summed in double-double (rounded once, as
+        accurate as the data allow: :mod:`fastlr.kernels.compensated`), for refinement."""
+        ...
+
     def zero_targets(self, rows: R) -> R:
         """The same X and weights with one output y = 0 (the power iteration's Hessian
         products), without an n x k copy where the engine can avoid it."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fastlr.kernels.records import Linear
 from fastlr.training import rules as _rules
 from fastlr.training.accuracy import Accuracy, hessian, refine
 from fastlr.training.backend import Backend, EpochData, R
@@ -94,12 +95,13 @@ def train(
     if init is None and not validating:
         _raise_if_rose(fit, model, loop, rate)
     accuracy = None
+    user = None
     if problem is not None and spectrum is not None and _refines(s, validating, loop):
-        accuracy = _refine(fit, problem, spectrum, model)
+        accuracy, user = _refine(fit, problem, spectrum, model)
         if accuracy.certified:
             loop = dataclasses.replace(loop, converged=True)
     path = "gram" if problem is not None else "fused"
-    return Trained(model, fit.scaling, rate, s.heavy_ball, loop, path, accuracy, shortfall)
+    return Trained(model, fit.scaling, rate, s.heavy_ball, loop, path, accuracy, shortfall, user)
 
 
 def _gram_loop_applies(
@@ -222,23 +224,36 @@ def shortfall_check(fit: Fit[R], epochs_run: int) -> Callable[[Model], float] | 
 
 def _refine(
     fit: Fit[R], problem: GramProblem, spectrum: tuple[float, float], model: Model
-) -> Accuracy:
+) -> tuple[Accuracy, Linear]:
     """Refine the sufficient-statistics solution against the data
-    (:mod:`fastlr.training.accuracy`)."""
+    (:mod:`fastlr.training.accuracy`); its certificate, and the model in the units of X."""
     backend, rows, s, scaling = fit.backend, fit.rows, fit.s, fit.scaling
     top, bottom = spectrum
     condition = top / bottom if bottom > 0.0 else math.inf
     k, d = model.coef.shape
     grad = np.empty((k, d + 1))
 
-    def data_gradient(coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-        user = scaling.to_user(coef, intercept)
+    def data_gradient(user: Linear) -> np.ndarray:
         with np.errstate(all="ignore"):
             backend.loss_gradient(rows, fit.total_weight, user, grad)
         return scaling.gradient_to_training(grad)
 
+    def compensated_gradient(user: Linear) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            backend.compensated_loss_gradient(rows, fit.total_weight, user, grad)
+        return scaling.gradient_to_training(grad)
+
     A = hessian(problem.H, problem.mean_z, s.l2, s.fit_intercept)
-    return refine(data_gradient, A, condition, model.coef, model.intercept, s.l2, scaling.to_user)
+    return refine(
+        data_gradient,
+        compensated_gradient,
+        A,
+        condition,
+        model.coef,
+        model.intercept,
+        s.l2,
+        scaling.to_user,
+    )
 
 
 def data_objective(fit: Fit[R], model: Model) -> float:

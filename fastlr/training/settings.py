@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fastlr.kernels.records import GramProblem, Momentum, Penalty, Scaling
+from fastlr.kernels.records import GramProblem, Linear, Momentum, Penalty, Scaling
 from fastlr.training.accuracy import Accuracy
 from fastlr.training.loop import LoopResult, Model
 
@@ -157,3 +157,12 @@ class Trained:
     #: sgd and mini-batch: how far below the least-squares optimum the fit ended (about the R²
     #: it lacks), or None where it was not checked.
     shortfall: float | None = None
+    #: The refined model in the units of X (sufficient-statistics path: refined in those
+    #: units, not only converted to them), or None: then it is ``model`` through ``scaling``.
+    user: Linear | None = None
+
+    def in_user_units(self) -> Linear:
+        """The model in the units of X."""
+        if self.user is not None:
+            return Linear(self.user.coef.copy(), self.user.intercept.copy())
+        return self.scaling.to_user(self.model.coef, self.model.intercept)
