@@ -56,22 +56,26 @@ def test_rows_in_vectors_have_the_bits_of_the_row_loop(d, weighted, x_dtype, y_d
         np.testing.assert_allclose(vectors, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_float64_rows_keep_the_four_row_loop():
-    # the vectors ran faster, but their order of sums cost NIST's Wampler5 half a digit
+@pytest.mark.parametrize(
+    ("dtype", "d", "narrow_taken"),
+    [(np.float32, 5, True), (np.float32, 7, True), (np.float64, 5, True), (np.float64, 7, False)],
+)
+def test_which_rows_take_the_narrow_pass(dtype, d, narrow_taken):
+    # float64 rows of 7 features keep the 4-row loop, measured faster there (kernels.narrow)
+    assert narrow.NARROW_MAX_FLOAT64 == 6 < narrow.NARROW_MAX == 7
     n = 16 * 70
-    for dtype, narrow_taken in ((np.float64, False), (np.float32, True)):
-        rng = np.random.default_rng(5)
-        X, y = rng.standard_normal((n, 5)).astype(dtype), rng.standard_normal(n).astype(dtype)
-        coef = rng.standard_normal(5)
-        grad = np.empty(5)
-        loss, grad_b = kernels.fused_pass_serial(X, y, coef, 0.5, grad)  # one chunk
-        parts = _sums(X, y, None, coef, 0.5, 0, n, initial=0.0).reshape(1, -1)
-        narrow_grad = np.empty(5)  # the narrow pass's sums, reduced as the pass reduces them
-        reduced = kernels.reduce_fused_parts(parts, float(n), narrow_grad)
-        same = (loss, grad_b) == reduced and np.array_equal(grad, narrow_grad)
-        assert same == narrow_taken
-        r = X.astype(np.float64) @ coef + 0.5 - y
-        np.testing.assert_allclose(grad, X.T.astype(np.float64) @ r / n, rtol=1e-11, atol=1e-13)
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((n, d)).astype(dtype), rng.standard_normal(n).astype(dtype)
+    coef = rng.standard_normal(d)
+    grad = np.empty(d)
+    loss, grad_b = kernels.fused_pass_serial(X, y, coef, 0.5, grad)  # one chunk
+    parts = _sums(X, y, None, coef, 0.5, 0, n, initial=0.0).reshape(1, -1)
+    narrow_grad = np.empty(d)  # the narrow pass's sums, reduced as the pass reduces them
+    reduced = kernels.reduce_fused_parts(parts, float(n), narrow_grad)
+    same = (loss, grad_b) == reduced and np.array_equal(grad, narrow_grad)
+    assert same == narrow_taken
+    r = X.astype(np.float64) @ coef + 0.5 - y
+    np.testing.assert_allclose(grad, X.T.astype(np.float64) @ r / n, rtol=1e-11, atol=1e-13)
 
 
 def test_the_vectors_take_only_rows_that_follow_each_other_and_contiguous_targets():

@@ -1,4 +1,5 @@
-"""The fused pass over narrow float32 rows (1 to NARROW_MAX features).
+"""The fused pass over narrow rows (float32 of 1 to NARROW_MAX features, float64 of 1 to
+NARROW_MAX_FLOAT64).
 
 The row loop of :func:`fastlr.kernels.passes._fused_rows` runs along a row: at 5 features it
 cannot fill a vector, and its per-row costs (the partial sums, the loop's bounds) weigh on every
@@ -20,13 +21,13 @@ at width 5. On the AMD EPYC, before the explicit vectors, float32 widths 1, 3, 5
 1.16x, 0.94-1.10x, 1.17x the read (the 4-row loop 2.7x-4.5x). 16 lanes measured faster than 8 or
 32 on float32 at width 5 (AMD EPYC: 0.94x, 1.90x, 1.32x).
 
-Float64 rows keep the 4-row loop, though the vectors (which take them: the tests hold them to
-the loop's bits) ran faster on the Intel Xeon: widths 1 to 7 at 0.99x, 1.22-1.26x, 0.99x,
-1.01-1.09x, 1.24-1.30x, 1.24-1.43x and 1.29-1.39x the read, where the 4-row loop took 4.35x,
-3.11x, 2.02x, 1.33-1.38x, 1.55x, 1.38-1.47x and 1.13-1.18x. Their sums in another order moved
-NIST's Wampler5 (21 rows, x to x^5) from 6.81 correct digits to 6.12, below the 6.36 of
-``numpy.linalg.lstsq`` (``tests/test_nist.py``): until the data gradient's rounding there is
-understood, float64 keeps the order that reaches lstsq's accuracy.
+Float64 rows of 1 to NARROW_MAX_FLOAT64 features take it too (one run of each, 2 threads,
+100M elements, 2026-12-06): widths 1 to 7 at 0.98x, 1.32x, 1.14x, 1.12x, 1.35x, 1.33x and
+1.44x the read, where the 4-row loop took 4.11x, 2.91x, 2.06x, 1.43x, 1.43x, 1.55x and 1.15x:
+at 7 features the loop stays. They had kept the loop while the certificate of a fit depended
+on the order of the data gradient's sums (the vectors' order moved NIST's Wampler5 from 6.81
+correct digits to 6.12); refinement now falls back on a compensated gradient where that
+rounding shows (:mod:`fastlr.kernels.compensated`), and Wampler5 fits to 15 digits either way.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from fastlr.kernels.jit import _u, for_widths, jit_serial
 from fastlr.kernels.narrow_vectors import ROWS, sixteen_row_spans_unchecked
 from fastlr.kernels.options import _weighted
 
-#: The widest rows the narrow pass takes.
+#: The widest rows the narrow pass takes: float32, and float64 (at 7 float64 features, 56-byte
+#: rows, the 4-row loop measured faster: 1.15x the read against the vectors' 1.44x).
 NARROW_MAX = 7
+NARROW_MAX_FLOAT64 = 6
 #: Accumulators per column: the sums across rows, row t of a span to lane t mod LANES.
 LANES = ROWS
 WIDTH = NARROW_MAX  # each compiled copy of _narrow_rows sees its own width here
@@ -131,11 +134,41 @@ _rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7 = for_widths(
 )
 
 
+@jit_serial
+def _narrow_up_to_6(X, y, sample_weight, coef, intercept, start, stop, out):
+    """The narrow pass for rows of 1 to 6 features (returns True), or False."""
+    d = X.shape[1]
+    if d == 1:
+        _rows_1(X, y, sample_weight, coef, intercept, start, stop, out)
+    elif d == 2:
+        _rows_2(X, y, sample_weight, coef, intercept, start, stop, out)
+    elif d == 3:
+        _rows_3(X, y, sample_weight, coef, intercept, start, stop, out)
+    elif d == 4:
+        _rows_4(X, y, sample_weight, coef, intercept, start, stop, out)
+    elif d == 5:
+        _rows_5(X, y, sample_weight, coef, intercept, start, stop, out)
+    elif d == 6:
+        _rows_6(X, y, sample_weight, coef, intercept, start, stop, out)
+    else:
+        return False
+    return True
+
+
+@jit_serial
+def _narrow_up_to_7(X, y, sample_weight, coef, intercept, start, stop, out):
+    """The narrow pass for rows of 1 to 7 features (returns True), or False."""
+    if X.shape[1] == 7:
+        _rows_7(X, y, sample_weight, coef, intercept, start, stop, out)
+        return True
+    return _narrow_up_to_6(X, y, sample_weight, coef, intercept, start, stop, out)
+
+
 def narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):  # pragma: no cover
-    """In compiled code: if ``X``'s rows are narrow (float32, at most NARROW_MAX features), add
-    the fused pass's sums over rows [start, stop) to ``out`` as
-    :func:`fastlr.kernels.passes._fused_rows` does, with the kernel compiled for their width,
-    and return True; else return False (float64 rows: see the module's notes).
+    """In compiled code: if ``X``'s rows are narrow (float32 of at most NARROW_MAX features,
+    float64 of at most NARROW_MAX_FLOAT64), add the fused pass's sums over rows [start, stop) to
+    ``out`` as :func:`fastlr.kernels.passes._fused_rows` does, with the kernel compiled for
+    their width, and return True; else return False.
 
     The prediction is one chain of fused steps, as in the 4-row loop; only the order of the
     sums across rows differs. (An early version summed each prediction as a tree, which moved
@@ -147,30 +180,15 @@ def narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):  # prag
 
 @overload(narrow_pass)
 def _narrow_pass_by_type(X, y, sample_weight, coef, intercept, start, stop, out):
-    """Chosen by type when the caller compiles: for float64 rows it is ``False`` and nothing of
-    the narrow pass is compiled (compiling the seven width kernels for them took a cold float64
-    ``loss_and_gradient`` from 2.6 s to 7.5 s, float32's time; Intel Xeon, a fresh cache)."""
-    if X.dtype != types.float32:
-        return lambda X, y, sample_weight, coef, intercept, start, stop, out: False
-
-    def run(X, y, sample_weight, coef, intercept, start, stop, out):  # pragma: no cover
-        d = X.shape[1]
-        if d == 1:
-            _rows_1(X, y, sample_weight, coef, intercept, start, stop, out)
-        elif d == 2:
-            _rows_2(X, y, sample_weight, coef, intercept, start, stop, out)
-        elif d == 3:
-            _rows_3(X, y, sample_weight, coef, intercept, start, stop, out)
-        elif d == 4:
-            _rows_4(X, y, sample_weight, coef, intercept, start, stop, out)
-        elif d == 5:
-            _rows_5(X, y, sample_weight, coef, intercept, start, stop, out)
-        elif d == 6:
-            _rows_6(X, y, sample_weight, coef, intercept, start, stop, out)
-        elif d == 7:
-            _rows_7(X, y, sample_weight, coef, intercept, start, stop, out)
-        else:
-            return False
-        return True
-
-    return run
+    """Chosen by type when the caller compiles: only the widths a dtype takes are compiled
+    (each width kernel takes 0.6-0.7 s to compile: a cold float64 ``loss_and_gradient`` went
+    from 3.1 s to 8.1 s with six of them; Intel Xeon, a fresh cache)."""
+    if X.dtype == types.float32:
+        return lambda X, y, sample_weight, coef, intercept, start, stop, out: _narrow_up_to_7(
+            X, y, sample_weight, coef, intercept, start, stop, out
+        )
+    if X.dtype == types.float64:
+        return lambda X, y, sample_weight, coef, intercept, start, stop, out: _narrow_up_to_6(
+            X, y, sample_weight, coef, intercept, start, stop, out
+        )
+    return lambda X, y, sample_weight, coef, intercept, start, stop, out: False
