@@ -39,7 +39,7 @@ def compensated_sums(rows, model, n_threads):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("k", [1, 2])
 def test_the_gradient_is_the_exact_one_rounded_where_the_plain_pass_is_not(dtype, weighted, k):
-    rows, model = cancelling(300, 4, k, dtype, weighted)
+    rows, model = cancelling(100, 4, k, dtype, weighted)
     exact = exact_gradient(rows.X, rows.Y, rows.sample_weight, model.coef, model.intercept)
     got = compensated_sums(rows, model, 1)
     np.testing.assert_allclose(got, exact, rtol=2 * EPS, atol=0)
@@ -68,8 +68,8 @@ def test_serial_parallel_and_pieces_that_continue_a_chunk_give_the_same_bits():
 
 @pytest.mark.parametrize("block_bytes", [4_000, 100_000])
 def test_out_of_core_gives_the_bits_in_memory_and_numpy_is_as_accurate(tmp_path, block_bytes):
-    # 4,000 bytes: each chunk is cut into blocks; 100,000: blocks of whole chunks
-    rows, model = cancelling(6000, 5, 2, np.float32, True, seed=2)
+    # 4,000 bytes: each chunk is cut into blocks; 100,000: blocks of whole chunks (2 here)
+    rows, model = cancelling(2500, 5, 2, np.float32, True, seed=2)
     np.save(tmp_path / "X.npy", rows.X)
     mapped = Rows(np.load(tmp_path / "X.npy", mmap_mode="r"), rows.Y, rows.sample_weight)
     want = np.empty((2, 6))
@@ -99,7 +99,7 @@ def polynomial(n, seed=3):
 def test_refinement_falls_back_on_the_compensated_gradient_in_memory_and_out_of_core(
     tmp_path, monkeypatch
 ):
-    X, y = polynomial(20_000)
+    X, y = polynomial(5_000)
     calls = []
     compensated = memory.FusedBackend.compensated_loss_gradient
 
@@ -119,7 +119,7 @@ def test_refinement_falls_back_on_the_compensated_gradient_in_memory_and_out_of_
     assert model.intercept_ == pytest.approx(reference.intercept_, rel=1e-11)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "y.npy", y)
-    monkeypatch.setattr(streaming, "BLOCK_BYTES", 50_000)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 12_000)
     from_file = fastlr.LinearRegression().fit(str(tmp_path / "X.npy"), str(tmp_path / "y.npy"))
     np.testing.assert_array_equal(from_file.coef_, model.coef_)
     assert from_file.intercept_ == model.intercept_
