@@ -1,5 +1,4 @@
-"""The fused pass over narrow rows (float32 of 1 to NARROW_MAX features, float64 of 1 to
-NARROW_MAX_FLOAT64).
+"""The fused pass over narrow rows (float32 or float64, 1 to NARROW_MAX features).
 
 The row loop of :func:`fastlr.kernels.passes._fused_rows` runs along a row: at 5 features it
 cannot fill a vector, and its per-row costs (the partial sums, the loop's bounds) weigh on every
@@ -21,13 +20,15 @@ at width 5. On the AMD EPYC, before the explicit vectors, float32 widths 1, 3, 5
 1.16x, 0.94-1.10x, 1.17x the read (the 4-row loop 2.7x-4.5x). 16 lanes measured faster than 8 or
 32 on float32 at width 5 (AMD EPYC: 0.94x, 1.90x, 1.32x).
 
-Float64 rows of 1 to NARROW_MAX_FLOAT64 features take it too (one run of each, 2 threads,
-100M elements, 2026-12-06): widths 1 to 7 at 0.98x, 1.32x, 1.14x, 1.12x, 1.35x, 1.33x and
-1.44x the read, where the 4-row loop took 4.11x, 2.91x, 2.06x, 1.43x, 1.43x, 1.55x and 1.15x:
-at 7 features the loop stays. They had kept the loop while the certificate of a fit depended
-on the order of the data gradient's sums (the vectors' order moved NIST's Wampler5 from 6.81
-correct digits to 6.12); refinement now falls back on a compensated gradient where that
-rounding shows (:mod:`fastlr.kernels.compensated`), and Wampler5 fits to 15 digits either way.
+Float64 rows take it too. One run of each, 2 threads, 100M elements, 2026-12-06, x the read:
+widths 1 to 7 at 0.97x, 1.06x, 1.06x, 1.15x, 1.10x, 1.10x and 1.12-1.15x, where the 4-row loop
+took 4.11x, 2.91x, 2.06x, 1.43x, 1.43x, 1.55x and 1.15-1.28x (with the float32 rows' prefetch
+distance in rows, 128, the vectors had taken 0.98x-1.44x: the distance is now the same in bytes,
+:data:`fastlr.kernels.narrow_vectors.PREFETCH_FEATURE_BYTES`). They had kept the loop while the
+certificate of a fit depended on the order of the data gradient's sums (the vectors' order
+moved NIST's Wampler5 from 6.81 correct digits to 6.12); refinement now falls back on a
+compensated gradient where that rounding shows (:mod:`fastlr.kernels.compensated`), and
+Wampler5 fits to 15 digits either way.
 """
 
 from __future__ import annotations
@@ -40,10 +41,8 @@ from fastlr.kernels.jit import _u, for_widths, jit_serial
 from fastlr.kernels.narrow_vectors import ROWS, sixteen_row_spans_unchecked
 from fastlr.kernels.options import _weighted
 
-#: The widest rows the narrow pass takes: float32, and float64 (at 7 float64 features, 56-byte
-#: rows, the 4-row loop measured faster: 1.15x the read against the vectors' 1.44x).
+#: The widest rows the narrow pass takes.
 NARROW_MAX = 7
-NARROW_MAX_FLOAT64 = 6
 #: Accumulators per column: the sums across rows, row t of a span to lane t mod LANES.
 LANES = ROWS
 WIDTH = NARROW_MAX  # each compiled copy of _narrow_rows sees its own width here
@@ -135,8 +134,8 @@ _rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7 = for_widths(
 
 
 @jit_serial
-def _narrow_up_to_6(X, y, sample_weight, coef, intercept, start, stop, out):
-    """The narrow pass for rows of 1 to 6 features (returns True), or False."""
+def _narrow_widths(X, y, sample_weight, coef, intercept, start, stop, out):
+    """The narrow pass for rows of 1 to NARROW_MAX features (returns True), or False."""
     d = X.shape[1]
     if d == 1:
         _rows_1(X, y, sample_weight, coef, intercept, start, stop, out)
@@ -150,25 +149,18 @@ def _narrow_up_to_6(X, y, sample_weight, coef, intercept, start, stop, out):
         _rows_5(X, y, sample_weight, coef, intercept, start, stop, out)
     elif d == 6:
         _rows_6(X, y, sample_weight, coef, intercept, start, stop, out)
+    elif d == 7:
+        _rows_7(X, y, sample_weight, coef, intercept, start, stop, out)
     else:
         return False
     return True
 
 
-@jit_serial
-def _narrow_up_to_7(X, y, sample_weight, coef, intercept, start, stop, out):
-    """The narrow pass for rows of 1 to 7 features (returns True), or False."""
-    if X.shape[1] == 7:
-        _rows_7(X, y, sample_weight, coef, intercept, start, stop, out)
-        return True
-    return _narrow_up_to_6(X, y, sample_weight, coef, intercept, start, stop, out)
-
-
 def narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):  # pragma: no cover
-    """In compiled code: if ``X``'s rows are narrow (float32 of at most NARROW_MAX features,
-    float64 of at most NARROW_MAX_FLOAT64), add the fused pass's sums over rows [start, stop) to
-    ``out`` as :func:`fastlr.kernels.passes._fused_rows` does, with the kernel compiled for
-    their width, and return True; else return False.
+    """In compiled code: if ``X``'s rows are narrow (float32 or float64, at most NARROW_MAX
+    features), add the fused pass's sums over rows [start, stop) to ``out`` as
+    :func:`fastlr.kernels.passes._fused_rows` does, with the kernel compiled for their width,
+    and return True; else return False.
 
     The prediction is one chain of fused steps, as in the 4-row loop; only the order of the
     sums across rows differs. (An early version summed each prediction as a tree, which moved
@@ -180,15 +172,11 @@ def narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):  # prag
 
 @overload(narrow_pass)
 def _narrow_pass_by_type(X, y, sample_weight, coef, intercept, start, stop, out):
-    """Chosen by type when the caller compiles: only the widths a dtype takes are compiled
-    (each width kernel takes 0.6-0.7 s to compile: a cold float64 ``loss_and_gradient`` went
-    from 3.1 s to 8.1 s with six of them; Intel Xeon, a fresh cache)."""
-    if X.dtype == types.float32:
-        return lambda X, y, sample_weight, coef, intercept, start, stop, out: _narrow_up_to_7(
-            X, y, sample_weight, coef, intercept, start, stop, out
-        )
-    if X.dtype == types.float64:
-        return lambda X, y, sample_weight, coef, intercept, start, stop, out: _narrow_up_to_6(
+    """Chosen by type when the caller compiles: float32 and float64 rows, and nothing of the
+    narrow pass for other types. (Each width kernel takes 0.3-0.7 s to compile: a cold float64
+    ``loss_and_gradient`` went from 3.1 s to 8.1 s with them; Intel Xeon, a fresh cache.)"""
+    if X.dtype in (types.float32, types.float64):
+        return lambda X, y, sample_weight, coef, intercept, start, stop, out: _narrow_widths(
             X, y, sample_weight, coef, intercept, start, stop, out
         )
     return lambda X, y, sample_weight, coef, intercept, start, stop, out: False

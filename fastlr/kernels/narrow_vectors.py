@@ -11,12 +11,12 @@ Here eight rows of ``w`` features, ``8w`` consecutive elements, are read as 64-b
 regrouped by shuffles of two vectors at a time into one vector per feature (lane t holding row
 t), converted to float64 (LLVM lowers the float32 ones to ``vpermt2ps``: 16 shuffles per 16 rows
 at width 5, where the regrouping written as one long vector took 50). Float64 rows go the same
-way, but the narrow pass does not give them here (see :mod:`fastlr.kernels.narrow`).
+way (the narrow pass gives them rows of up to 6 features: see :mod:`fastlr.kernels.narrow`).
 
 Every lane then does what the loop spells for its row, in the same order and with the same
 roundings (each ``a += b * c`` one fused multiply-add): the bits are the loop's
 (``tests/test_narrow_vectors.py``). The sums stay in registers for the whole loop, and the rows
-are prefetched (:data:`PREFETCH_ROWS`).
+are prefetched (:data:`PREFETCH_FEATURE_BYTES`).
 
 Measured on the Intel Xeon (2 threads, 100M float32 elements, against the 2-thread read of the
 same bytes): widths 2, 5, 7 at 0.97-1.12x, 1.07-1.10x, 1.14-1.24x (the loop: 4.6x at width 5);
@@ -43,13 +43,16 @@ _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 
 
-#: The step asks for the rows this many ahead (every cache line of X, y and the weights).
-#: Measured on the Intel Xeon (2 threads, 100M float32 elements at widths 2, 5 and 7, against
-#: the 2-thread read of the same bytes): without it 1.4x-1.6x the read (the 8-row step alone
-#: runs at 0.9 ns a row at width 5, rows in L2: the arithmetic and the read do not overlap by
-#: themselves); 32, 64, 128, 256, 512 and 1024 rows ahead: 1.00-1.30x, 1.00-1.24x, 0.97-1.19x,
-#: 1.00-1.39x, 1.05-1.36x, 1.00-1.48x.
-PREFETCH_ROWS = 128
+#: The step asks for the rows this many bytes of a feature ahead (every cache line of X, y and
+#: the weights): 128 float32 rows, 64 float64 rows. Measured on the Intel Xeon (2 threads, 100M
+#: float32 elements at widths 2, 5 and 7, against the 2-thread read of the same bytes): without
+#: it 1.4x-1.6x the read (the 8-row step alone runs at 0.9 ns a row at width 5, rows in L2: the
+#: arithmetic and the read do not overlap by themselves); 32, 64, 128, 256, 512 and 1024 rows
+#: ahead: 1.00-1.30x, 1.00-1.24x, 0.97-1.19x, 1.00-1.39x, 1.05-1.36x, 1.00-1.48x. Float64, 100M
+#: elements at widths 2, 5 and 6 (each distance compiled apart, runs in turn): 32 rows ahead
+#: 1.01x / 1.14x / 1.19x, 64 rows 1.03-1.12x / 1.10-1.17x / 1.11-1.15x (three runs), 128 rows
+#: 1.23-1.28x / 1.25-1.27x / 1.33-1.44x, 256 and 512 rows no better: the same distance in bytes.
+PREFETCH_FEATURE_BYTES = 512
 
 
 def _registers(builder: ir.IRBuilder, data: Any, origin: Any, w: int, element: Any) -> list[Any]:
@@ -187,7 +190,7 @@ def _sixteen_row_spans(typingctx, X, start, stop, y, sample_weight, coef, interc
         count = builder.udiv(rows, step)
         with cgutils.for_range(builder, count) as loop:
             span = builder.add(first, builder.mul(loop.index, step))
-            ahead = builder.add(span, ir.Constant(_I64, PREFETCH_ROWS))
+            ahead = builder.add(span, ir.Constant(_I64, PREFETCH_FEATURE_BYTES // _bytes(element)))
             x_ahead = builder.mul(ahead, row_bytes)
             for k in range(0, ROWS * _bytes(element) * w, 64):
                 vectors.prefetch(builder, x_data, builder.add(x_ahead, ir.Constant(_I64, k)))
