@@ -128,7 +128,8 @@ def loss_and_gradient(
     """
     if n_jobs is None and isinstance(intercept, float) and _kernel_ready(X, y, coef):
         grad = np.empty(X.shape[1])
-        status, loss, grad_intercept = fk.loss_and_gradient_checked(X, y, coef, intercept, grad)
+        kernel = fk.checked_pass(X.dtype, X.shape[1])
+        status, loss, grad_intercept = kernel(X, y, coef, intercept, grad)
         if status == fk.OK:
             return loss, grad, grad_intercept
     X, y = check_kernel_ready(X, y)

@@ -18,7 +18,7 @@ import fastlr
 from fastlr import kernels
 X, y, _ = fastlr.make_regression(500, 3, random_state=0)
 fastlr.LinearRegression(learning_rate=0.5, max_iter=3, tol=None, solver="fused").fit(X, y)
-stats = kernels.fused_pass_serial.stats
+stats = kernels.row_passes(X.dtype, X.shape[1]).pass_serial.stats  # the kernel the fit ran
 print(json.dumps({"file": fastlr.__file__, "hits": sum(stats.cache_hits.values()),
                   "misses": sum(stats.cache_misses.values())}))
 """
@@ -57,6 +57,7 @@ def jit_files(folder: Path) -> list[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.packaging
 def test_kernels_are_cached_per_user_and_never_inside_the_package(tmp_path, installed):
     user_cache = tmp_path / "user-cache"
     first = fit_in_fresh_process(installed, XDG_CACHE_HOME=str(user_cache))
@@ -71,6 +72,7 @@ def test_kernels_are_cached_per_user_and_never_inside_the_package(tmp_path, inst
 
 
 @pytest.mark.slow
+@pytest.mark.packaging
 def test_an_unwritable_user_cache_falls_back_to_the_temporary_directory(tmp_path, installed):
     # chmod cannot stop root (CI runs as root): a plain file where the folder would go can.
     blocked = tmp_path / "blocked"
@@ -86,6 +88,7 @@ def test_an_unwritable_user_cache_falls_back_to_the_temporary_directory(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.packaging
 def test_numba_cache_dir_chooses_the_location(tmp_path, installed):
     chosen = tmp_path / "chosen"
     user_cache = tmp_path / "user-cache"
@@ -114,6 +117,7 @@ def run_cache_command(package_parent: Path, args: list[str], **env: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.packaging
 def test_fastlr_cache_shows_the_folder_and_clear_removes_it(tmp_path, installed):
     user_cache = tmp_path / "user-cache"
     fit_in_fresh_process(installed, XDG_CACHE_HOME=str(user_cache))

@@ -225,11 +225,9 @@ def test_weighted_multi_output_pass_matches_reference(seed, n, d, k, dtype, weig
         assert_close(loss, expected, rtol=1e-10)
         assert_close(grad, expected_grad, rtol=1e-10)
     if k == 1:  # the one-output pass
+        passes = kernels.row_passes(X.dtype, d)
         for params in (coef[0],):
-            for kernel in (
-                kernels.fused_pass_weighted_serial,
-                kernels.fused_pass_weighted_parallel,
-            ):
+            for kernel in (passes.pass_serial, passes.pass_parallel):
                 grad = np.empty(d)
                 loss, grad_b = kernel(X, Y[:, 0], weights, params, intercept[0], total, grad)
                 assert_close(loss, expected, rtol=1e-10)
@@ -463,7 +461,8 @@ def test_narrow_and_vector_rows_keep_their_bits_in_every_compilation(d, dtype, w
     frozen_X, frozen_y = X.copy(), y.copy()
     frozen_X.flags.writeable = frozen_y.flags.writeable = False
     results = []
-    for kernel in (kernels.fused_pass_weighted_serial, kernels.fused_pass_weighted_parallel):
+    passes = kernels.row_passes(X.dtype, d)
+    for kernel in (passes.pass_serial, passes.pass_parallel):
         for rows, targets in ((X, y), (frozen_X, frozen_y)):
             grad = np.empty(d)
             results.append((*kernel(rows, targets, w, coef, intercept, 1.0, grad), grad))
@@ -598,3 +597,33 @@ def test_transposed_rows_refuse_rows_that_are_not_contiguous():
     X = np.zeros((20, 38))[:, ::2]  # rows of 19 elements 16 bytes apart
     with pytest.raises(IndexError, match="not contiguous"):
         transposed_rows(X, 0, 8, 0, 8, np.zeros(19), np.zeros((19, 30)))
+
+
+COMPILED_ROW_KERNELS = """
+import json
+import numpy as np
+from fastlr import kernels
+from fastlr.kernels import narrow
+X, y = np.ones((100, {d}), np.{dtype}), np.zeros(100, np.{dtype})
+passes = kernels.row_passes(X.dtype, {d})
+for kernel in (passes.pass_serial, passes.pass_parallel):
+    kernel(X, y, None, np.zeros({d}), 0.0, 100, np.empty({d}))
+compiled = [w for w in range(1, narrow.NARROW_MAX + 1) if narrow.narrow_rows(w).signatures]
+print(json.dumps(compiled + (["all widths"] if narrow._narrow_widths.signatures else [])))
+"""
+
+
+@pytest.mark.parametrize(("dtype", "d", "expected"), [("float64", 5, [5]), ("float32", 9, [])])
+def test_the_engines_passes_compile_only_their_rows_kernel(tmp_path, dtype, d, expected):
+    # numba compiles a kernel's callees into it: the seven narrow kernels cost a cold float64
+    # pass 5 s where the width was chosen inside (fresh cache, so nothing is loaded instead)
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    script = COMPILED_ROW_KERNELS.format(d=d, dtype=dtype)
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == expected

@@ -6,9 +6,6 @@ step size, path, the epoch loop) is shared with the NumPy reference in :mod:`fas
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 
 from fastlr import kernels
@@ -76,21 +73,16 @@ def fused_pass(
 ) -> tuple[float, float]:
     """One output: loss and intercept gradient returned, ``Xᵀ(w·r)/W`` in ``grad`` (W = n
     without weights, else ``total_weight``)."""
-    args: tuple[Any, ...]
-    serial: Callable[..., Any]
-    parallel: Callable[..., Any]
-    if sample_weight is None:
-        args = (X, y, coef, intercept, grad)
-        serial, parallel = kernels.fused_pass_serial, kernels.fused_pass_parallel
-    else:
-        assert total_weight is not None
-        args = (X, y, sample_weight, coef, intercept, total_weight, grad)
-        serial, parallel = kernels.fused_pass_weighted_serial, kernels.fused_pass_weighted_parallel
+    passes = kernels.row_passes(X.dtype, X.shape[1])
+    if sample_weight is None:  # what fused_pass_serial computes
+        total_weight = X.shape[0]
+    assert total_weight is not None
+    args = (X, y, sample_weight, coef, intercept, total_weight, grad)
     if n_threads == 1:
-        loss, grad_b = serial(*args)
+        loss, grad_b = passes.pass_serial(*args)
     else:
         with parallel_launch(n_threads):
-            loss, grad_b = parallel(*args)
+            loss, grad_b = passes.pass_parallel(*args)
     return float(loss), float(grad_b)
 
 

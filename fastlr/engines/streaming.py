@@ -242,7 +242,7 @@ class StreamingBackend(OnFused, ArrayRows):
         width: tuple[int, ...] = (d + 2,) if single else (k, d + 2)
         partials = np.zeros((nc, *width))
         params = coef[0] if single else coef
-        kernel = _parts_kernel(single, threads)
+        kernel = _parts_kernel(X, single, threads)
         for block in self._chunk_blocks(X):
             Xb, Yb, wb = self._views(X, Y, sample_weight, block.start, block.stop)
             parts = np.zeros((block.chunks.shape[0], *width))
@@ -360,10 +360,12 @@ class StreamingBackend(OnFused, ArrayRows):
         return self._plan
 
 
-def _parts_kernel(single: bool, threads: int) -> Callable[..., None]:
-    """The block kernel of the fused pass: one output or several, serial or parallel."""
+def _parts_kernel(X: np.ndarray, single: bool, threads: int) -> Callable[..., None]:
+    """The block kernel of the fused pass over ``X``'s rows: one output or several, serial or
+    parallel."""
     if single:
-        return kernels.fused_parts_serial if threads == 1 else kernels.fused_parts_parallel
+        passes = kernels.row_passes(X.dtype, X.shape[1])
+        return passes.parts_serial if threads == 1 else passes.parts_parallel
     return kernels.fused_parts_multi_serial if threads == 1 else kernels.fused_parts_multi_parallel
 
 

@@ -4,7 +4,8 @@ strings).
 Rooms: :mod:`~fastlr.kernels.jit` (jit settings), :mod:`~fastlr.kernels.records` (the typed
 records the kernels take), :mod:`~fastlr.kernels.layout` (row chunks, the shuffle, scratch
 arrays on a cache line), :mod:`~fastlr.kernels.options` (optional inputs),
-:mod:`~fastlr.kernels.passes` (fused passes, prediction), :mod:`~fastlr.kernels.multi_output`
+:mod:`~fastlr.kernels.passes` (fused passes, compiled for the rows they meet:
+``row_passes``; prediction), :mod:`~fastlr.kernels.multi_output`
 (the fused pass for several outputs), :mod:`~fastlr.kernels.compensated` (the fused pass in
 double-double, for refinement), :mod:`~fastlr.kernels.narrow` (the fused pass over narrow
 rows), :mod:`~fastlr.kernels.row_vectors` (its 4-row step over float32 rows in explicit vectors, on
@@ -67,15 +68,12 @@ from fastlr.kernels.multi_output import (
 from fastlr.kernels.narrow import LANES, NARROW_MAX
 from fastlr.kernels.passes import (
     ROWS_PER_STEP,
-    fused_parts_parallel,
-    fused_parts_serial,
     fused_pass_parallel,
     fused_pass_serial,
-    fused_pass_weighted_parallel,
-    fused_pass_weighted_serial,
     predict_parallel,
     predict_serial,
     reduce_fused_parts,
+    row_passes,
 )
 from fastlr.kernels.rules import update_parameters
 from fastlr.kernels.statistics import (
@@ -107,14 +105,10 @@ __all__ = [
     "fold_blocks_serial",
     "fused_parts_multi_parallel",
     "fused_parts_multi_serial",
-    "fused_parts_parallel",
-    "fused_parts_serial",
     "fused_pass_multi_parallel",
     "fused_pass_multi_serial",
     "fused_pass_parallel",
     "fused_pass_serial",
-    "fused_pass_weighted_parallel",
-    "fused_pass_weighted_serial",
     "gram_epochs",
     "gram_loss_and_gradient",
     "minibatch_epoch",
@@ -128,6 +122,7 @@ __all__ = [
     "reduce_row_norms",
     "row_norm_bounds",
     "row_norm_parts",
+    "row_passes",
     "sgd_epoch",
     "sgd_epoch_hogwild",
     "sum_compensated_parts",

@@ -10,11 +10,15 @@ problem in detail and numba code can raise a fixed message (see :data:`MESSAGES`
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numba import njit
 
-from fastlr.kernels.jit import _u, jit_serial
-from fastlr.kernels.passes import _row_prediction, fused_pass_serial
+from fastlr.kernels.jit import _renamed_copy, _u, jit_serial
+from fastlr.kernels.passes import _row_prediction, fused_pass_any_width, row_passes
 
 OK = 0
 EMPTY = 1
@@ -99,16 +103,31 @@ def _status(X, n_targets, coef, intercept):
     return OK
 
 
-@jit_serial
-def loss_and_gradient_checked(X, y, coef, intercept, grad):
+def _loss_and_gradient_checked(X, y, coef, intercept, grad):
     """``(status, loss, grad_intercept)``, ``Xᵀr/n`` into ``grad``: the serial fused pass, whose
     bits equal those of the (parallel) pass of larger inputs."""
     status = _status(X, y.shape[0], coef, intercept)
     if status != OK:
         return status, np.nan, np.nan
-    loss, grad_b = fused_pass_serial(X, y, coef, intercept, grad)
+    loss, grad_b = PASS(X, y, None, coef, intercept, X.shape[0], grad)
     finite = np.isfinite(loss) and np.isfinite(grad_b) and _all_finite(grad)
     return (OK if finite else NOT_FINITE_RESULT), loss, grad_b
+
+
+#: The pass of :func:`_loss_and_gradient_checked`: rows of any width here, for numba callers;
+#: :func:`checked_pass` compiles it with the pass of one kind of rows, for Python.
+PASS = fused_pass_any_width
+loss_and_gradient_checked = jit_serial(_loss_and_gradient_checked)
+
+
+@functools.cache
+def checked_pass(dtype: np.dtype, width: int) -> Callable[..., Any]:
+    """:data:`loss_and_gradient_checked` for rows of ``width`` features of ``dtype``, from
+    Python: compiled with only their row kernel (see :func:`~fastlr.kernels.passes.row_passes`);
+    the same bits."""
+    passes = row_passes(dtype, width)
+    constants = {"PASS": passes.pass_serial}
+    return jit_serial(_renamed_copy(_loss_and_gradient_checked, passes.variant, constants))
 
 
 @jit_serial

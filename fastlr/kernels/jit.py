@@ -59,15 +59,22 @@ def _renamed_copy(
 
 
 def serial_and_parallel(
-    py_func: Callable[..., Any], exact: bool = False
+    py_func: Callable[..., Any],
+    exact: bool = False,
+    variant: str = "",
+    constants: dict[str, Any] | None = None,
 ) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """One source, two kernels: ``py_func``, whose loop over chunks (or rows) is a ``prange``,
     compiled serially (``prange`` is then ``range``) and with threads (``jit_parallel``; without
     fast math, ``jit_exact`` and ``jit_exact_parallel``, where ``exact``), named
-    ``<name>_serial`` and ``<name>_parallel`` (see :func:`_renamed_copy`).
+    ``<name><variant>_serial`` and ``<name><variant>_parallel``, their globals extended by
+    ``constants`` (see :func:`_renamed_copy`).
     """
     serial, parallel = (jit_exact, jit_exact_parallel) if exact else (jit_serial, jit_parallel)
-    return serial(_renamed_copy(py_func, "_serial")), parallel(_renamed_copy(py_func, "_parallel"))
+    return (
+        serial(_renamed_copy(py_func, variant + "_serial", constants)),
+        parallel(_renamed_copy(py_func, variant + "_parallel", constants)),
+    )
 
 
 def for_widths(py_func: Callable[..., Any], widths: range) -> tuple[Callable[..., Any], ...]:

@@ -33,11 +33,14 @@ Wampler5 fits to 15 digits either way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numba import types
 from numba.extending import overload
 
-from fastlr.kernels.jit import _u, for_widths, jit_serial
+from fastlr.kernels.jit import _u, for_widths, jit_inline, jit_serial
 from fastlr.kernels.narrow_vectors import ROWS, sixteen_row_spans_unchecked
 from fastlr.kernels.options import _weighted
 
@@ -111,7 +114,7 @@ def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
             out[j] = total
 
 
-@jit_serial
+@jit_inline  # typed in each width's kernel, not compiled apart once per width (its literal)
 def _takes_vectors(X, y, sample_weight, width, stop):
     """Whether :func:`sixteen_row_spans_unchecked` may read the rows below ``stop``: rows of
     ``width`` contiguous elements, one right after another, and ``y`` and the weights
@@ -131,6 +134,11 @@ def _takes_vectors(X, y, sample_weight, width, stop):
 _rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7 = for_widths(
     _narrow_rows, range(1, NARROW_MAX + 1)
 )
+
+
+def narrow_rows(width: int) -> Callable[..., Any]:
+    """The narrow pass compiled for rows of ``width`` features (1 to NARROW_MAX)."""
+    return (_rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7)[width - 1]
 
 
 @jit_serial
@@ -173,8 +181,9 @@ def narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):  # prag
 @overload(narrow_pass)
 def _narrow_pass_by_type(X, y, sample_weight, coef, intercept, start, stop, out):
     """Chosen by type when the caller compiles: float32 and float64 rows, and nothing of the
-    narrow pass for other types. (Each width kernel takes 0.3-0.7 s to compile: a cold float64
-    ``loss_and_gradient`` went from 3.1 s to 8.1 s with them; Intel Xeon, a fresh cache.)"""
+    narrow pass for other types. (Each width kernel takes 0.3-0.7 s to compile, once in every
+    kernel that links it: callers that know the width take
+    :func:`fastlr.kernels.passes.row_passes`, compiled with one width only.)"""
     if X.dtype in (types.float32, types.float64):
         return lambda X, y, sample_weight, coef, intercept, start, stop, out: _narrow_widths(
             X, y, sample_weight, coef, intercept, start, stop, out

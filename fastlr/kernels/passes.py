@@ -4,15 +4,26 @@ are :mod:`fastlr.kernels.multi_output`'s), and prediction."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 import numpy as np
 from llvmlite import binding as _llvm
 from numba import prange, types
 from numba.core import config as _numba_config
 from numba.extending import overload
 
-from fastlr.kernels.jit import _prefetch, _u, jit_inline, jit_serial, serial_and_parallel
+from fastlr.kernels.jit import (
+    _prefetch,
+    _renamed_copy,
+    _u,
+    jit_inline,
+    jit_serial,
+    serial_and_parallel,
+)
 from fastlr.kernels.layout import n_chunks
-from fastlr.kernels.narrow import narrow_pass
+from fastlr.kernels.narrow import NARROW_MAX, narrow_pass, narrow_rows
 from fastlr.kernels.options import _weighted
 from fastlr.kernels.row_vectors import four_dots_unchecked, four_updates_unchecked, takes_vectors
 
@@ -175,13 +186,19 @@ def _four_row_steps_by_type(X, y, sample_weight, coef, intercept, start, stop, o
     )
 
 
-@jit_serial
+@jit_inline
 def _fused_rows(X, y, sample_weight, coef, intercept, start, stop, out):
     """Add Σ w·r·x (out[:d]), Σ w·r (out[d]) and Σ w·r² (out[d + 1]) over rows [start, stop)
-    (``sample_weight`` None: w = 1, no multiplication compiled in), ROWS_PER_STEP rows at a time.
-    """
-    if narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):
-        return
+    (``sample_weight`` None: w = 1, no multiplication compiled in): rows of any width, narrow
+    ones by the narrow pass (all its widths compiled in), others by :func:`_wide_rows`."""
+    if not narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):
+        _wide_rows(X, y, sample_weight, coef, intercept, start, stop, out)
+
+
+@jit_serial
+def _wide_rows(X, y, sample_weight, coef, intercept, start, stop, out):
+    """:func:`_fused_rows` for rows wider than the narrow pass takes (or of another dtype),
+    ROWS_PER_STEP rows at a time; nothing of the narrow pass compiled in."""
     d = _u(X.shape[1])
     coef = np.ascontiguousarray(coef)  # the vector steps load it 8 at a time (no copy if it is)
     i, sum_r, sum_r2 = _four_row_steps(X, y, sample_weight, coef, intercept, start, stop, out)
@@ -216,32 +233,22 @@ def _reduce_chunks(parts, n, grad):
     return 0.5 * sum_r2 / n, sum_r / n
 
 
-@jit_serial
-def fused_pass_serial(X, y, coef, intercept, grad):
-    """One pass: loss ``Σr²/(2n)`` returned with ``mean(r)``; ``Xᵀr/n`` written to ``grad``."""
-    return fused_pass_weighted_serial(X, y, None, coef, intercept, X.shape[0], grad)
-
-
-@jit_serial
-def fused_pass_parallel(X, y, coef, intercept, grad):
-    """:func:`fused_pass_serial` with the chunks spread over the threads; same bits (the
-    parallel loop is the weighted kernel's, compiled without weights)."""
-    return fused_pass_weighted_parallel(X, y, None, coef, intercept, X.shape[0], grad)
+#: The row kernel of the chunked passes below; each compiled set (:func:`row_passes`,
+#: :data:`fused_pass_any_width`) sees its own (compiled with its name in ``constants``).
+ROW_PASS = _fused_rows
 
 
 def _fused_pass_weighted(X, y, sample_weight, coef, intercept, total_weight, grad):
-    """:func:`fused_pass_serial` with each row's terms weighted by ``sample_weight`` (n,) (or
-    None), divided by ``total_weight`` instead of n: the one-output weighted pass. Serial, or
-    the chunks spread over the threads: the same bits."""
+    """The one-output pass: loss ``Σ w·r²/(2W)`` returned with ``Σ w·r/W``, ``Xᵀ(w·r)/W``
+    written to ``grad``, each row's terms weighted by ``sample_weight`` (n,) (or None: w = 1,
+    nothing multiplied), W = ``total_weight`` (n without weights). Serial, or the chunks spread
+    over the threads: the same bits."""
     n = X.shape[0]
     nc = n_chunks(n)
     parts = np.zeros((nc, grad.shape[0] + 2))
     for c in prange(nc):
-        _fused_rows(X, y, sample_weight, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c])
+        ROW_PASS(X, y, sample_weight, coef, intercept, c * n // nc, (c + 1) * n // nc, parts[c])
     return _reduce_chunks(parts, total_weight, grad)
-
-
-fused_pass_weighted_serial, fused_pass_weighted_parallel = serial_and_parallel(_fused_pass_weighted)
 
 
 # Out of core (fastlr.engines.streaming), a pass visits a file in blocks of rows. Its chunks are the
@@ -254,10 +261,71 @@ def _fused_parts(X, y, sample_weight, coef, intercept, starts, parts):
     or with the pieces spread over the threads (the same bits). :func:`reduce_fused_parts`
     turns the partials of every chunk into loss and gradient."""
     for p in prange(parts.shape[0]):
-        _fused_rows(X, y, sample_weight, coef, intercept, starts[p], starts[p + 1], parts[p])
+        ROW_PASS(X, y, sample_weight, coef, intercept, starts[p], starts[p + 1], parts[p])
 
 
-fused_parts_serial, fused_parts_parallel = serial_and_parallel(_fused_parts)
+class RowPasses(NamedTuple):
+    """The one-output pass (:func:`_fused_pass_weighted`) and its block pass
+    (:func:`_fused_parts`), serial and parallel, compiled for one kind of rows."""
+
+    pass_serial: Callable[..., Any]
+    pass_parallel: Callable[..., Any]
+    parts_serial: Callable[..., Any]
+    parts_parallel: Callable[..., Any]
+    #: what the kernels' names add: ``_w<width>`` or ``_wide``
+    variant: str
+
+
+@functools.cache
+def row_passes(dtype: np.dtype, width: int) -> RowPasses:
+    """The one-output passes for rows of ``width`` features of ``dtype``, compiled with the one
+    row kernel those rows take: float rows of 1 to :data:`~fastlr.kernels.narrow.NARROW_MAX`
+    features the narrow pass compiled for their width (kernels named ``<name>_w<width>_serial``
+    and so on), other rows :func:`_wide_rows` (``<name>_wide_serial``). The bits of
+    :data:`fused_pass_any_width`, which runs the same row kernels.
+
+    Why: numba links every kernel a kernel calls into it, then optimizes and compiles the whole
+    again, so a kernel that chose the width inside compiled the seven narrow kernels once per
+    signature and caller (a cold float64 pass went from 3.1 s to 8.1 s with them; Intel Xeon).
+    The engines know the rows before they call, and take these.
+
+    >>> import numpy as np
+    >>> X, y = np.ones((100, 3)), np.zeros(100)
+    >>> grad = np.empty(3)
+    >>> passes = row_passes(X.dtype, X.shape[1])
+    >>> loss, grad_b = passes.pass_serial(X, y, None, np.full(3, 0.5), 0.0, 100, grad)
+    >>> float(loss), float(grad_b), grad.tolist()
+    (1.125, 1.5, [1.5, 1.5, 1.5])
+    """
+    if dtype in (np.float32, np.float64) and 1 <= width <= NARROW_MAX:
+        variant, rows = f"_w{width}", narrow_rows(width)
+    else:
+        variant, rows = "_wide", _wide_rows
+    constants = {"ROW_PASS": rows}
+    return RowPasses(
+        *serial_and_parallel(_fused_pass_weighted, variant=variant, constants=constants),
+        *serial_and_parallel(_fused_parts, variant=variant, constants=constants),
+        variant,
+    )
+
+
+#: :func:`_fused_pass_weighted` over rows of any width, serial, for compiled callers that
+#: cannot choose by the rows (``fastlr.loss_and_gradient`` inside a user's numba function): each
+#: width inside takes the row kernel :func:`row_passes` takes for it, so the bits are the same.
+fused_pass_any_width = jit_serial(_renamed_copy(_fused_pass_weighted, "_any_width"))
+
+
+def fused_pass_serial(X, y, coef, intercept, grad):
+    """From Python: the pass without weights over ``X``'s rows, serial (the kernel of
+    :func:`row_passes`): loss ``Σr²/(2n)`` returned with ``mean(r)``, ``Xᵀr/n`` in ``grad``."""
+    kernel = row_passes(X.dtype, X.shape[1]).pass_serial
+    return kernel(X, y, None, coef, intercept, X.shape[0], grad)
+
+
+def fused_pass_parallel(X, y, coef, intercept, grad):
+    """:func:`fused_pass_serial` with the chunks spread over the threads; the same bits."""
+    kernel = row_passes(X.dtype, X.shape[1]).pass_parallel
+    return kernel(X, y, None, coef, intercept, X.shape[0], grad)
 
 
 @jit_serial
