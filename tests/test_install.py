@@ -23,6 +23,7 @@ import fastlr
 SOURCE = Path(fastlr.__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.packaging,
     pytest.mark.skipif(
         not (SOURCE / "pyproject.toml").is_file(), reason="needs fastlr's source tree"
     ),
