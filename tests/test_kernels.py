@@ -448,13 +448,19 @@ def test_float64_rows_are_prefetched_on_the_cpus_where_it_was_measured_to_pay(cp
     assert _prefetches_float64(cpu) is prefetches
 
 
-@pytest.mark.parametrize("d", [*range(1, kernels.NARROW_MAX + 2), 16, 17, 50])
+@pytest.mark.parametrize(
+    ("d", "weighted"),
+    [
+        *((d, False) for d in [*range(1, kernels.NARROW_MAX + 2), 16, 17, 50]),
+        *((d, True) for d in [1, 5, 7, 8, 17]),  # weights scale terms; the order is the same
+    ],
+)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("weighted", [False, True])
 def test_narrow_and_vector_rows_keep_their_bits_in_every_compilation(d, dtype, weighted):
     # the narrow pass (kernels.narrow) vectorizes across rows, the 4-row step of wider float32
     # rows is explicit vectors (kernels.row_vectors); their sums must not depend on how LLVM
-    # vectorized one compilation: a read-only X is typed (and compiled) apart
+    # vectorized one compilation: the parallel kernel, and a read-only X, typed (and compiled)
+    # apart. (Each width is a kernel of its own: 3 compilations each, to keep the suite short.)
     n = kernels.MIN_CHUNK_ROWS * 3 + kernels.LANES * 2 + 5
     X, y, coef, intercept = problem(d + 100, n, d, dtype)
     w = np.random.default_rng(d).uniform(0.5, 2.0, n) if weighted else None
@@ -462,10 +468,13 @@ def test_narrow_and_vector_rows_keep_their_bits_in_every_compilation(d, dtype, w
     frozen_X.flags.writeable = frozen_y.flags.writeable = False
     results = []
     passes = kernels.row_passes(X.dtype, d)
-    for kernel in (passes.pass_serial, passes.pass_parallel):
-        for rows, targets in ((X, y), (frozen_X, frozen_y)):
-            grad = np.empty(d)
-            results.append((*kernel(rows, targets, w, coef, intercept, 1.0, grad), grad))
+    for kernel, rows, targets in (
+        (passes.pass_serial, X, y),
+        (passes.pass_parallel, X, y),
+        (passes.pass_serial, frozen_X, frozen_y),
+    ):
+        grad = np.empty(d)
+        results.append((*kernel(rows, targets, w, coef, intercept, 1.0, grad), grad))
     for loss, grad_b, grad in results[1:]:
         assert (loss, grad_b) == results[0][:2]
         np.testing.assert_array_equal(grad, results[0][2])
