@@ -1,6 +1,6 @@
 """The fused pass over narrow rows (float32 or float64, 1 to NARROW_MAX features).
 
-The row loop of :func:`fastlr.kernels.passes._fused_rows` runs along a row: at 5 features it
+The row loop of :func:`fastlr.kernels.passes._wide_rows` runs along a row: at 5 features it
 cannot fill a vector, and its per-row costs (the partial sums, the loop's bounds) weigh on every
 5 elements. Here the width is compiled in, one kernel per width (``jit.for_widths``), and the
 work goes across rows instead: each vector holds one feature of consecutive rows.

@@ -1,7 +1,7 @@
 """The fused pass's step over four float32 rows in explicit 8-lane vectors: their predictions, and
 their terms of the gradient, for one output or four at a time.
 
-Written as numba loops (:func:`fastlr.kernels.passes._fused_rows`), LLVM vectorizes a row's
+Written as numba loops (:func:`fastlr.kernels.passes._wide_rows`), LLVM vectorizes a row's
 loop 32 elements at a time (8 lanes, 4 interleaved) and leaves the rest to narrower and scalar
 loops: at 50 features, 18 of every row's elements. Here each row of the four is read 8 elements
 at a time, converted to float64 and multiplied into two accumulators per row (16 elements a
