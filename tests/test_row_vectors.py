@@ -22,8 +22,8 @@ WIDTHS = [1, 2, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 50, 131]
 
 
 @numba.njit
-def dots(X, i, coef):
-    return four_dots_unchecked(X, i, coef)
+def dots(X, i, coef, ahead=8):
+    return four_dots_unchecked(X, i, coef, ahead)
 
 
 @numba.njit
@@ -33,7 +33,7 @@ def updates(X, i, w, out):
 
 @numba.njit
 def sixteen_predictions(X, i, coef, o, b):
-    return sixteen_predictions_unchecked(X, i, coef, o, (b[0], b[1], b[2], b[3]))
+    return sixteen_predictions_unchecked(X, i, coef, o, (b[0], b[1], b[2], b[3]), 8)
 
 
 @numba.njit
@@ -62,6 +62,21 @@ def test_four_dots_are_the_rows_dot_products(d, dtype, coef_dtype, first):
     coef = coef.astype(coef_dtype)
     expected = X[first : first + 4].astype(np.float64) @ coef.astype(np.float64)
     np.testing.assert_allclose(dots(X, first, coef), expected, rtol=1e-13, atol=1e-13 * d)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_four_dots_prefetching_past_the_arrays_end_changes_nothing(dtype):
+    """The rows ``ahead`` below are only asked for: none, within, or far past the array (even
+    at its last page, before a guard page), the products' bits are the same."""
+    n, d = 12, 131
+    X = ending_at_a_guard_page(n * d, dtype).reshape(n, d)
+    X[:] = np.random.default_rng(1).standard_normal((n, d))
+    coef = np.random.default_rng(2).standard_normal(d)
+    first = n - 4
+    results = [dots(X, first, coef, ahead) for ahead in (0, 1, 8, PAGE, 1 << 40)]
+    assert all(r == results[0] for r in results)
+    expected = X[first:].astype(np.float64) @ coef
+    np.testing.assert_allclose(results[0], expected, rtol=1e-13, atol=1e-13 * d)
 
 
 @pytest.mark.parametrize("d", WIDTHS)

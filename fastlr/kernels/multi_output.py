@@ -16,6 +16,7 @@ from fastlr.kernels.passes import (
     PREFETCH_STEPS,
     ROWS_PER_STEP,
     _prefetch_rows_ahead,
+    _rows_ahead,
 )
 from fastlr.kernels.row_vectors import (
     sixteen_predictions_unchecked,
@@ -32,7 +33,9 @@ from fastlr.kernels.row_vectors import (
 # 1.20x / 0.98x, 200k x 500 float32 2.98x -> 1.82x / 1.65x, float64 2.25x -> 1.32x / 1.44x. Two
 # outputs at a time measured 2.3x / 1.9x at 2M x 50 in a scratch run where four gave 1.5x / 1.3x.
 # It prefetches its rows as the one-output pass does (PREFETCH_FLOAT64): measured here, 2M x 50
-# float32 24.3 -> 19.4-20.6 ms (three runs; 1.95x -> 1.49x-1.65x the plain pass per byte).
+# float32 24.3 -> 19.4-20.6 ms (three runs; 1.95x -> 1.49x-1.65x the plain pass per byte). Wide
+# float32 rows, as the predictions read them (INTERLEAVED_PREFETCH_ROW_BYTES; Intel Xeon, four
+# runs in turn): 200k x 500 30.1-32.0 -> 24.6-25.9 ms, 2M x 50 alike (25.2-26.5 / 24.9-26.6).
 @jit_serial
 def _fused_rows_multi(X, Y, sample_weight, coef, intercept, start, stop, out):
     """Over rows [start, stop): out[o, :d] += Σ w·r_o·x, out[o, d] += Σ w·r_o and
@@ -45,7 +48,7 @@ def _fused_rows_multi(X, Y, sample_weight, coef, intercept, start, stop, out):
     sum_r2 = 0.0
     i = _u(start)
     while i + _u(ROWS_PER_STEP) <= stop:
-        if X.itemsize == 4 or PREFETCH_FLOAT64:
+        if (X.itemsize == 4 and _rows_ahead(X) == 0) or (X.itemsize == 8 and PREFETCH_FLOAT64):
             _prefetch_rows_ahead(X, i + _u(PREFETCH_STEPS * ROWS_PER_STEP), stop)
         w = (
             _weight(sample_weight, i),
@@ -114,7 +117,9 @@ def _sixteen_predictions_by_type(X, i, coef, o, b):  # pragma: no cover
 @overload(_sixteen_predictions_by_type, inline="always")
 def _sixteen_predictions_overload(X, i, coef, o, b):
     if X.dtype == types.float32:
-        return lambda X, i, coef, o, b: sixteen_predictions_unchecked(X, i, coef, o, b)
+        return lambda X, i, coef, o, b: sixteen_predictions_unchecked(
+            X, i, coef, o, b, _rows_ahead(X)
+        )
     return lambda X, i, coef, o, b: _sixteen_predictions(X, i, coef, o, b)
 
 
