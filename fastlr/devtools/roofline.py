@@ -50,8 +50,20 @@ def _read_span(X, y, start, stop):
 
 @jit_serial
 def read_serial(X, y):
-    """Read every byte of ``X`` and ``y`` on one thread (returns their sum)."""
-    return _read_span(X, y, 0, X.shape[0])
+    """Read every byte of ``X`` and ``y`` on one thread, in the fused pass's chunks (returns their
+    sum).
+
+    In chunks, as :func:`read_parallel` reads them: the same loop over the whole array at once
+    (``_read_span(X, y, 0, n)``, its start a constant) read 200k x 500 float32 in 33.5 ms, in
+    chunks 21.6 ms, with the same inner loop in both assemblies (Intel Xeon, one core; cause not
+    found). Read the slower way, the one-thread column understated a core's bandwidth by 1.5x.
+    """
+    n = X.shape[0]
+    nc = kernels.n_chunks(n)
+    total = 0.0
+    for c in range(nc):
+        total += _read_span(X, y, c * n // nc, (c + 1) * n // nc)
+    return total
 
 
 @jit_parallel
