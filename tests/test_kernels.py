@@ -449,6 +449,18 @@ def test_float64_rows_are_prefetched_on_the_cpus_where_it_was_measured_to_pay(cp
 
 
 @pytest.mark.parametrize(
+    ("cpu", "vectors"),
+    [("znver5", False), ("znver4", False), ("rocketlake", True), ("generic", True)],
+)
+def test_float64_rows_take_the_vector_steps_on_the_cpus_where_it_was_measured_to_pay(cpu, vectors):
+    # measured slower on AMD's Zen 5 and faster on Intel's Xeon (fastlr.kernels.passes); any
+    # other name, a portable "generic" cache included, keeps the Intel choice
+    from fastlr.kernels.passes import _vectors_float64
+
+    assert _vectors_float64(cpu) is vectors
+
+
+@pytest.mark.parametrize(
     ("d", "weighted"),
     [
         *((d, False) for d in [*range(1, kernels.NARROW_MAX + 2), 16, 17, 50]),

@@ -71,9 +71,28 @@ def _prefetches_float64(cpu: str) -> bool:
     return cpu.startswith("znver")
 
 
+def _vectors_float64(cpu: str) -> bool:
+    """Whether float64 rows (of 8 features or more) take the explicit vector steps
+    (:func:`_vector_steps`) rather than numba's loops (:func:`_loop_steps`) on the CPU LLVM
+    compiles for (``cpu``, as :func:`_prefetches_float64` takes it).
+
+    Measured on both, each choice where it was faster: on the AMD EPYC (Zen 5) the vectors
+    gained nothing on float64 rows (0.87x-1.12x the loop's time in L2, mostly slower). On the
+    Intel Xeon (2 threads, rows from memory, runs of the two in turn, each in a process of its
+    own, two or three runs) they were faster at every width from 8 to 100 features and alike
+    at 500: 12M x 8 47.5-51.5 -> 37.4-37.8 ms, 4M x 24 36.9-41.3 -> 33.1-35.7, 3M x 32
+    33.9-34.7 -> 27.0-30.2, 2M x 50 1.24x-1.40x -> 1.01x-1.08x the parallel read of the same
+    run, 1M x 100 1.27x-1.36x -> 1.12x-1.21x, 200k x 500 1.11x-1.27x -> 1.10x-1.17x, 6M x 16
+    alike. Either way the bits are those of the chosen kernel wherever it is compiled (the
+    vectors' tree and the loop's chains differ by rounding only).
+    """
+    return not cpu.startswith("znver")
+
+
 #: numba compiles for ``NUMBA_CPU_NAME`` where set (its config module holds it), else the host.
 _TARGET_CPU = _numba_config.CPU_NAME or _llvm.get_host_cpu_name()  # type: ignore[attr-defined]
 PREFETCH_FLOAT64 = _prefetches_float64(_TARGET_CPU)
+VECTORS_FLOAT64 = _vectors_float64(_TARGET_CPU)
 
 
 @jit_serial
@@ -142,8 +161,9 @@ def _four_terms(y, sample_weight, i, p):
 
 @jit_serial
 def _vector_steps(X, y, sample_weight, coef, intercept, start, stop, out):
-    """:func:`_four_row_steps` for float32 rows (of 8 features or more: narrower ones go to
-    the narrow pass): each step's two loops in explicit vectors (:mod:`row_vectors`)."""
+    """:func:`_four_row_steps` for float32 rows, and float64 rows where :data:`VECTORS_FLOAT64`
+    says so (of 8 features or more: narrower ones go to the narrow pass): each step's two loops
+    in explicit vectors (:mod:`row_vectors`)."""
     if not takes_vectors(X, coef, out, stop):
         raise IndexError("the fused pass's rows, coefficients or partial sums do not fit")
     stop = _u(stop)
@@ -152,7 +172,7 @@ def _vector_steps(X, y, sample_weight, coef, intercept, start, stop, out):
     i = _u(start)
     ahead = _rows_ahead(X)
     while i + _u(ROWS_PER_STEP) <= stop:
-        if ahead == 0:
+        if ahead == 0 and (X.itemsize == 4 or PREFETCH_FLOAT64):
             _prefetch_rows_ahead(X, i + _u(PREFETCH_STEPS * ROWS_PER_STEP), stop)
         q0, q1, q2, q3 = four_dots_unchecked(X, i, coef, ahead)
         p = (intercept + q0, intercept + q1, intercept + q2, intercept + q3)
@@ -166,7 +186,8 @@ def _vector_steps(X, y, sample_weight, coef, intercept, start, stop, out):
 
 @jit_serial
 def _loop_steps(X, y, sample_weight, coef, intercept, start, stop, out):
-    """:func:`_four_row_steps` for float64 rows: numba loops, which LLVM vectorizes."""
+    """:func:`_four_row_steps` for float64 rows where :data:`VECTORS_FLOAT64` is off (AMD's Zen
+    cores): numba loops, which LLVM vectorizes."""
     stop = _u(stop)
     # One accumulator per row of a step: each sum is then a chain of single additions, which
     # LLVM cannot regroup differently where this loop is inlined (numba callers get the bits of
@@ -192,7 +213,8 @@ def _four_row_steps(X, y, sample_weight, coef, intercept, start, stop, out):  # 
     ``out[:d]``; return the first row they leave, Σ w·r and Σ w·r².
 
     Chosen by type when the caller compiles: float32 rows take :func:`_vector_steps`, float64
-    rows :func:`_loop_steps`, and only the one chosen is compiled. One loop over the rows for
+    rows too where :data:`VECTORS_FLOAT64` says so, else :func:`_loop_steps`; only the one
+    chosen is compiled. One loop over the rows for
     each way: a branch between the two inside one loop cost 1.1x-1.2x in cache.
     """
     raise TypeError("_four_row_steps is called from compiled kernels only")
@@ -200,7 +222,7 @@ def _four_row_steps(X, y, sample_weight, coef, intercept, start, stop, out):  # 
 
 @overload(_four_row_steps)
 def _four_row_steps_by_type(X, y, sample_weight, coef, intercept, start, stop, out):
-    if X.dtype == types.float32:
+    if X.dtype == types.float32 or (X.dtype == types.float64 and VECTORS_FLOAT64):
         return lambda X, y, sample_weight, coef, intercept, start, stop, out: _vector_steps(
             X, y, sample_weight, coef, intercept, start, stop, out
         )

@@ -1,4 +1,4 @@
-"""The fused pass's step over four float32 rows in explicit 8-lane vectors: their predictions, and
+"""The fused pass's step over four rows in explicit 8-lane vectors: their predictions, and
 their terms of the gradient, for one output or four at a time.
 
 Written as numba loops (:func:`fastlr.kernels.passes._wide_rows`), LLVM vectorizes a row's
@@ -17,8 +17,10 @@ rows in L3 (20-40 MB) 0.93x-0.99x, 200k x 500, 500k x 100 and 1M x 16 alike (1.0
 where the rows stream from memory at other widths, the read, not the arithmetic, sets the
 time. Four outputs at a time (16 accumulators, one chain each; each element converted once
 for the four outputs' products): 2M x 50 0.91x the loop's time, 200k x 500 alike, rows in
-cache 0.95x-1.0x. Float64 rows gained nothing (0.87x-1.12x in L2, mostly slower): they keep
-the loop (:mod:`fastlr.kernels.passes` chooses by type, so each dtype compiles one way). Summing
+cache 0.95x-1.0x. Float64 rows gained nothing there (0.87x-1.12x in L2, mostly slower) and
+keep the loop on AMD's cores; on the Intel Xeon they take these steps too, measured faster from
+8 to 100 features (``VECTORS_FLOAT64`` in :mod:`fastlr.kernels.passes`, which chooses by type
+and CPU when a kernel compiles, so each dtype compiles one way). Summing
 the four rows' terms into the gradient as one chain of fused multiply-adds instead of two
 pairs was slower in cache (1.05x-1.18x).
 
