@@ -77,14 +77,21 @@ def _batch_cell(n: int, d: int, dtype: type) -> None:
 
 
 def variants() -> None:
-    """Weighted and multi-output (k = 4) passes against the plain pass, per byte read."""
-    _header("cell", "plain", "weighted", "x plain per byte", "k=4 outputs", "x plain per byte")
+    """Weighted and multi-output (k = 4) passes against the plain pass, per byte read; the
+    k = 4 pass also against the time of its fused multiply-adds at this machine's rate (8 per
+    8 elements of X: a product with each output's coefficients, then a gradient term)."""
+    fma = _roofline.fma_seconds()
+    print(f"fused multiply-adds of 8 float64 lanes, every thread: {fma * 1e9:.3f} ns each\n")
+    _header(
+        "cell", "plain", "weighted", "x plain per byte", "k=4 outputs", "x plain per byte",
+        "k=4 FMA floor", "x floor",
+    )  # fmt: skip
     for n, d in BATCH_CELLS[1:]:
         for dtype in (np.float32, np.float64):
-            _variants_cell(n, d, dtype)
+            _variants_cell(n, d, dtype, fma)
 
 
-def _variants_cell(n: int, d: int, dtype: type) -> None:
+def _variants_cell(n: int, d: int, dtype: type, fma: float) -> None:
     from fastlr import kernels
     from fastlr._threading import max_threads, parallel_launch
     from fastlr.engines.memory import fused_pass
@@ -113,7 +120,8 @@ def _variants_cell(n: int, d: int, dtype: type) -> None:
     weighted = times["weighted"] / (plain_bytes + n * item) / plain
     many = times["multi"] / (plain_bytes + 3 * n * item) / plain
     cells = [_ms(times["plain"]), _ms(times["weighted"]), f"{weighted:.2f}"]
-    cells += [_ms(times["multi"]), f"{many:.2f}"]
+    floor = n * d * 8 / 8 * fma
+    cells += [_ms(times["multi"]), f"{many:.2f}", _ms(floor), f"{times['multi'] / floor:.2f}"]
     _row(f"{n:,} x {d} {np.dtype(dtype).name}", cells)
 
 

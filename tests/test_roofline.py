@@ -26,3 +26,10 @@ def test_a_read_that_skipped_rows_would_be_seen():
     X, y = np.ones((1000, 3)), np.ones(1000)
     X[-1] = 1e6  # the last row of the last chunk
     assert read_serial(X, y) == read_parallel(X, y) == pytest.approx(3e6 + 999 * 3 + 1000)
+
+
+def test_the_fma_probe_does_the_products_it_counts():
+    from fastlr.devtools.roofline import _fma_rounds
+
+    block, coef = np.ones((4, 1024)), np.full(1024, 0.5)
+    assert _fma_rounds(block, coef, 3) == 3 * 4 * 1024 * 0.5

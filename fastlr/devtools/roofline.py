@@ -10,7 +10,9 @@ pass as a multiple of the fastest thing the machine can do with the same bytes:
 - a **random-row read**: the rows in the order a shuffled sgd or mini-batch epoch visits them
   (the same permutation, prefetched as the epochs prefetch), on one thread: the floor of sgd;
 - the **BLAS Gram product** ``X.T @ X`` (NumPy calls a symmetric rank-k update for it): what the
-  moments pass of the default batch fit is measured against.
+  moments pass of the default batch fit is measured against;
+- the **fused multiply-add rate** of every thread (:func:`fma_seconds`): the floor of a pass
+  whose arithmetic, not its read, is the limit (several outputs at a time).
 
 Each contender is timed in a block of runs of its own, in rounds (:func:`time_blocks`): OpenBLAS's
 threads keep spinning for a while after a NumPy call returns and slow whatever runs next, so timing
@@ -31,6 +33,7 @@ from numba import prange
 from fastlr import kernels
 from fastlr.kernels.jit import _u, jit_parallel, jit_serial
 from fastlr.kernels.layout import _prefetch_row, _visit_block
+from fastlr.kernels.row_vectors import four_dots_unchecked
 
 
 @jit_serial
@@ -96,6 +99,50 @@ def read_rows(X, y, shuffle):
                 row += X[i, j]
             total += np.float64(row) + np.float64(y[i])
     return total
+
+
+@jit_serial
+def _fma_rounds(block, coef, rounds):
+    """``rounds`` times the four dot products of ``block``'s four rows (kept in L1): each round
+    ``block.shape[1] / 2`` fused multiply-adds of 8 float64 lanes (returns their sum)."""
+    total = 0.0
+    for _ in range(rounds):
+        a, b, c, d = four_dots_unchecked(block, 0, coef, 0)
+        total += (a + b) + (c + d)
+    return total
+
+
+@jit_parallel
+def _fma_every_thread(block, coef, rounds, sums):
+    for t in prange(sums.shape[0]):
+        sums[t] = _fma_rounds(block, coef, rounds)
+
+
+def fma_seconds(repeats: int = 5, rounds: int = 3) -> float:
+    """Seconds per fused multiply-add of 8 float64 lanes with every thread busy: the floor of
+    a pass's arithmetic (a one-output pass does 2 per 8 elements of ``X``, k outputs 2k), where
+    the read is not the limit.
+
+    Measured with the passes' own dot-product step (:mod:`fastlr.kernels.row_vectors`) over 4
+    rows of 1024 float64 in L1, 10,000 times on each thread.
+
+    Examples
+    --------
+    >>> 0 < fma_seconds(repeats=1, rounds=1) < 1e-6
+    True
+    """
+    from fastlr._threading import max_threads, parallel_launch
+
+    threads = max_threads()
+    block, coef, sums = np.ones((4, 1024)), np.full(1024, 1e-9), np.zeros(threads)
+    loops = 10_000
+
+    def run() -> None:
+        with parallel_launch(threads):
+            _fma_every_thread(block, coef, loops, sums)
+
+    seconds = time_blocks({"fma": run}, repeats, rounds)["fma"]
+    return seconds / (threads * loops * block.size / 8)
 
 
 #: Seconds each block of :func:`time_blocks` waits before it starts. After a call returns,
