@@ -27,6 +27,10 @@ def client():
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        # the scheduler serves HTTP even without a dashboard, by default on port 8787: two
+        # pytest-xdist workers each starting a cluster collided there ("Port 8787 is already in
+        # use", an error under filterwarnings=error); any free port instead
+        scheduler_kwargs={"dashboard_address": ":0"},
     )
     with distributed.Client(cluster) as c:
         yield c
