@@ -15,6 +15,7 @@ from fastlr.kernels.passes import (
     PREFETCH_FLOAT64,
     PREFETCH_STEPS,
     ROWS_PER_STEP,
+    VECTORS_FLOAT64,
     _prefetch_rows_ahead,
     _rows_ahead,
 )
@@ -36,19 +37,21 @@ from fastlr.kernels.row_vectors import (
 # float32 24.3 -> 19.4-20.6 ms (three runs; 1.95x -> 1.49x-1.65x the plain pass per byte). Wide
 # float32 rows, as the predictions read them (INTERLEAVED_PREFETCH_ROW_BYTES; Intel Xeon, four
 # runs in turn): 200k x 500 30.1-32.0 -> 24.6-25.9 ms, 2M x 50 alike (25.2-26.5 / 24.9-26.6).
+# Float64 rows take the explicit vectors where the one-output pass does (VECTORS_FLOAT64; Intel
+# Xeon, two runs in turn): 2M x 50 42.9-44.3 -> 34.8-37.2 ms, 200k x 500 41.0-42.1 -> 39.6-40.9.
 @jit_serial
 def _fused_rows_multi(X, Y, sample_weight, coef, intercept, start, stop, out):
     """Over rows [start, stop): out[o, :d] += Σ w·r_o·x, out[o, d] += Σ w·r_o and
     out[0, d + 1] += Σ_o Σ w·r_o², for every output o of ``coef`` (k, d)."""
     k = _u(coef.shape[0])
     coef = np.ascontiguousarray(coef)  # float32 rows: loaded 8 at a time (no copy if it is)
-    if X.itemsize == 4 and not takes_vectors(X, coef, out, stop):
+    if (X.itemsize == 4 or VECTORS_FLOAT64) and not takes_vectors(X, coef, out, stop):
         raise IndexError("the fused pass's rows, coefficients or partial sums do not fit")
     stop = _u(stop)
     sum_r2 = 0.0
     i = _u(start)
     while i + _u(ROWS_PER_STEP) <= stop:
-        if (X.itemsize == 4 and _rows_ahead(X) == 0) or (X.itemsize == 8 and PREFETCH_FLOAT64):
+        if _rows_ahead(X) == 0 and (X.itemsize == 4 or PREFETCH_FLOAT64):
             _prefetch_rows_ahead(X, i + _u(PREFETCH_STEPS * ROWS_PER_STEP), stop)
         w = (
             _weight(sample_weight, i),
@@ -109,14 +112,15 @@ def _four_rows_four_outputs(X, Y, i, w, coef, intercept, o, out):
 
 
 def _sixteen_predictions_by_type(X, i, coef, o, b):  # pragma: no cover
-    """In compiled code: :func:`_sixteen_predictions`, in explicit vectors for float32 rows
-    (:mod:`row_vectors`); chosen by type, only the one chosen is compiled."""
+    """In compiled code: :func:`_sixteen_predictions`, in explicit vectors for float32 rows and
+    float64 rows where ``VECTORS_FLOAT64`` says so (:mod:`row_vectors`); chosen by type and CPU,
+    only the one chosen is compiled."""
     raise TypeError("called from compiled kernels only")
 
 
 @overload(_sixteen_predictions_by_type, inline="always")
 def _sixteen_predictions_overload(X, i, coef, o, b):
-    if X.dtype == types.float32:
+    if X.dtype == types.float32 or (X.dtype == types.float64 and VECTORS_FLOAT64):
         return lambda X, i, coef, o, b: sixteen_predictions_unchecked(
             X, i, coef, o, b, _rows_ahead(X)
         )
@@ -124,13 +128,14 @@ def _sixteen_predictions_overload(X, i, coef, o, b):
 
 
 def _add_sixteen_by_type(X, i, a, out, o):  # pragma: no cover
-    """In compiled code: :func:`_add_sixteen`, in explicit vectors for float32 rows."""
+    """In compiled code: :func:`_add_sixteen`, in explicit vectors where
+    :func:`_sixteen_predictions_by_type` takes them."""
     raise TypeError("called from compiled kernels only")
 
 
 @overload(_add_sixteen_by_type, inline="always")
 def _add_sixteen_overload(X, i, a, out, o):
-    if X.dtype == types.float32:
+    if X.dtype == types.float32 or (X.dtype == types.float64 and VECTORS_FLOAT64):
         return lambda X, i, a, out, o: sixteen_updates_unchecked(X, i, a, out, o)
     return lambda X, i, a, out, o: _add_sixteen(X, i, a, out, o)
 
