@@ -44,14 +44,18 @@ def _fused_rows_multi(X, Y, sample_weight, coef, intercept, start, stop, out):
     """Over rows [start, stop): out[o, :d] += Σ w·r_o·x, out[o, d] += Σ w·r_o and
     out[0, d + 1] += Σ_o Σ w·r_o², for every output o of ``coef`` (k, d)."""
     k = _u(coef.shape[0])
-    coef = np.ascontiguousarray(coef)  # float32 rows: loaded 8 at a time (no copy if it is)
-    if (X.itemsize == 4 or VECTORS_FLOAT64) and not takes_vectors(X, coef, out, stop):
+    coef = np.ascontiguousarray(coef)  # vector rows: loaded 8 at a time (no copy if it is)
+    vectors = X.itemsize == 4 or VECTORS_FLOAT64
+    if vectors and not takes_vectors(X, coef, out, stop):
         raise IndexError("the fused pass's rows, coefficients or partial sums do not fit")
+    # the vector predictions of four outputs prefetch wide rows as they read them; else a step's
+    # rows are asked for before the step (float64 rows where PREFETCH_FLOAT64 says so)
+    interleaved = vectors and k >= _u(4) and _rows_ahead(X) != 0
     stop = _u(stop)
     sum_r2 = 0.0
     i = _u(start)
     while i + _u(ROWS_PER_STEP) <= stop:
-        if _rows_ahead(X) == 0 and (X.itemsize == 4 or PREFETCH_FLOAT64):
+        if not interleaved and (X.itemsize == 4 or PREFETCH_FLOAT64):
             _prefetch_rows_ahead(X, i + _u(PREFETCH_STEPS * ROWS_PER_STEP), stop)
         w = (
             _weight(sample_weight, i),

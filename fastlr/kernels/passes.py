@@ -104,9 +104,11 @@ def _prefetch_rows_ahead(X, first, stop):
         _prefetch(X, offset)
 
 
-#: Float32 rows of at least this many bytes are prefetched as the vector steps read them: each
-#: block of a row's columns asks for the same columns PREFETCH_STEPS steps below
-#: (:mod:`fastlr.kernels.row_vectors`); narrower rows a step's rows at a time, before the step.
+#: Rows of at least this many bytes that take the vector steps (float32; float64 where
+#: VECTORS_FLOAT64 says so) are prefetched as the steps read them: each block of a row's columns
+#: asks for the same columns PREFETCH_STEPS steps below (:mod:`fastlr.kernels.row_vectors`);
+#: narrower rows a step's rows at a time, before the step (float64 ones where PREFETCH_FLOAT64
+#: says so).
 #: Measured on the Intel Xeon (2 threads, float32, the step's prefetch against the interleaved one,
 #: runs of the two in turn, each in processes of its own): 200k x 500 20.1-20.6 -> 17.2-17.6 ms
 #: (five runs: 1.7x -> 1.4x the parallel read), 1M x 100 17.9-18.0 -> 14.8-15.3 ms, 2M x 50
@@ -214,8 +216,8 @@ def _four_row_steps(X, y, sample_weight, coef, intercept, start, stop, out):  # 
 
     Chosen by type when the caller compiles: float32 rows take :func:`_vector_steps`, float64
     rows too where :data:`VECTORS_FLOAT64` says so, else :func:`_loop_steps`; only the one
-    chosen is compiled. One loop over the rows for
-    each way: a branch between the two inside one loop cost 1.1x-1.2x in cache.
+    chosen is compiled. One loop over the rows for each way: a branch between the two inside
+    one loop cost 1.1x-1.2x in cache.
     """
     raise TypeError("_four_row_steps is called from compiled kernels only")
 
