@@ -22,8 +22,8 @@ WIDTHS = [1, 2, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 50, 131]
 
 
 @numba.njit
-def dots(X, i, coef, ahead=8):
-    return four_dots_unchecked(X, i, coef, ahead)
+def dots(X, i, coef, ahead=8, start=0.0):
+    return four_dots_unchecked(X, i, coef, start, ahead)
 
 
 @numba.njit

@@ -107,7 +107,7 @@ def _fma_rounds(block, coef, rounds):
     ``block.shape[1] / 2`` fused multiply-adds of 8 float64 lanes (returns their sum)."""
     total = 0.0
     for _ in range(rounds):
-        a, b, c, d = four_dots_unchecked(block, 0, coef, 0)
+        a, b, c, d = four_dots_unchecked(block, 0, coef, 0.0, 0)
         total += (a + b) + (c + d)
     return total
 

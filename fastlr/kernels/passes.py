@@ -176,8 +176,7 @@ def _vector_steps(X, y, sample_weight, coef, intercept, start, stop, out):
     while i + _u(ROWS_PER_STEP) <= stop:
         if ahead == 0 and (X.itemsize == 4 or PREFETCH_FLOAT64):
             _prefetch_rows_ahead(X, i + _u(PREFETCH_STEPS * ROWS_PER_STEP), stop)
-        q0, q1, q2, q3 = four_dots_unchecked(X, i, coef, ahead)
-        p = (intercept + q0, intercept + q1, intercept + q2, intercept + q3)
+        p = four_dots_unchecked(X, i, coef, np.float64(intercept), ahead)
         w, step_r, step_r2 = _four_terms(y, sample_weight, i, p)
         sum_r += step_r
         sum_r2 += step_r2
