@@ -31,7 +31,7 @@ import numpy as np
 from numba import prange
 
 from fastlr import kernels
-from fastlr.kernels.jit import _u, jit_parallel, jit_serial
+from fastlr.kernels.jit import _u, jit_parallel, jit_serial, serial_and_parallel
 from fastlr.kernels.layout import _prefetch_row, _visit_block
 from fastlr.kernels.row_vectors import four_dots_unchecked
 
@@ -51,33 +51,25 @@ def _read_span(X, y, start, stop):
     return np.float64(total_x) + np.float64(total_y)
 
 
-@jit_serial
-def read_serial(X, y):
-    """Read every byte of ``X`` and ``y`` on one thread, in the fused pass's chunks (returns their
-    sum).
+def _read_chunks(X, y):
+    """Read every byte of ``X`` and ``y`` in the fused pass's chunks (returns their sum).
 
-    In chunks, as :func:`read_parallel` reads them: the same loop over the whole array at once
-    (``_read_span(X, y, 0, n)``, its start a constant) read 200k x 500 float32 in 33.5 ms, in
-    chunks 21.6 ms, with the same inner loop in both assemblies (Intel Xeon, one core; cause not
-    found). Read the slower way, the one-thread column understated a core's bandwidth by 1.5x.
+    Compiled twice (:func:`~fastlr.kernels.jit.serial_and_parallel`): ``read_parallel`` on every
+    thread, ``read_serial`` on one. One thread reads in chunks too: the same loop over the whole
+    array at once (``_read_span(X, y, 0, n)``, its start a constant) read 200k x 500 float32 in
+    33.5 ms, in chunks 21.6 ms, with the same inner loop in both assemblies (Intel Xeon, one
+    core; cause not found). Read the slower way, the one-thread column understated a core's
+    bandwidth by 1.5x.
     """
-    n = X.shape[0]
-    nc = kernels.n_chunks(n)
-    total = 0.0
-    for c in range(nc):
-        total += _read_span(X, y, c * n // nc, (c + 1) * n // nc)
-    return total
-
-
-@jit_parallel
-def read_parallel(X, y):
-    """Read every byte of ``X`` and ``y`` on every thread, in the fused pass's chunks."""
     n = X.shape[0]
     nc = kernels.n_chunks(n)
     parts = np.zeros(nc)
     for c in prange(nc):
         parts[c] = _read_span(X, y, c * n // nc, (c + 1) * n // nc)
     return parts.sum()
+
+
+read_serial, read_parallel = serial_and_parallel(_read_chunks)
 
 
 @jit_serial
