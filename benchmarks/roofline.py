@@ -120,7 +120,7 @@ def _variants_cell(n: int, d: int, dtype: type, fma: float) -> None:
     weighted = times["weighted"] / (plain_bytes + n * item) / plain
     many = times["multi"] / (plain_bytes + 3 * n * item) / plain
     cells = [_ms(times["plain"]), _ms(times["weighted"]), f"{weighted:.2f}"]
-    floor = n * d * 8 / 8 * fma
+    floor = n * d * fma  # 8 FMAs of 8 lanes per 8 elements: one per element of X
     cells += [_ms(times["multi"]), f"{many:.2f}", _ms(floor), f"{times['multi'] / floor:.2f}"]
     _row(f"{n:,} x {d} {np.dtype(dtype).name}", cells)
 

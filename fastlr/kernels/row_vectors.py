@@ -99,11 +99,6 @@ def _is_row_block(X: Any, i: Any) -> bool:
     )
 
 
-def _starting_at(builder: ir.IRBuilder, value: Any) -> Any:
-    """A float64 vector of ``value`` in lane 0 and zeros: a sum's first term."""
-    return builder.insert_element(ir.Constant(DOUBLES, None), value, ir.Constant(ir.IntType(32), 0))
-
-
 @intrinsic
 def _four_dots(typingctx, X, i, coef, start, ahead):
     """``(start + X[i + r] · coef for r in 0..3)`` in float64, prefetching rows
@@ -132,7 +127,7 @@ def _four_dots(typingctx, X, i, coef, start, ahead):
         row = context.cast(builder, args[1], signature.args[1], types.int64)
         rows = _Rows(context, builder, signature.args[0], args[0], row)
         coefficients = vectors.doubles_at(context, builder, signature.args[2], args[2])
-        first = _starting_at(
+        first = vectors.in_lane_zero(
             builder, context.cast(builder, args[3], signature.args[3], types.float64)
         )
         ahead = context.cast(builder, args[4], signature.args[4], types.int64)
@@ -326,7 +321,9 @@ def _sixteen_predictions(typingctx, X, i, coef, o, intercepts, ahead):
         ahead = context.cast(builder, args[5], signature.args[5], types.int64)
         values = cgutils.unpack_tuple(builder, args[4], ROWS)
         starts = [  # each output's intercept the first term of its sums (see _four_dots)
-            _starting_at(builder, context.cast(builder, v, signature.args[4].dtype, types.float64))
+            vectors.in_lane_zero(
+                builder, context.cast(builder, v, signature.args[4].dtype, types.float64)
+            )
             for v in values
         ]
         sums = [

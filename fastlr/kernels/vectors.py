@@ -55,9 +55,14 @@ def prefetch(builder: ir.IRBuilder, data: Any, byte_offset: Any) -> None:
     builder.call(function, [pointer, read, keep_in_all_caches, data_cache])
 
 
+def in_lane_zero(builder: ir.IRBuilder, value: Any, vector_type: ir.VectorType = DOUBLES) -> Any:
+    """``value`` in lane 0 of a ``vector_type``, zeros in the others (a sum's first term)."""
+    return builder.insert_element(ir.Constant(vector_type, None), value, ir.Constant(_I32, 0))
+
+
 def splat(builder: ir.IRBuilder, value: Any, vector_type: ir.VectorType) -> Any:
     """``value`` in every lane of a ``vector_type``."""
-    one = builder.insert_element(ir.Constant(vector_type, None), value, ir.Constant(_I32, 0))
+    one = in_lane_zero(builder, value, vector_type)
     return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
 
 
