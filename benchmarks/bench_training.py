@@ -5,7 +5,7 @@ The JIT is compiled (or loaded from its cache) in ``setup``, so timings are stea
 
 from __future__ import annotations
 
-from .common import DTYPES, IMPLEMENTATIONS, MODES, SHAPES, data, estimator
+from .common import BLOCKS, DTYPES, IMPLEMENTATIONS, MODES, SHAPES, data, estimator, timing
 
 
 class Training:
@@ -68,14 +68,19 @@ class Roofline:
         self.X, self.y = data(shape, dtype)
         self.coef = np.full(self.X.shape[1], 0.5)
         fastlr.loss_and_gradient(self.X, self.y, self.coef, 0.1)
-        self.limits = measure_limits(self.X, self.y, RowOrder(self.X.shape[0], True, 0).next())
+        order = RowOrder(self.X.shape[0], True, 0).next()
+        with timing():
+            self.limits = measure_limits(self.X, self.y, order, **BLOCKS)
 
     def track_batch_pass_x_limit(self, shape: str, dtype: str) -> float:
         import fastlr
         from fastlr.devtools.roofline import time_blocks
 
         X, y, coef = self.X, self.y, self.coef
-        times = time_blocks({"pass": lambda: fastlr.loss_and_gradient(X, y, coef, 0.1)})
+        with timing():
+            times = time_blocks(
+                {"pass": lambda: fastlr.loss_and_gradient(X, y, coef, 0.1)}, **BLOCKS
+            )
         return times["pass"] / self.limits.batch
 
     track_batch_pass_x_limit.unit = "x limit"  # type: ignore[attr-defined]
@@ -88,7 +93,8 @@ class Roofline:
 
         X, y = self.X, self.y
         fastlr.LinearRegression().fit(X, y)  # compiled outside the timing
-        times = time_blocks({"fit": lambda: fastlr.LinearRegression().fit(X, y)})
+        with timing():
+            times = time_blocks({"fit": lambda: fastlr.LinearRegression().fit(X, y)}, **BLOCKS)
         return times["fit"] / self.limits.gram
 
     track_default_fit_x_gram.unit = "x X.T @ X"  # type: ignore[attr-defined]
@@ -107,7 +113,9 @@ class Roofline:
             for m in (1, 3)
         )
         one.fit(X, y)  # compiled outside the timing
-        times = time_blocks({"one": lambda: one.fit(X, y), "three": lambda: three.fit(X, y)})
+        contenders = {"one": lambda: one.fit(X, y), "three": lambda: three.fit(X, y)}
+        with timing():
+            times = time_blocks(contenders, **BLOCKS)
         return (times["three"] - times["one"]) / 2 / self.limits.random_rows
 
     track_sgd_epoch_x_random_rows.unit = "x random-row read"  # type: ignore[attr-defined]

@@ -1,11 +1,13 @@
 """Sizes and data shared by the asv benchmarks.
 
-``FASTLR_ASV_QUICK=1`` shrinks every shape (CI runs the suite once that way, so a broken
-benchmark fails the build without costing minutes).
+``FASTLR_ASV_QUICK=1`` shrinks every shape and times the roofline's contenders once, without
+the pauses between them (CI runs the suite once that way, so a broken benchmark fails the build
+without costing minutes; its figures are not judged).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
@@ -13,6 +15,7 @@ import numpy as np
 
 import fastlr
 from fastlr import reference
+from fastlr.devtools.roofline import settle_seconds
 
 QUICK = os.environ.get("FASTLR_ASV_QUICK") == "1"
 IMPLEMENTATIONS = {"fastlr": fastlr, "numpy-reference": reference}
@@ -20,6 +23,14 @@ MODES = ["batch", "minibatch", "sgd"]
 DTYPES = ["float32", "float64"]
 SHAPES = ["2000x20", "500x200"] if QUICK else ["200000x20", "20000x200"]
 LEARNING_RATES = {"batch": 0.5, "minibatch": 0.05, "sgd": 0.002}
+#: How often ``fastlr.devtools.roofline.time_blocks`` runs each contender: its defaults, once.
+BLOCKS: dict[str, int] = {"repeats": 1, "rounds": 1} if QUICK else {}
+
+
+def timing() -> contextlib.AbstractContextManager[None]:
+    """Where the roofline benchmarks time: with the pauses that let BLAS threads sleep between
+    contenders, none in a quick run (most of its time, for figures nobody judges)."""
+    return settle_seconds(0.0) if QUICK else contextlib.nullcontext()
 
 
 @functools.lru_cache(maxsize=4)
