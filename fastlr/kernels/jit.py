@@ -90,13 +90,23 @@ def _u(i):
     return np.uint64(i)
 
 
-@intrinsic
-def _prefetch(typingctx, array, byte_offset):
-    """Hint the CPU to fetch the cache line at ``array``'s data + ``byte_offset`` (never faults)."""
+def _prefetch_into(locality: int) -> Any:
+    """An intrinsic ``(array, byte_offset)`` that hints the CPU to fetch the cache line at
+    ``array``'s data + ``byte_offset`` into the levels ``locality`` names (never faults)."""
 
-    def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        vectors.prefetch(builder, data, args[1])
-        return context.get_dummy_value()
+    def prefetch(typingctx, array, byte_offset):
+        def codegen(context, builder, signature, args):
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            vectors.prefetch(builder, data, args[1], locality)
+            return context.get_dummy_value()
 
-    return types.void(array, byte_offset), codegen
+        return types.void(array, byte_offset), codegen
+
+    prefetch.__name__ = f"prefetch_locality_{locality}"  # two intrinsics, two names
+    return intrinsic(prefetch)
+
+
+#: Fetch a line into every level of the cache (the passes: their rows come next).
+_prefetch = _prefetch_into(vectors.EVERY_LEVEL)
+#: Fetch a line into L2 (the shuffled epochs' rows, wanted 16 rows later; see layout).
+_prefetch_to_l2 = _prefetch_into(vectors.L2_AND_BELOW)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastlr.kernels.jit import _prefetch, _u, jit_serial
+from fastlr.kernels.jit import _prefetch_to_l2, _u, jit_serial
 
 # A 64-bit mixing constant (SplitMix64's) for the shuffle's Feistel rounds.
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -52,22 +52,44 @@ def chunk_starts(n_rows):
 
 # --------------------------------------------------------------------------- epochs
 #: Shuffled epochs read rows in random order, which the hardware cannot predict; the kernels
-#: ask for the row this many samples ahead (measured here: 16 beats 8 by 10-25%).
+#: ask for the row this many samples ahead (measured on the AMD EPYC: 16 beats 8 by 10-25%; on
+#: the Intel Xeon, into L2, 16 beats 8 by 1-3%).
 PREFETCH_ROWS = 16
 
 
 @jit_serial
 def _prefetch_row(X, y, row):
-    """Prefetch every cache line of ``X[row]`` and ``y[row]``: a line every 64 bytes from the
-    row's start, and the line of its last byte (a row that does not start on a line ends in one
-    more). Without that last line, measured on the Intel Xeon, an averaged sgd epoch of 1M x 20
-    float64 (160-byte rows) took 52.1 ms against a 35.1 ms random-row read; with it 38.8 ms
-    against 29.3 (``benchmarks/roofline.py sgd``)."""
+    """Prefetch every cache line of ``X[row]`` and ``y[row]`` into L2: a line every 64 bytes from
+    the row's start, and the line of its last byte (a row that does not start on a line ends in
+    one more). Without that last line, measured on the Intel Xeon, an averaged sgd epoch of
+    1M x 20 float64 (160-byte rows) took 52.1 ms against a 35.1 ms random-row read; with it
+    38.8 ms against 29.3 (``benchmarks/roofline.py sgd``).
+
+    Into L2 (``prefetcht1``), not every level: measured on the Intel Xeon (2026-12-07), a read
+    of 200k x 200 float64 rows in a shuffled order took 50 ms prefetched into L1, 47.5 ms not
+    prefetched at all and 37 ms prefetched into L2; 1M x 20: 42, 53 and 33 ms. A line asked for
+    into L1 holds one of the core's few L1 miss buffers until it arrives, and the row's other
+    lines queue behind it."""
+    _prefetch_lines(X, row, _u(0), _u(X.strides[0]))
+    _prefetch_row_end(X, y, row)
+
+
+@jit_serial
+def _prefetch_lines(X, row, start, stop):
+    """Prefetch into L2 the lines of ``X[row]`` at byte offsets ``start``, ``start + 64``, ...
+    below ``stop`` (part of :func:`_prefetch_row`)."""
     row_bytes = _u(X.strides[0])
-    for offset in range(_u(0), row_bytes, _u(64)):
-        _prefetch(X, row * row_bytes + offset)
-    _prefetch(X, row * row_bytes + row_bytes - _u(1))
-    _prefetch(y, row * _u(y.strides[0]))
+    for offset in range(start, stop, _u(64)):
+        _prefetch_to_l2(X, row * row_bytes + offset)
+
+
+@jit_serial
+def _prefetch_row_end(X, y, row):
+    """Prefetch into L2 the line of ``X[row]``'s last byte and ``y[row]`` (the rest of
+    :func:`_prefetch_row` after its lines)."""
+    row_bytes = _u(X.strides[0])
+    _prefetch_to_l2(X, row * row_bytes + row_bytes - _u(1))
+    _prefetch_to_l2(y, row * _u(y.strides[0]))
 
 
 # Shuffling without an index array: epoch position k visits row perm(k), where perm is a

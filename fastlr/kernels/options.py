@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastlr.kernels.jit import _prefetch, _u, jit_serial
+from fastlr.kernels.jit import _prefetch_to_l2, _u, jit_serial
 
 
 @jit_serial
 def _prefetch_weight(sample_weight, row):
-    """Prefetch ``sample_weight[row]`` (nothing when the option is off)."""
+    """Prefetch ``sample_weight[row]`` into L2, as its row is (nothing when the option is off)."""
     if sample_weight is None:
         return
-    _prefetch(sample_weight, row * _u(sample_weight.strides[0]))
+    _prefetch_to_l2(sample_weight, row * _u(sample_weight.strides[0]))
 
 
 @jit_serial

@@ -41,9 +41,18 @@ def address(builder: ir.IRBuilder, data: Any, byte_offset: Any, vector_type: ir.
     return builder.bitcast(pointer, vector_type.as_pointer())
 
 
-def prefetch(builder: ir.IRBuilder, data: Any, byte_offset: Any) -> None:
-    """Hint the CPU to fetch the cache line at ``data`` + ``byte_offset`` bytes into every level
-    of the cache (a hint: it never faults, wherever it points)."""
+#: ``llvm.prefetch``'s locality for a line wanted in every level of the cache (x86:
+#: ``prefetcht0``), and for one wanted in L2 and below (``prefetcht1``; AMD's Zen cores fetch
+#: into L1 for either).
+EVERY_LEVEL = 3
+L2_AND_BELOW = 2
+
+
+def prefetch(
+    builder: ir.IRBuilder, data: Any, byte_offset: Any, locality: int = EVERY_LEVEL
+) -> None:
+    """Hint the CPU to fetch the cache line at ``data`` + ``byte_offset`` bytes into the levels
+    of the cache ``locality`` names (a hint: it never faults, wherever it points)."""
     byte_pointer = ir.IntType(8).as_pointer()
     pointer = builder.gep(builder.bitcast(data, byte_pointer), [byte_offset])
     function = cgutils.get_or_insert_function(
@@ -51,8 +60,8 @@ def prefetch(builder: ir.IRBuilder, data: Any, byte_offset: Any) -> None:
         ir.FunctionType(ir.VoidType(), [byte_pointer, _I32, _I32, _I32]),
         "llvm.prefetch.p0",
     )
-    read, keep_in_all_caches, data_cache = (ir.Constant(_I32, v) for v in (0, 3, 1))
-    builder.call(function, [pointer, read, keep_in_all_caches, data_cache])
+    read, data_cache = ir.Constant(_I32, 0), ir.Constant(_I32, 1)
+    builder.call(function, [pointer, read, ir.Constant(_I32, locality), data_cache])
 
 
 def in_lane_zero(builder: ir.IRBuilder, value: Any, vector_type: ir.VectorType = DOUBLES) -> Any:
