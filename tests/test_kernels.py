@@ -143,6 +143,29 @@ def test_sgd_epoch_matches_reference(
         assert (b_k == intercept).all()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("features_past_the_split", [0, 1, 37])
+def test_sgd_epoch_over_rows_prefetched_in_halves_matches_reference(dtype, features_past_the_split):
+    """Rows of SPLIT_PREFETCH_ROW_BYTES or more are prefetched in two halves (the hypothesis
+    test above stays below 12 features): the same updates, shuffled, averaged, standardized."""
+    d = kernels.layout.SPLIT_PREFETCH_ROW_BYTES // np.dtype(dtype).itemsize
+    d += features_past_the_split
+    n = 700
+    X, Y, _, shift, scale, coef, intercept = options(3, n, d, 1, dtype, False, True)
+    order = RowOrder(n, True, 5).next()
+    results = []
+    for module in (reference, kernels):
+        c, b, average = coef.copy(), intercept.copy(), np.zeros((1, d + 2))
+        iterate = Iterate(c, b, np.zeros((1, d + 1)), None, average)
+        loss = module.sgd_epoch(
+            Rows(X, Y, None), iterate, 1e-4, order, 0, n, True, Scaling(shift, scale),
+            Penalty(0.0, 0.0),
+        )  # fmt: skip
+        results.append((loss, c, b, average))
+    for kernel, twin in zip(results[1], results[0], strict=True):
+        assert_close(kernel, twin, rtol=1e-9)
+
+
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(1, 600),

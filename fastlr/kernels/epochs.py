@@ -7,7 +7,15 @@ import numpy as np
 from numba import prange
 
 from fastlr.kernels.jit import _renamed_copy, _u, jit_exact, jit_inline, jit_parallel, jit_serial
-from fastlr.kernels.layout import PREFETCH_ROWS, ROW_BLOCK, _prefetch_row, _visit_block
+from fastlr.kernels.layout import (
+    PREFETCH_ROWS,
+    ROW_BLOCK,
+    SPLIT_PREFETCH_ROW_BYTES,
+    _prefetch_lines,
+    _prefetch_row,
+    _prefetch_row_end,
+    _visit_block,
+)
 from fastlr.kernels.multi_output import _add_row_gradient
 from fastlr.kernels.options import _prefetch_weight, _slot, _standardized, _weight
 from fastlr.kernels.passes import ROWS_PER_STEP
@@ -113,6 +121,9 @@ def _sgd_rows(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scal
     k = _u(1) if ONE_OUTPUT else _u(coef.shape[0])
     d = _u(coef.shape[1])
     shuffled = shuffle.shape[0] > 0
+    row_bytes = _u(X.strides[0])
+    halves = row_bytes >= _u(SPLIT_PREFETCH_ROW_BYTES)  # see there
+    half = row_bytes // _u(128) * _u(64)
     visit = np.zeros(ROW_BLOCK + PREFETCH_ROWS, dtype=np.uint64)  # always valid rows
     z = np.empty(coef.shape[1])
     steps = np.empty(coef.shape[0])
@@ -120,9 +131,13 @@ def _sgd_rows(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scal
     for start in range(lo, hi, ROW_BLOCK):
         count = min(_visit_block(X, Y, shuffle, visit, start), hi - start)
         for t in range(count):
+            ahead = visit[t + PREFETCH_ROWS]  # at the end: a stale, valid row
             if shuffled:
-                _prefetch_row(X, Y, visit[t + PREFETCH_ROWS])  # at the end: a stale, valid row
-                _prefetch_weight(sample_weight, visit[t + PREFETCH_ROWS])
+                if halves:
+                    _prefetch_lines(X, ahead, _u(0), half)
+                else:
+                    _prefetch_row(X, Y, ahead)
+                _prefetch_weight(sample_weight, ahead)
             i = visit[t]
             w = _weight(sample_weight, i)
             for j in range(d):
@@ -134,6 +149,9 @@ def _sgd_rows(rows, iterate, learning_rate, shuffle, lo, hi, fit_intercept, scal
                 r = p - Y[i, o]
                 sum_r2 += w * r * r
                 steps[o] = learning_rate * w * r
+            if shuffled and halves:
+                _prefetch_lines(X, ahead, half, row_bytes)
+                _prefetch_row_end(X, Y, ahead)
             total = _l1_total(l1_state, k * d, l1_step)
             for o in range(k):
                 step = steps[o]
