@@ -57,8 +57,8 @@ def test_rows_in_vectors_have_the_bits_of_the_row_loop(d, weighted, x_dtype, y_d
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("d", "variant"), [(5, "_w5"), (7, "_w7"), (8, "_wide")])
-def test_rows_of_at_most_seven_features_take_the_narrow_pass(dtype, d, variant):
+@pytest.mark.parametrize(("d", "variant"), [(5, "_w5"), (7, "_w7"), (8, "_w8"), (9, "_wide")])
+def test_rows_of_at_most_eight_features_take_the_narrow_pass(dtype, d, variant):
     n = 16 * 70
     rng = np.random.default_rng(5)
     X, y = rng.standard_normal((n, d)).astype(dtype), rng.standard_normal(n).astype(dtype)

@@ -16,9 +16,14 @@ same bits; the last rows of a span, and rows that do not follow each other, take
 
 Measured on the Intel Xeon (2 threads, 100M elements, against the 2-thread read of the same
 bytes): float32 widths 2, 5, 7 at 0.97-1.12x, 1.07-1.10x, 1.14-1.24x, where the loop took 4.6x
-at width 5. On the AMD EPYC, before the explicit vectors, float32 widths 1, 3, 5, 7 ran at 0.80x,
-1.16x, 0.94-1.10x, 1.17x the read (the 4-row loop 2.7x-4.5x). 16 lanes measured faster than 8 or
-32 on float32 at width 5 (AMD EPYC: 0.94x, 1.90x, 1.32x).
+at width 5. Width 8 (NARROW_MAX 7 -> 8, 2026-12-07; ``benchmarks/roofline.py``'s batch cell for
+12M x 8, two runs of the old and new code in turn, x the faster of the read and the gemv):
+float32 2.02x -> 1.24x-1.25x (28.8-30.3 -> 18.7-19.3 ms), float64 1.39x-1.42x -> 1.21x-1.29x
+(38.3-40.0 -> 34.4-34.7 ms), where the 4-row step's vectors read one block of 8 a row and
+summed each row's block apart (width 8 not measured on the AMD EPYC). On the AMD EPYC, before
+the explicit vectors, float32 widths 1, 3, 5, 7 ran at 0.80x, 1.16x, 0.94-1.10x, 1.17x the read
+(the 4-row loop 2.7x-4.5x). 16 lanes measured faster than 8 or 32 on float32 at width 5 (AMD
+EPYC: 0.94x, 1.90x, 1.32x).
 
 Float64 rows take it too. One run of each, 2 threads, 100M elements, 2026-12-06, x the read:
 widths 1 to 7 at 0.97x, 1.06x, 1.06x, 1.15x, 1.10x, 1.10x and 1.12-1.15x, where the 4-row loop
@@ -45,7 +50,7 @@ from fastlr.kernels.narrow_vectors import ROWS, sixteen_row_spans_unchecked
 from fastlr.kernels.options import _weighted
 
 #: The widest rows the narrow pass takes.
-NARROW_MAX = 7
+NARROW_MAX = 8
 #: Accumulators per column: the sums across rows, row t of a span to lane t mod LANES.
 LANES = ROWS
 WIDTH = NARROW_MAX  # each compiled copy of _narrow_rows sees its own width here
@@ -61,6 +66,7 @@ def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
     c4 = coef[4] if WIDTH > 4 else 0.0
     c5 = coef[5] if WIDTH > 5 else 0.0
     c6 = coef[6] if WIDTH > 6 else 0.0
+    c7 = coef[7] if WIDTH > 7 else 0.0
     acc = np.zeros((WIDTH + 2, LANES))  # Σ w·r·x per column, then Σ w·r and Σ w·r², per lane
     i = _u(start)
     if _takes_vectors(X, y, sample_weight, WIDTH, stop):
@@ -78,6 +84,7 @@ def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
             x4 = np.float64(X[row, 4]) if WIDTH > 4 else 0.0
             x5 = np.float64(X[row, 5]) if WIDTH > 5 else 0.0
             x6 = np.float64(X[row, 6]) if WIDTH > 6 else 0.0
+            x7 = np.float64(X[row, 7]) if WIDTH > 7 else 0.0
             p = intercept  # the 4-row loop's order of operations (one chain of fused steps)
             p += x0 * c0
             p += x1 * c1
@@ -86,6 +93,7 @@ def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
             p += x4 * c4
             p += x5 * c5
             p += x6 * c6
+            p += x7 * c7
             r = p - y[row]
             wr = _weighted(sample_weight, row, r)
             acc[WIDTH, t] += wr
@@ -103,6 +111,8 @@ def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
                 acc[5, t] += wr * x5
             if WIDTH > 6:
                 acc[6, t] += wr * x6
+            if WIDTH > 7:
+                acc[7, t] += wr * x7
         i += count
     for j in range(WIDTH + 2):
         total = 0.0
@@ -131,14 +141,14 @@ def _takes_vectors(X, y, sample_weight, width, stop):
     )
 
 
-_rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7 = for_widths(
+_rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7, _rows_8 = for_widths(
     _narrow_rows, range(1, NARROW_MAX + 1)
 )
 
 
 def narrow_rows(width: int) -> Callable[..., Any]:
     """The narrow pass compiled for rows of ``width`` features (1 to NARROW_MAX)."""
-    return (_rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7)[width - 1]
+    return (_rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7, _rows_8)[width - 1]
 
 
 @jit_serial
@@ -159,6 +169,8 @@ def _narrow_widths(X, y, sample_weight, coef, intercept, start, stop, out):
         _rows_6(X, y, sample_weight, coef, intercept, start, stop, out)
     elif d == 7:
         _rows_7(X, y, sample_weight, coef, intercept, start, stop, out)
+    elif d == 8:
+        _rows_8(X, y, sample_weight, coef, intercept, start, stop, out)
     else:
         return False
     return True

@@ -11,7 +11,7 @@ Here eight rows of ``w`` features, ``8w`` consecutive elements, are read as 64-b
 regrouped by shuffles of two vectors at a time into one vector per feature (lane t holding row
 t), converted to float64 (LLVM lowers the float32 ones to ``vpermt2ps``: 16 shuffles per 16 rows
 at width 5, where the regrouping written as one long vector took 50). Float64 rows go the same
-way (the narrow pass gives them rows of up to 7 features: see :mod:`fastlr.kernels.narrow`).
+way (the narrow pass gives them rows of up to 8 features: see :mod:`fastlr.kernels.narrow`).
 
 Every lane then does what the loop spells for its row, in the same order and with the same
 roundings (each ``a += b * c`` one fused multiply-add): the bits are the loop's

@@ -44,7 +44,7 @@ def _row_prediction(X, i, coef, intercept):
 #: loaded and stored once for, this many rows. Measured here (Intel Xeon, 2 threads), against one
 #: row at a time: 1.1x to 2x faster on every width from 5 to 500 features; it also beat the
 #: earlier loop unrolled for the exact width of rows of up to 8 features (d = 5: 43 vs 98 ms
-#: float32, 39 vs 52 ms float64, 20M rows), which it replaces. Float rows of at most 7 features
+#: float32, 39 vs 52 ms float64, 20M rows), which it replaces. Float rows of at most 8 features
 #: now go to :mod:`fastlr.kernels.narrow`, which vectorizes across rows.
 ROWS_PER_STEP = 4
 #: The passes ask for the rows this many steps ahead (whole rows, every cache line): always on
@@ -72,7 +72,7 @@ def _prefetches_float64(cpu: str) -> bool:
 
 
 def _vectors_float64(cpu: str) -> bool:
-    """Whether float64 rows (of 8 features or more) take the explicit vector steps
+    """Whether float64 rows (too wide for the narrow pass) take the explicit vector steps
     (:func:`_vector_steps`) rather than numba's loops (:func:`_loop_steps`) on the CPU LLVM
     compiles for (``cpu``, as :func:`_prefetches_float64` takes it).
 
@@ -164,7 +164,7 @@ def _four_terms(y, sample_weight, i, p):
 @jit_serial
 def _vector_steps(X, y, sample_weight, coef, intercept, start, stop, out):
     """:func:`_four_row_steps` for float32 rows, and float64 rows where :data:`VECTORS_FLOAT64`
-    says so (of 8 features or more: narrower ones go to the narrow pass): each step's two loops
+    says so (wider than NARROW_MAX: narrower ones go to the narrow pass): each step's two loops
     in explicit vectors (:mod:`row_vectors`)."""
     if not takes_vectors(X, coef, out, stop):
         raise IndexError("the fused pass's rows, coefficients or partial sums do not fit")
@@ -331,7 +331,7 @@ def row_passes(dtype: np.dtype, width: int) -> RowPasses:
     :data:`fused_pass_any_width`, which runs the same row kernels.
 
     Why: numba links every kernel a kernel calls into it, then optimizes and compiles the whole
-    again, so a kernel that chose the width inside compiled the seven narrow kernels once per
+    again, so a kernel that chose the width inside compiled every narrow kernel once per
     signature and caller (a cold float64 pass went from 3.1 s to 8.1 s with them; Intel Xeon).
     The engines know the rows before they call, and take these.
 
