@@ -658,7 +658,7 @@ print(json.dumps(compiled + (["all widths"] if narrow._narrow_widths.signatures 
 """
 
 
-@pytest.mark.parametrize(("dtype", "d", "expected"), [("float64", 5, [5]), ("float32", 9, [])])
+@pytest.mark.parametrize(("dtype", "d", "expected"), [("float64", 5, [5]), ("float64", 9, [])])
 def test_the_engines_passes_compile_only_their_rows_kernel(tmp_path, dtype, d, expected):
     # numba compiles a kernel's callees into it: the seven narrow kernels (now eight) cost a cold
     # float64 pass 5 s where the width was chosen inside (fresh cache, nothing loaded instead)

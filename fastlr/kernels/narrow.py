@@ -49,8 +49,15 @@ from fastlr.kernels.jit import _u, for_widths, jit_inline, jit_serial
 from fastlr.kernels.narrow_vectors import ROWS, sixteen_row_spans_unchecked
 from fastlr.kernels.options import _weighted
 
-#: The widest rows the narrow pass takes.
-NARROW_MAX = 8
+#: The widest rows the narrow pass takes: float32 rows of up to NARROW_MAX features, float64
+#: rows of up to NARROW_MAX_FLOAT64. Measured on the Intel Xeon (2026-12-07, the batch cell of
+#: ``benchmarks/roofline.py``, the narrow pass against the 4-row step's vectors, runs in turn, x
+#: the limit): float32 at 9 features 2.26x-2.32x -> 1.52x-1.53x (two runs), at 10 and 11
+#: 1.94x -> 1.74x and 1.81x -> 1.68x (one run), at 12 1.77x -> 1.81x; float64 at 9 1.37x ->
+#: 1.31x and 1.24x -> 1.32x, at 10-12 slower (1.25x-1.31x -> 1.37x-1.47x): the widest rows
+#: of each dtype measured faster in every run.
+NARROW_MAX = 9
+NARROW_MAX_FLOAT64 = 8
 #: Accumulators per column: the sums across rows, row t of a span to lane t mod LANES.
 LANES = ROWS
 WIDTH = NARROW_MAX  # each compiled copy of _narrow_rows sees its own width here
@@ -58,15 +65,6 @@ WIDTH = NARROW_MAX  # each compiled copy of _narrow_rows sees its own width here
 
 def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
     """:func:`fastlr.kernels.passes._fused_rows` for rows of exactly ``WIDTH`` features."""
-    # columns past the row's width are 0.0: numba prunes their branches, LLVM their terms
-    c0 = coef[0]
-    c1 = coef[1] if WIDTH > 1 else 0.0
-    c2 = coef[2] if WIDTH > 2 else 0.0
-    c3 = coef[3] if WIDTH > 3 else 0.0
-    c4 = coef[4] if WIDTH > 4 else 0.0
-    c5 = coef[5] if WIDTH > 5 else 0.0
-    c6 = coef[6] if WIDTH > 6 else 0.0
-    c7 = coef[7] if WIDTH > 7 else 0.0
     acc = np.zeros((WIDTH + 2, LANES))  # Σ w·r·x per column, then Σ w·r and Σ w·r², per lane
     i = _u(start)
     if _takes_vectors(X, y, sample_weight, WIDTH, stop):
@@ -77,42 +75,15 @@ def _narrow_rows(X, y, sample_weight, coef, intercept, start, stop, out):
         count = min(_u(LANES), _u(stop) - i)
         for t in range(count):  # each lane's sums, one row after another
             row = i + t
-            x0 = np.float64(X[row, 0])
-            x1 = np.float64(X[row, 1]) if WIDTH > 1 else 0.0
-            x2 = np.float64(X[row, 2]) if WIDTH > 2 else 0.0
-            x3 = np.float64(X[row, 3]) if WIDTH > 3 else 0.0
-            x4 = np.float64(X[row, 4]) if WIDTH > 4 else 0.0
-            x5 = np.float64(X[row, 5]) if WIDTH > 5 else 0.0
-            x6 = np.float64(X[row, 6]) if WIDTH > 6 else 0.0
-            x7 = np.float64(X[row, 7]) if WIDTH > 7 else 0.0
             p = intercept  # the 4-row loop's order of operations (one chain of fused steps)
-            p += x0 * c0
-            p += x1 * c1
-            p += x2 * c2
-            p += x3 * c3
-            p += x4 * c4
-            p += x5 * c5
-            p += x6 * c6
-            p += x7 * c7
+            for j in range(WIDTH):  # a constant: LLVM unrolls it
+                p += np.float64(X[row, j]) * coef[j]
             r = p - y[row]
             wr = _weighted(sample_weight, row, r)
             acc[WIDTH, t] += wr
             acc[WIDTH + 1, t] += wr * r
-            acc[0, t] += wr * x0
-            if WIDTH > 1:
-                acc[1, t] += wr * x1
-            if WIDTH > 2:
-                acc[2, t] += wr * x2
-            if WIDTH > 3:
-                acc[3, t] += wr * x3
-            if WIDTH > 4:
-                acc[4, t] += wr * x4
-            if WIDTH > 5:
-                acc[5, t] += wr * x5
-            if WIDTH > 6:
-                acc[6, t] += wr * x6
-            if WIDTH > 7:
-                acc[7, t] += wr * x7
+            for j in range(WIDTH):
+                acc[j, t] += wr * np.float64(X[row, j])
         i += count
     for j in range(WIDTH + 2):
         total = 0.0
@@ -141,20 +112,41 @@ def _takes_vectors(X, y, sample_weight, width, stop):
     )
 
 
-_rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7, _rows_8 = for_widths(
-    _narrow_rows, range(1, NARROW_MAX + 1)
-)
+(
+    _rows_1,
+    _rows_2,
+    _rows_3,
+    _rows_4,
+    _rows_5,
+    _rows_6,
+    _rows_7,
+    _rows_8,
+    _rows_9,
+) = for_widths(_narrow_rows, range(1, NARROW_MAX + 1))
+_ROWS = (_rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7, _rows_8, _rows_9)
+
+
+def takes_narrow(dtype: np.dtype, width: int) -> bool:
+    """Whether rows of ``width`` features of ``dtype`` take the narrow pass.
+
+    >>> takes_narrow(np.dtype(np.float32), 9), takes_narrow(np.dtype(np.float64), 9)
+    (True, False)
+    """
+    widest = {np.float32: NARROW_MAX, np.float64: NARROW_MAX_FLOAT64}.get(dtype.type, 0)
+    return 1 <= width <= widest
 
 
 def narrow_rows(width: int) -> Callable[..., Any]:
     """The narrow pass compiled for rows of ``width`` features (1 to NARROW_MAX)."""
-    return (_rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7, _rows_8)[width - 1]
+    return _ROWS[width - 1]
 
 
 @jit_serial
 def _narrow_widths(X, y, sample_weight, coef, intercept, start, stop, out):
-    """The narrow pass for rows of 1 to NARROW_MAX features (returns True), or False."""
+    """The narrow pass for rows it takes (:func:`takes_narrow`; returns True), or False."""
     d = X.shape[1]
+    if X.itemsize == 8 and d > NARROW_MAX_FLOAT64:
+        return False
     if d == 1:
         _rows_1(X, y, sample_weight, coef, intercept, start, stop, out)
     elif d == 2:
@@ -171,16 +163,17 @@ def _narrow_widths(X, y, sample_weight, coef, intercept, start, stop, out):
         _rows_7(X, y, sample_weight, coef, intercept, start, stop, out)
     elif d == 8:
         _rows_8(X, y, sample_weight, coef, intercept, start, stop, out)
+    elif d == 9:
+        _rows_9(X, y, sample_weight, coef, intercept, start, stop, out)
     else:
         return False
     return True
 
 
 def narrow_pass(X, y, sample_weight, coef, intercept, start, stop, out):  # pragma: no cover
-    """In compiled code: if ``X``'s rows are narrow (float32 or float64, at most NARROW_MAX
-    features), add the fused pass's sums over rows [start, stop) to ``out`` as
-    :func:`fastlr.kernels.passes._fused_rows` does, with the kernel compiled for their width,
-    and return True; else return False.
+    """In compiled code: if ``X``'s rows are narrow (:func:`takes_narrow`), add the fused
+    pass's sums over rows [start, stop) to ``out`` as :func:`fastlr.kernels.passes._fused_rows`
+    does, with the kernel compiled for their width, and return True; else return False.
 
     The prediction is one chain of fused steps, as in the 4-row loop; only the order of the
     sums across rows differs. (An early version summed each prediction as a tree, which moved

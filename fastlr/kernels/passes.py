@@ -23,7 +23,7 @@ from fastlr.kernels.jit import (
     serial_and_parallel,
 )
 from fastlr.kernels.layout import n_chunks
-from fastlr.kernels.narrow import NARROW_MAX, narrow_pass, narrow_rows
+from fastlr.kernels.narrow import narrow_pass, narrow_rows, takes_narrow
 from fastlr.kernels.options import _weighted
 from fastlr.kernels.row_vectors import four_dots_unchecked, four_updates_unchecked, takes_vectors
 
@@ -44,8 +44,8 @@ def _row_prediction(X, i, coef, intercept):
 #: loaded and stored once for, this many rows. Measured here (Intel Xeon, 2 threads), against one
 #: row at a time: 1.1x to 2x faster on every width from 5 to 500 features; it also beat the
 #: earlier loop unrolled for the exact width of rows of up to 8 features (d = 5: 43 vs 98 ms
-#: float32, 39 vs 52 ms float64, 20M rows), which it replaces. Float rows of at most 8 features
-#: now go to :mod:`fastlr.kernels.narrow`, which vectorizes across rows.
+#: float32, 39 vs 52 ms float64, 20M rows), which it replaces. Float rows of at most 8 or 9
+#: features now go to :mod:`fastlr.kernels.narrow`, which vectorizes across rows.
 ROWS_PER_STEP = 4
 #: The passes ask for the rows this many steps ahead (whole rows, every cache line): always on
 #: float32 rows, and on float64 rows where :data:`PREFETCH_FLOAT64` says so. Measured on the
@@ -164,8 +164,8 @@ def _four_terms(y, sample_weight, i, p):
 @jit_serial
 def _vector_steps(X, y, sample_weight, coef, intercept, start, stop, out):
     """:func:`_four_row_steps` for float32 rows, and float64 rows where :data:`VECTORS_FLOAT64`
-    says so (wider than NARROW_MAX: narrower ones go to the narrow pass): each step's two loops
-    in explicit vectors (:mod:`row_vectors`)."""
+    says so (rows too wide for the narrow pass, see :func:`~fastlr.kernels.narrow.takes_narrow`):
+    each step's two loops in explicit vectors (:mod:`row_vectors`)."""
     if not takes_vectors(X, coef, out, stop):
         raise IndexError("the fused pass's rows, coefficients or partial sums do not fit")
     stop = _u(stop)
@@ -325,9 +325,9 @@ class RowPasses(NamedTuple):
 @functools.cache
 def row_passes(dtype: np.dtype, width: int) -> RowPasses:
     """The one-output passes for rows of ``width`` features of ``dtype``, compiled with the one
-    row kernel those rows take: float rows of 1 to :data:`~fastlr.kernels.narrow.NARROW_MAX`
-    features the narrow pass compiled for their width (kernels named ``<name>_w<width>_serial``
-    and so on), other rows :func:`_wide_rows` (``<name>_wide_serial``). The bits of
+    row kernel those rows take: narrow float rows (:func:`~fastlr.kernels.narrow.takes_narrow`)
+    the narrow pass compiled for their width (kernels named ``<name>_w<width>_serial`` and so
+    on), other rows :func:`_wide_rows` (``<name>_wide_serial``). The bits of
     :data:`fused_pass_any_width`, which runs the same row kernels.
 
     Why: numba links every kernel a kernel calls into it, then optimizes and compiles the whole
@@ -343,7 +343,7 @@ def row_passes(dtype: np.dtype, width: int) -> RowPasses:
     >>> float(loss), float(grad_b), grad.tolist()
     (1.125, 1.5, [1.5, 1.5, 1.5])
     """
-    if dtype in (np.float32, np.float64) and 1 <= width <= NARROW_MAX:
+    if takes_narrow(np.dtype(dtype), width):
         variant, rows = f"_w{width}", narrow_rows(width)
     else:
         variant, rows = "_wide", _wide_rows
