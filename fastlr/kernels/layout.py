@@ -67,9 +67,9 @@ def _prefetch_row(X, y, row):
 
     Into L2 (``prefetcht1``), not every level: measured on the Intel Xeon (2026-12-07), a read
     of 200k x 200 float64 rows in a shuffled order took 50 ms prefetched into L1, 47.5 ms not
-    prefetched at all and 37 ms prefetched into L2; 1M x 20: 42, 53 and 33 ms. A line asked for
-    into L1 holds one of the core's few L1 miss buffers until it arrives, and the row's other
-    lines queue behind it."""
+    prefetched at all and 37 ms prefetched into L2; 1M x 20: 42, 53 and 33 ms. Likely, though not
+    shown (no hardware counters on that machine): a line asked for into L1 holds one of the
+    core's few L1 miss buffers until it arrives, and the row's other lines queue behind it."""
     _prefetch_lines(X, row, _u(0), _u(X.strides[0]))
     _prefetch_row_end(X, y, row)
 
@@ -96,9 +96,9 @@ def _prefetch_row_end(X, y, row):
 #: the row's dot product, one before its update, not in one burst. Measured on the Intel Xeon
 #: (2026-12-07, averaged sgd epoch, float64, against the random-row read of the same rows): 200
 #: features 1.92x-1.96x the read in one burst, 1.58x in halves; 100 features 1.80x -> 1.67x;
-#: 32 and 50 features alike; 20 features (160 bytes) 1.38x -> 1.52x, slower. A software
-#: prefetch waits for one of the core's few miss buffers, and a row of 25 lines asked for at
-#: once holds up the arithmetic behind it.
+#: 32 and 50 features alike; 20 features (160 bytes) 1.38x -> 1.52x, slower. Likely, not shown:
+#: a software prefetch waits for one of the core's few miss buffers, and a row of 25 lines
+#: asked for at once holds up the arithmetic behind it.
 SPLIT_PREFETCH_ROW_BYTES = 512
 
 
