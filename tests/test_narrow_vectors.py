@@ -58,7 +58,9 @@ def test_rows_in_vectors_have_the_bits_of_the_row_loop(d, weighted, x_dtype, y_d
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("d", "variant"), [(5, "_w5"), (8, "_w8"), (9, "_w9"), (10, "_wide")])
+@pytest.mark.parametrize(
+    ("d", "variant"), [(5, "_w5"), (8, "_w8"), (9, "_w9"), (10, "_w10"), (11, "_wide")]
+)
 def test_narrow_rows_take_the_narrow_pass(dtype, d, variant):
     n = 16 * 70
     rng = np.random.default_rng(5)

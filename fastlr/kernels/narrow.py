@@ -52,11 +52,12 @@ from fastlr.kernels.options import _weighted
 #: The widest rows the narrow pass takes: float32 rows of up to NARROW_MAX features, float64
 #: rows of up to NARROW_MAX_FLOAT64. Measured on the Intel Xeon (2026-12-07, the batch cell of
 #: ``benchmarks/roofline.py``, the narrow pass against the 4-row step's vectors, runs in turn, x
-#: the limit): float32 at 9 features 2.26x-2.32x -> 1.52x-1.53x (two runs), at 10 and 11
-#: 1.94x -> 1.74x and 1.81x -> 1.68x (one run), at 12 1.77x -> 1.81x; float64 at 9 1.37x ->
-#: 1.31x and 1.24x -> 1.32x, at 10-12 slower (1.25x-1.31x -> 1.37x-1.47x): the widest rows
-#: of each dtype measured faster in every run.
-NARROW_MAX = 9
+#: the limit): float32 at 9 features 2.26x-2.32x -> 1.52x-1.53x (two runs), at 10 1.94x-2.23x
+#: -> 1.56x-1.74x (28.5-31.3 -> 24.0-24.4 ms, three runs), at 11 1.81x-1.87x -> 1.52x-2.00x
+#: (one run of three slower), at 12 1.77x -> 1.81x; float64 at 9 1.37x -> 1.31x and 1.24x ->
+#: 1.32x, at 10-12 slower (1.25x-1.31x -> 1.37x-1.47x): the widest rows of each dtype measured
+#: faster in every run.
+NARROW_MAX = 10
 NARROW_MAX_FLOAT64 = 8
 #: Accumulators per column: the sums across rows, row t of a span to lane t mod LANES.
 LANES = ROWS
@@ -122,14 +123,15 @@ def _takes_vectors(X, y, sample_weight, width, stop):
     _rows_7,
     _rows_8,
     _rows_9,
+    _rows_10,
 ) = for_widths(_narrow_rows, range(1, NARROW_MAX + 1))
-_ROWS = (_rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7, _rows_8, _rows_9)
+_ROWS = (_rows_1, _rows_2, _rows_3, _rows_4, _rows_5, _rows_6, _rows_7, _rows_8, _rows_9, _rows_10)
 
 
 def takes_narrow(dtype: np.dtype, width: int) -> bool:
     """Whether rows of ``width`` features of ``dtype`` take the narrow pass.
 
-    >>> takes_narrow(np.dtype(np.float32), 9), takes_narrow(np.dtype(np.float64), 9)
+    >>> takes_narrow(np.dtype(np.float32), 10), takes_narrow(np.dtype(np.float64), 9)
     (True, False)
     """
     widest = {np.float32: NARROW_MAX, np.float64: NARROW_MAX_FLOAT64}.get(dtype.type, 0)
@@ -165,6 +167,8 @@ def _narrow_widths(X, y, sample_weight, coef, intercept, start, stop, out):
         _rows_8(X, y, sample_weight, coef, intercept, start, stop, out)
     elif d == 9:
         _rows_9(X, y, sample_weight, coef, intercept, start, stop, out)
+    elif d == 10:
+        _rows_10(X, y, sample_weight, coef, intercept, start, stop, out)
     else:
         return False
     return True

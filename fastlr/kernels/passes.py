@@ -44,7 +44,7 @@ def _row_prediction(X, i, coef, intercept):
 #: loaded and stored once for, this many rows. Measured here (Intel Xeon, 2 threads), against one
 #: row at a time: 1.1x to 2x faster on every width from 5 to 500 features; it also beat the
 #: earlier loop unrolled for the exact width of rows of up to 8 features (d = 5: 43 vs 98 ms
-#: float32, 39 vs 52 ms float64, 20M rows), which it replaces. Float rows of at most 8 or 9
+#: float32, 39 vs 52 ms float64, 20M rows), which it replaces. Float rows of at most 8 or 10
 #: features now go to :mod:`fastlr.kernels.narrow`, which vectorizes across rows.
 ROWS_PER_STEP = 4
 #: The passes ask for the rows this many steps ahead (whole rows, every cache line): always on
