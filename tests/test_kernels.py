@@ -660,7 +660,7 @@ print(json.dumps(compiled + (["all widths"] if narrow._narrow_widths.signatures 
 
 @pytest.mark.parametrize(("dtype", "d", "expected"), [("float64", 5, [5]), ("float64", 9, [])])
 def test_the_engines_passes_compile_only_their_rows_kernel(tmp_path, dtype, d, expected):
-    # numba compiles a kernel's callees into it: the seven narrow kernels (now eight) cost a cold
+    # numba compiles a kernel's callees into it: the seven narrow kernels (now ten) cost a cold
     # float64 pass 5 s where the width was chosen inside (fresh cache, nothing loaded instead)
     import json
     import subprocess
@@ -675,7 +675,7 @@ def test_the_engines_passes_compile_only_their_rows_kernel(tmp_path, dtype, d, e
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("d", [9, 50, 131])
+@pytest.mark.parametrize("d", [9, 11, 50, 131])  # float32 9: the narrow pass; 11: vectors + tail
 def test_the_intercepts_gradient_near_the_fit_has_no_rounding_bias(dtype, d):
     # Predictions of a few hundred and residuals of about 1 (near the least-squares fit, where
     # refinement reads the gradient): an intercept added to each finished dot product rounds
