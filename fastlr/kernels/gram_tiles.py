@@ -7,8 +7,9 @@ them on ``ymm`` registers for the Intel Xeon (its default preferred width there 
 Here the sixteen sums are ``zmm`` vectors held in registers across the rows (lane ``l`` of a
 sum holds the rows ``t`` with ``t mod 8 = l``), each step one fused multiply-add per sum, the
 last rows read through a mask; the lanes of eight sums at a time are then added as a tree of
-shuffles (:func:`_lane_sums`) into ``G``. The order of every addition is spelled here, so the
-serial and the parallel pass (and a pass in pieces) give the same bits.
+shuffles (:func:`_lane_sums`) into ``G``. The serial and the parallel pass (and a pass in
+pieces) run the same compiled tiles over the same rows, so they give the same bits (the order
+spelled here is LLVM's to regroup within a tile: see :mod:`fastlr.kernels.vectors`).
 
 Measured on the Intel Xeon, one thread, the products of 1M rows of 50 float64 (52 columns with y
 and the ones), rows in cache: LLVM's loop 47.6 ms, these tiles 30.8 ms, both on copies that

@@ -20,12 +20,17 @@ for the four outputs' products): 2M x 50 0.91x the loop's time, 200k x 500 alike
 cache 0.95x-1.0x. Float64 rows gained nothing there (0.87x-1.12x in L2, mostly slower) and
 keep the loop on AMD's cores; on the Intel Xeon they take these steps too, measured faster from
 8 to 100 features (``VECTORS_FLOAT64`` in :mod:`fastlr.kernels.passes`, which chooses by type
-and CPU when a kernel compiles, so each dtype compiles one way). Summing
-the four rows' terms into the gradient as one chain of fused multiply-adds instead of two
-pairs was slower in cache (1.05x-1.18x).
+and CPU when a kernel compiles, so each dtype compiles one way). On the AMD EPYC, summing
+the four rows' terms into the gradient spelled as one chain of fused multiply-adds instead of
+two pairs was slower in cache (1.05x-1.18x). The steps compile with the passes' fast-math
+flags, reassociation included (see :mod:`fastlr.kernels.vectors`), and on the Intel Xeon LLVM
+turns the two pairs into that chain anyway (``inspect_asm``: ``vfmadd213pd`` with the old sum,
+then three ``vfmadd231pd``); the pairs stay spelled for the CPU they were measured on.
 
 Each prediction is a tree (two chains per row, their lanes summed pairwise), not the loop's one
-chain; its bits are fixed by the IR (no fast-math flags), the same wherever it is compiled.
+chain: the two accumulators a row are kept through the loop (``inspect_asm``), and only their
+final lane sums are LLVM's to regroup. Every kernel built from these steps on one machine gives
+the same bits (serial, parallel, read-only: the tests compare them).
 
 The predictions' loops prefetch as they read: each block of a row's columns asks for the same
 columns ``ahead`` rows below (the caller picks ``ahead``; 0 for none). On the Intel Xeon a step's
@@ -177,8 +182,9 @@ four_dots_unchecked = cast("Callable[..., tuple[float, float, float, float]]", _
 @intrinsic
 def _four_updates(typingctx, X, i, w0, w1, w2, w3, out):
     """``out[j] += (w0·X[i, j] + w1·X[i+1, j]) + (w2·X[i+2, j] + w3·X[i+3, j])`` for every
-    column j of ``X``, each pair's sum one fused multiply-add. No bounds checks: the rows must be
-    contiguous, ``out`` contiguous float64 with at least ``X.shape[1]`` elements."""
+    column j of ``X``, each pair's sum one fused multiply-add, as spelled (LLVM may regroup the
+    four terms: see the module's notes). No bounds checks: the rows must be contiguous, ``out``
+    contiguous float64 with at least ``X.shape[1]`` elements."""
     if not (
         _is_row_block(X, i)
         and all(isinstance(w, types.Float) for w in (w0, w1, w2, w3))

@@ -3,11 +3,18 @@ prefetches, 8-lane vectors, masks for a row's last elements, masked loads and st
 multiply-adds, a horizontal sum in a fixed order, float64 vectors read from a 1-D array, and the
 lane picks of interleaving shuffles.
 
-Every operation here is emitted without fast-math flags, so LLVM cannot regroup it wherever the
-kernel using it is inlined: a kernel's bits are those its IR spells (serial, parallel, or called
-from a user's ``@njit`` code). The vectors are LLVM's generic ones: where a CPU's registers are
-narrower than 8 doubles, LLVM splits them; where a CPU has no masked loads, LLVM spells them
-element by element.
+The operations here are emitted without fast-math flags, but numba's fast-math pass then gives
+every floating-point instruction of a kernel the kernel's flags, these included (``inspect_llvm``
+of the wide rows' steps: ``fadd reassoc nsz arcp contract afn <8 x double>``). In kernels
+compiled without reassociation (``jit_in_order``: the narrow pass; ``jit_exact``) LLVM cannot
+regroup them, and a kernel's bits are those its IR spells. In kernels compiled with it
+(``jit_serial``) LLVM may regroup additions within a step: the 4-row update's two pairs of
+products (:mod:`fastlr.kernels.row_vectors`) compile to one chain of four fused multiply-adds on
+the Intel Xeon (``inspect_asm``). Their bits are then LLVM's choice for the CPU it compiles for,
+the same in every kernel built from the same steps on one machine (serial, parallel, or called
+from a user's ``@njit`` code: the tests compare them). The vectors are LLVM's generic ones:
+where a CPU's registers are narrower than 8 doubles, LLVM splits them; where a CPU has no masked
+loads, LLVM spells them element by element.
 """
 
 from __future__ import annotations
