@@ -10,6 +10,7 @@ Run it as ``fastlr bench`` (``--quick`` for small sizes: seconds, for smoke test
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import statistics
 import time
@@ -220,7 +221,8 @@ def minibatch_rows(scale: int, repeats: int) -> Iterator[Row]:
     )
     data = _shape(n, d, np.float32)
     coef = np.zeros(d)
-    batch = median_time(lambda: fastlr.loss_and_gradient(X, y, coef, 0.0), repeats)
+    epoch = {"batch": lambda: fastlr.loss_and_gradient(X, y, coef, 0.0)}
+    batch = time_blocks(epoch, repeats=repeats, rounds=2)["batch"]  # after a pause
     fast = epoch_time(model, X, y, repeats)
     yield _ratio_row(
         "mini-batch epoch alone vs batch epoch", data, fast, "batch", batch, 2.5, speedup=False
@@ -269,27 +271,32 @@ def minibatch_rows(scale: int, repeats: int) -> Iterator[Row]:
 
 
 def scaling_rows(scale: int, repeats: int) -> Iterator[Row]:
-    """Batch epoch time against n: each 4x of rows should cost 3.6x to 4.4x."""
+    """Batch epoch time against n: each 4x of rows should cost 3.6x to 4.4x.
+
+    The three sizes are timed in blocks of their own, in rounds, after a pause
+    (:func:`fastlr.devtools.roofline.time_blocks`), like every pair here: timed right after a
+    BLAS call (the rows before this one end with NumPy's and scikit-learn's), the pass of 1M x 20
+    float32 took 8.0-8.4 ms instead of 4.1-4.8 ms (Intel Xeon), and the ratio measured the
+    spinning OpenBLAS threads, not the pass."""
     sizes = [n // scale for n in (1_000_000, 4_000_000, 16_000_000)]
-    times = {n: _epoch_time(n, repeats) for n in sizes}
+    coef = np.zeros(20)
+    epochs: dict[str, Callable[[], object]] = {}
+    for n in sizes:
+        X, y, _ = fastlr.make_regression(n, 20, random_state=0, dtype=np.float32)
+        epochs[str(n)] = functools.partial(fastlr.loss_and_gradient, X, y, coef, 0.0)
+    times = time_blocks(epochs, repeats=max(1, repeats // 2), rounds=2)
     for small, large in itertools.pairwise(sizes):
-        ratio = times[large] / times[small]
+        ratio = times[str(large)] / times[str(small)]
         yield Row(
             "batch epoch, 4x the rows",
             f"{large:,} vs {small:,} x 20 float32",
-            times[large],
+            times[str(large)],
             f"{small:,} rows",
-            times[small],
+            times[str(small)],
             ratio,
             "3.6x to 4.4x",
             3.6 <= ratio <= 4.4,
         )
-
-
-def _epoch_time(n: int, repeats: int) -> float:
-    X, y, _ = fastlr.make_regression(n, 20, random_state=0, dtype=np.float32)
-    coef = np.zeros(20)
-    return median_time(lambda: fastlr.loss_and_gradient(X, y, coef, 0.0), repeats)
 
 
 def fitted_model_rows(scale: int, repeats: int) -> Iterator[Row]:
