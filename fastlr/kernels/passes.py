@@ -83,8 +83,9 @@ def _vectors_float64(cpu: str) -> bool:
     at 500: 12M x 8 47.5-51.5 -> 37.4-37.8 ms, 4M x 24 36.9-41.3 -> 33.1-35.7, 3M x 32
     33.9-34.7 -> 27.0-30.2, 2M x 50 1.24x-1.40x -> 1.01x-1.08x the parallel read of the same
     run, 1M x 100 1.27x-1.36x -> 1.12x-1.21x, 200k x 500 1.11x-1.27x -> 1.10x-1.17x, 6M x 16
-    alike. Either way the bits are those of the chosen kernel wherever it is compiled (the
-    vectors' tree and the loop's chains differ by rounding only).
+    alike. Either way every pass on one machine runs the chosen kernel, so they agree in their
+    bits (the vectors' tree and the loop's chains differ by rounding only; both compile with
+    reassociation, so another CPU's LLVM may round them differently too).
     """
     return not cpu.startswith("znver")
 
