@@ -76,13 +76,19 @@ def median_time(function: Callable[[], object], repeats: int) -> float:
     return statistics.median(time_samples(function, repeats))
 
 
+def _blocks(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Medians of the contenders, each timed in a block of runs of its own after a pause, in two
+    rounds of ``repeats // 2`` runs (:func:`fastlr.devtools.roofline.time_blocks`): timed in
+    alternation, or right after another row's NumPy calls, OpenBLAS's threads, which keep
+    spinning after a call returns, would slow the fused kernel that runs next."""
+    return time_blocks(contenders, repeats=max(1, repeats // 2), rounds=2)
+
+
 def _pair(
     ours: Callable[[], object], other: Callable[[], object], repeats: int
 ) -> tuple[float, float]:
-    """Medians of two functions, each timed in a block of runs of its own, in rounds
-    (:func:`fastlr.devtools.roofline.time_blocks`): timed in alternation, OpenBLAS's threads,
-    which keep spinning after a NumPy call returns, would slow the fused kernel that runs next."""
-    times = time_blocks({"ours": ours, "other": other}, repeats=max(1, repeats // 2), rounds=2)
+    """Medians of two functions, timed as :func:`_blocks` times them."""
+    times = _blocks({"ours": ours, "other": other}, repeats)
     return times["ours"], times["other"]
 
 
@@ -99,11 +105,7 @@ def epoch_time(model: Any, X: np.ndarray, y: np.ndarray, repeats: int) -> float:
     long = type(model)(**{**params, "max_iter": 1 + EPOCHS})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fastlr.ConvergenceWarning)
-        times = time_blocks(
-            {"short": lambda: short.fit(X, y), "long": lambda: long.fit(X, y)},
-            repeats=max(1, repeats // 2),
-            rounds=2,
-        )
+        times = _blocks({"short": lambda: short.fit(X, y), "long": lambda: long.fit(X, y)}, repeats)
     difference = times["long"] - times["short"]
     if difference <= 0.0:  # noise larger than the epochs (tiny --quick data): set-up included
         return times["long"] / (1 + EPOCHS)
@@ -221,8 +223,7 @@ def minibatch_rows(scale: int, repeats: int) -> Iterator[Row]:
     )
     data = _shape(n, d, np.float32)
     coef = np.zeros(d)
-    epoch = {"batch": lambda: fastlr.loss_and_gradient(X, y, coef, 0.0)}
-    batch = time_blocks(epoch, repeats=repeats, rounds=2)["batch"]  # after a pause
+    batch = _blocks({"batch": lambda: fastlr.loss_and_gradient(X, y, coef, 0.0)}, repeats)["batch"]
     fast = epoch_time(model, X, y, repeats)
     yield _ratio_row(
         "mini-batch epoch alone vs batch epoch", data, fast, "batch", batch, 2.5, speedup=False
@@ -273,18 +274,18 @@ def minibatch_rows(scale: int, repeats: int) -> Iterator[Row]:
 def scaling_rows(scale: int, repeats: int) -> Iterator[Row]:
     """Batch epoch time against n: each 4x of rows should cost 3.6x to 4.4x.
 
-    The three sizes are timed in blocks of their own, in rounds, after a pause
-    (:func:`fastlr.devtools.roofline.time_blocks`), like every pair here: timed right after a
-    BLAS call (the rows before this one end with NumPy's and scikit-learn's), the pass of 1M x 20
-    float32 took 8.0-8.4 ms instead of 4.1-4.8 ms (Intel Xeon), and the ratio measured the
-    spinning OpenBLAS threads, not the pass."""
+    The three sizes are timed in blocks of their own, in rounds, after a pause (:func:`_blocks`),
+    like every pair here: timed right after a BLAS call (the rows before this one end with
+    NumPy's and scikit-learn's), the pass of 1M x 20 float32 took 8.0-8.4 ms instead of
+    4.1-4.8 ms (Intel Xeon), and the ratio measured the spinning OpenBLAS threads, not the
+    pass."""
     sizes = [n // scale for n in (1_000_000, 4_000_000, 16_000_000)]
     coef = np.zeros(20)
     epochs: dict[str, Callable[[], object]] = {}
     for n in sizes:
         X, y, _ = fastlr.make_regression(n, 20, random_state=0, dtype=np.float32)
         epochs[str(n)] = functools.partial(fastlr.loss_and_gradient, X, y, coef, 0.0)
-    times = time_blocks(epochs, repeats=max(1, repeats // 2), rounds=2)
+    times = _blocks(epochs, repeats)
     for small, large in itertools.pairwise(sizes):
         ratio = times[str(large)] / times[str(small)]
         yield Row(
